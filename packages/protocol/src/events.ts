@@ -1,0 +1,89 @@
+import type { ErrorBody } from './errors.js';
+import type {
+  ChatMessage,
+  Member,
+  HistoryFetchPayload,
+  JoinRoomPayload,
+  LeaveRoomPayload,
+  SendMessagePayload,
+  TypingPayload,
+} from './schemas.js';
+
+export type { ChatMessage, Member, HistoryFetchPayload, JoinRoomPayload, LeaveRoomPayload, SendMessagePayload, TypingPayload };
+
+export type AckOk<T extends object = object> = { ok: true } & T;
+export interface AckError {
+  ok: false;
+  error: ErrorBody;
+}
+export type Ack<T extends object = object> = AckOk<T> | AckError;
+export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
+
+export interface JoinRoomResult {
+  room: string;
+  members: Member[];
+  /** The latest messages, oldest first. */
+  messages: ChatMessage[];
+}
+export interface SendMessageResult {
+  message: ChatMessage;
+}
+export interface HistoryPage {
+  room: string;
+  /** Oldest first. */
+  messages: ChatMessage[];
+  hasMore: boolean;
+}
+
+export interface PresenceEvent {
+  room: string;
+  member: Member;
+}
+export interface TypingEvent {
+  room: string;
+  member: Member;
+}
+export interface ShutdownNotice {
+  reason: 'draining';
+  /** The client should reconnect (to another node) after about this long. */
+  reconnectAfterMs: number;
+}
+
+/** Events a client may emit. Every payload has a runtime schema in `schemas.ts`. */
+export interface ClientToServerEvents {
+  'room:join': (payload: JoinRoomPayload, ack: AckCallback<JoinRoomResult>) => void;
+  'room:leave': (payload: LeaveRoomPayload, ack: AckCallback<{ room: string }>) => void;
+  'message:send': (payload: SendMessagePayload, ack: AckCallback<SendMessageResult>) => void;
+  typing: (payload: TypingPayload, ack?: AckCallback) => void;
+  'history:fetch': (payload: HistoryFetchPayload, ack: AckCallback<HistoryPage>) => void;
+}
+
+/** Events the gateway emits to clients. */
+export interface ServerToClientEvents {
+  'message:new': (message: ChatMessage) => void;
+  'presence:join': (event: PresenceEvent) => void;
+  'presence:leave': (event: PresenceEvent) => void;
+  typing: (event: TypingEvent) => void;
+  'server:shutdown': (notice: ShutdownNotice) => void;
+  /** An inbound event that carried no ack callback was refused. */
+  'gateway:error': (error: ErrorBody & { event: string }) => void;
+}
+
+/** Events between gateway nodes (`io.serverSideEmit`). */
+export interface InterServerEvents {
+  /** A node asks the others for the members they hold in a room. */
+  'members:list': (room: string, reply: (members: Member[]) => void) => void;
+}
+
+/** What the gateway keeps on each socket (`socket.data`). */
+export interface SocketData {
+  user: Member;
+}
+
+/** Names of the client events, for validation of unknown events at runtime. */
+export const CLIENT_EVENTS = ['room:join', 'room:leave', 'message:send', 'typing', 'history:fetch'] as const satisfies readonly (keyof ClientToServerEvents)[];
+export type ClientEventName = (typeof CLIENT_EVENTS)[number];
+
+/** Names of room events streamed over SSE. */
+export const ROOM_EVENTS = ['message:new', 'presence:join', 'presence:leave', 'typing'] as const satisfies readonly (keyof ServerToClientEvents)[];
+export type RoomEventName = (typeof ROOM_EVENTS)[number];
