@@ -1,0 +1,39 @@
+import type { BaseCommands, Command } from '../harness/ipc.js';
+import type { AckClientsOptions } from './ack-latency.js';
+import type { AuthSpec } from './auth.js';
+import type { EchoParams } from './echo.js';
+import type { FanoutParams } from './fanout.js';
+import type { IdleParams } from './idle.js';
+import type { WindowResult } from './workload.js';
+
+export interface FanoutConnectParams {
+  target: 'socketio' | 'ws';
+  /** One url per node; the raw `ws` target uses the first. */
+  urls: string[];
+  members: number;
+  room: string;
+  auth: AuthSpec;
+  concurrency: number;
+}
+
+export interface ConnectRateParams {
+  url: string;
+  concurrency: number;
+  auth: AuthSpec;
+}
+
+/** The load generator's commands, phase by phase: connect, start a workload, measure windows, stop, close. */
+export interface LoadCommands extends BaseCommands {
+  'idle.open': Command<IdleParams, { connected: number; ms: number }>;
+  'fanout.connect': Command<FanoutConnectParams, { members: number; ms: number }>;
+  'fanout.start': Command<FanoutParams, boolean>;
+  'ack.connect': Command<AckClientsOptions, { clients: number; ms: number }>;
+  'ack.start': Command<{ rate: number; bytes: number }, boolean>;
+  'connect.start': Command<ConnectRateParams, boolean>;
+  'echo.start': Command<EchoParams, boolean>;
+  'window.begin': Command<null, boolean>;
+  'window.end': Command<null, WindowResult>;
+  'workload.stop': Command<null, boolean>;
+  /** Closes every connection the load generator holds. */
+  'connections.close': Command<null, boolean>;
+}

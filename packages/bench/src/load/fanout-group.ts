@@ -1,0 +1,124 @@
+import WebSocket from 'ws';
+import type { AuthSpec } from './auth.js';
+import { authFactory } from './auth.js';
+import { forEachLimited } from './concurrency.js';
+import { RawSocketIoClient } from './raw-socketio-client.js';
+import { markedText } from './sequence-marker.js';
+
+/** One room's members, as the fan-out workloads see them: frames in, one sender out. */
+export interface FanoutGroup {
+  readonly size: number;
+  /** Sets the frame handler of member `index`. The last member is the tracker (served last by the server). */
+  onFrame(index: number, handler: (frame: Buffer) => void): void;
+  /** Member 0 sends message `sequence` with a text of `bytes` bytes. */
+  send(sequence: number, bytes: number): void;
+  /** Which server (index into the urls) member `index` is connected to; the sender is on server 0. */
+  nodeOf(index: number): number;
+  /** Errors the server answered the sender with (refused sends). */
+  onSendError(handler: (message: string) => void): void;
+  close(): Promise<void>;
+}
+
+export interface SocketIoGroupOptions {
+  /** One url per node; member `i` connects to `urls[i % urls.length]`. */
+  urls: string[];
+  members: number;
+  room: string;
+  auth: AuthSpec;
+  concurrency: number;
+}
+
+/** Members speak Socket.IO (bare server or gateway): connect, `room:join`, `message:send` from member 0. */
+export async function connectSocketIoGroup(options: SocketIoGroupOptions): Promise<FanoutGroup> {
+  const authFor = await authFactory(options.auth, options.members);
+  const clients: RawSocketIoClient[] = new Array(options.members);
+  try {
+    const join = async (index: number) => {
+      const client = await RawSocketIoClient.connect({
+        url: options.urls[index % options.urls.length]!,
+        auth: authFor(index),
+      });
+      clients[index] = client;
+      const joined = await client.emitWithAck<{ ok: boolean; error?: { code: string; message: string } }>('room:join', {
+        room: options.room,
+      });
+      if (!joined.ok) throw new Error(`room:join refused: ${joined.error?.code} ${joined.error?.message}`);
+    };
+    await forEachLimited(options.members - 1, options.concurrency, join);
+    // The tracker joins last so the server serves it last.
+    await join(options.members - 1);
+  } catch (error) {
+    for (const client of clients) client?.terminate();
+    throw error;
+  }
+  const sender = clients[0]!;
+  let sendErrorHandler: (message: string) => void = () => {};
+  sender.onUnclaimedAck = (frame) => {
+    // Acks of `message:send` are not awaited one by one; only a refusal matters.
+    if (frame.includes('"ok":false')) sendErrorHandler(frame.subarray(0, 300).toString());
+  };
+  return {
+    size: clients.length,
+    onFrame: (index, handler) => {
+      clients[index]!.onEvent = handler;
+    },
+    nodeOf: (index) => index % options.urls.length,
+    send: (sequence, bytes) => {
+      const payload = { room: options.room, text: markedText(sequence, bytes), clientMessageId: `c${sequence}` };
+      sender.sendEncodedUnclaimed(JSON.stringify(['message:send', payload]));
+    },
+    onSendError: (handler) => {
+      sendErrorHandler = handler;
+    },
+    close: async () => {
+      for (const client of clients) client.close();
+      await Promise.all(clients.map((client) => client.whenClosed()));
+    },
+  };
+}
+
+/** Members are raw `ws` connections to the ceiling server's `/fanout`: the payload alone, no protocol. */
+export async function connectWsGroup(options: {
+  url: string;
+  members: number;
+  concurrency: number;
+}): Promise<FanoutGroup> {
+  const sockets: WebSocket[] = new Array(options.members);
+  const handlers: ((frame: Buffer) => void)[] = new Array(options.members).fill(() => {});
+  const open = async (index: number) => {
+    const ws = new WebSocket(`${options.url.replace(/^http/, 'ws')}/fanout`, {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+    });
+    sockets[index] = ws;
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.on('message', (data: Buffer) => handlers[index]!(data));
+  };
+  await forEachLimited(options.members - 1, options.concurrency, open);
+  // The tracker connects last so the server serves it last.
+  await open(options.members - 1);
+  return {
+    size: sockets.length,
+    onFrame: (index, handler) => {
+      handlers[index] = handler;
+    },
+    nodeOf: () => 0,
+    send: (sequence, bytes) => sockets[0]!.send(markedText(sequence, bytes)),
+    onSendError: () => {},
+    close: async () => {
+      await Promise.all(
+        sockets.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === WebSocket.CLOSED) return resolve();
+              ws.once('close', () => resolve());
+              ws.close();
+            }),
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/** How big and how long every scenario runs. `quick` only checks that everything still works. */
+export interface BenchProfile {
+  quick: boolean;
+  /** Measured runs per variant; the tables show their median with min and max. */
+  runs: number;
+  warmupMs: number;
+  windowMs: number;
+  idleWebSocketClients: number;
+  idlePollingClients: number;
+  fanoutMembers: number;
+  fanoutSizes: number[];
+  ackClients: number;
+  ackRate: number;
+  connectConcurrency: number;
+  echoClients: number;
+  echoWindow: number;
+  /** Clients per node in the multi-node (peers) scenario. */
+  peerMembersPerNode: number;
+}
+
+export const FULL_PROFILE: BenchProfile = {
+  quick: false,
+  runs: 3,
+  warmupMs: 1_500,
+  windowMs: 4_000,
+  idleWebSocketClients: 5_000,
+  idlePollingClients: 1_000,
+  fanoutMembers: 1_000,
+  fanoutSizes: [100, 4_000],
+  ackClients: 20,
+  ackRate: 200,
+  connectConcurrency: 32,
+  echoClients: 50,
+  echoWindow: 4,
+  peerMembersPerNode: 250,
+};
+
+export const QUICK_PROFILE: BenchProfile = {
+  quick: true,
+  runs: 1,
+  warmupMs: 200,
+  windowMs: 700,
+  idleWebSocketClients: 40,
+  idlePollingClients: 10,
+  fanoutMembers: 20,
+  fanoutSizes: [100, 4_000],
+  ackClients: 4,
+  ackRate: 40,
+  connectConcurrency: 4,
+  echoClients: 4,
+  echoWindow: 2,
+  peerMembersPerNode: 10,
+};

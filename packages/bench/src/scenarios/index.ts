@@ -1,0 +1,19 @@
+import { ackLatencyScenario } from './ack-latency.js';
+import { ceilingScenario } from './ceiling.js';
+import { connectRateScenario } from './connect-rate.js';
+import { fanoutScenario } from './fanout.js';
+import { idleMemoryScenario } from './idle-memory.js';
+import { peersScenario } from './peers.js';
+import { sdkSizeScenario } from './sdk-size.js';
+import type { Scenario } from './types.js';
+
+/** Every scenario, in report order (the numbering). A new benchmark is one more file here. */
+export const SCENARIOS: Scenario[] = [
+  idleMemoryScenario,
+  fanoutScenario,
+  ackLatencyScenario,
+  connectRateScenario,
+  ceilingScenario,
+  sdkSizeScenario,
+  peersScenario,
+];

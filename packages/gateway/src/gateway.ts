@@ -1,0 +1,142 @@
+import type { AddressInfo } from 'node:net';
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { Server } from 'socket.io';
+import type { GatewayConfig } from './config.js';
+import { Lifecycle } from './lifecycle.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { authPlugin } from './plugins/auth.js';
+import { demoPlugin, type DemoOptions } from './plugins/demo.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { healthPlugin } from './plugins/health.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { roomsPlugin } from './plugins/rooms.js';
+import { drainGateway, handshakeGate, shutdownPlugin } from './plugins/shutdown.js';
+import { originPolicy } from './origin-policy.js';
+import { MemoryMessageStore } from './store/memory.js';
+import type { MessageStore } from './store/message-store.js';
+import type { GatewayServer } from './types.js';
+
+export interface GatewayDeps {
+  /** History store. Default: a `MemoryMessageStore` bounded by HISTORY_PER_ROOM (closed with the gateway). */
+  store?: MessageStore;
+  /** A pino logger to use instead of building one from LOG_LEVEL. */
+  logger?: Logger;
+  /** Where the demo page and SDK bundle are read from (tests point these elsewhere). */
+  demo?: DemoOptions;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly io: GatewayServer;
+  readonly config: GatewayConfig;
+  readonly store: MessageStore;
+  readonly metrics: GatewayMetrics;
+  /** True from the moment draining starts. */
+  readonly draining: boolean;
+  /** Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. */
+  listen(): Promise<{ url: string }>;
+  /** Readiness false, new connections refused, clients told and disconnected; the server keeps running. */
+  drain(): Promise<void>;
+  /** `drain()`, then stop Socket.IO and the HTTP server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Share of DRAIN_TIMEOUT_MS spent waiting for clients to leave; the rest is for stopping. */
+const DRAIN_WAIT_SHARE = 0.8;
+
+/** Log paths that may hold credentials. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["sec-websocket-protocol"]',
+  'headers.authorization',
+  'headers.cookie',
+  'auth.token',
+  'handshake.auth.token',
+  'token',
+  '*.token',
+];
+
+/** Wires the plugins into one fastify app with Socket.IO attached to its HTTP server. */
+export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
+  const app = Fastify(fastifyOptions(config, deps.logger));
+  const lifecycle = new Lifecycle();
+  const metrics = createGatewayMetrics();
+  const origins = originPolicy(config.corsOrigins);
+  const io: GatewayServer = new Server(app.server, {
+    transports: [...config.transports],
+    perMessageDeflate: config.perMessageDeflate,
+    maxHttpBufferSize: config.maxHttpBufferSize,
+    serveClient: false,
+    allowRequest: handshakeGate(lifecycle, origins.allowsRequest),
+    ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
+  });
+  const ownsStore = deps.store === undefined;
+  const store = deps.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
+
+  let draining: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    (draining ??= drainGateway({ io, lifecycle, metrics, log: app.log, timeoutMs: Math.floor(config.drainTimeoutMs * DRAIN_WAIT_SHARE) }));
+
+  await app.register(errorsPlugin);
+  if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
+  // Handshake middleware runs in registration order: the drain gate first, then auth.
+  await app.register(shutdownPlugin, { io, lifecycle, drain });
+  await app.register(authPlugin, { io, config, metrics });
+  await app.register(roomsPlugin, { io, config, store, metrics });
+  await app.register(healthPlugin, { lifecycle });
+  await app.register(metricsPlugin, { io, metrics });
+  await app.register(demoPlugin, deps.demo ?? {});
+  if (ownsStore) app.addHook('onClose', async () => store.close?.());
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    io,
+    config,
+    store,
+    metrics,
+    get draining() {
+      return lifecycle.draining;
+    },
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      return { url: urlOf(app.server.address() as AddressInfo, config.host) };
+    },
+    drain,
+    close: () => (closing ??= app.close().then(() => undefined)),
+  };
+}
+
+function fastifyOptions(config: GatewayConfig, logger: Logger | undefined): FastifyServerOptions {
+  const base: FastifyServerOptions = {
+    bodyLimit: config.maxHttpBufferSize,
+    return503OnClosing: true,
+    // By the time fastify closes, sockets were drained: end any HTTP connection still open.
+    forceCloseConnections: true,
+  };
+  if (logger) return { ...base, loggerInstance: logger };
+  return {
+    ...base,
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      serializers: {
+        // Query strings may carry tokens (SSE `?token=`): log the path only.
+        req: (request: { method: string; url: string; ip?: string }) => ({
+          method: request.method,
+          url: request.url.split('?')[0],
+          remoteAddress: request.ip,
+        }),
+      },
+    },
+  };
+}
+
+function urlOf(address: AddressInfo, host: string): string {
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const shown = wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${address.port}`;
+}

@@ -1,0 +1,286 @@
+import type { Document } from 'mongodb';
+import type { Bus } from './bus.js';
+import { asMessageDocument, documentBytes, feedSees, fromStored, toStorable } from './document.js';
+import { errorFacts, isHistoryLost } from './errors.js';
+
+/**
+ * Connection state recovery across nodes.
+ *
+ * Offsets. Every packet a node delivers carries `<token>~<node>~<k>`: `token` is the resume token `_data`
+ * of the last change event delivered by that node (the server's order, the same on every node), `node` the
+ * node's uid and `k` its private-packet counter at that moment. Broadcasts are delivered, on every node
+ * including their origin, in change-stream order, so a client's last offset names a prefix of the stream.
+ *
+ * Private packets (every target socket on this node) never leave the node: they get `k = ++counter` and
+ * are kept in a small per-socket log, written into the session document when the socket disconnects.
+ * Their order against broadcasts is exact on their node: a private packet with a larger `k` was sent after
+ * every packet (broadcast or private) whose offset has a smaller or equal `k`.
+ *
+ * Restore on any node: take the session document (findOneAndDelete: restorable once, checked against its
+ * expiry), reopen a change stream with `resumeAfter: token` and replay what this node's live feed has
+ * already dispatched (the rest reaches the restored socket live: dispatch happens in its own macrotask,
+ * after socket.io has attached the socket). If the history is gone (286), the restore fails cleanly.
+ */
+
+export interface PrivateEntry {
+  base: string;
+  k: number;
+  /** The packet's data array, its offset already appended: exactly what is sent again. */
+  data: unknown[];
+}
+
+interface SocketLog {
+  entries: PrivateEntry[];
+  /** Largest `k` dropped from this log for lack of room (-1: none). */
+  droppedK: number;
+}
+
+/** Per-socket logs of private packets, bounded by count. */
+export class PrivateLog {
+  private readonly logs = new Map<string, SocketLog>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  record(sids: Iterable<string>, entry: PrivateEntry): void {
+    for (const sid of sids) {
+      let log = this.logs.get(sid);
+      if (!log) this.logs.set(sid, (log = { entries: [], droppedK: -1 }));
+      log.entries.push(entry);
+      if (log.entries.length > this.maxEntries) log.droppedK = log.entries.shift()!.k;
+    }
+  }
+
+  take(sid: string): SocketLog | undefined {
+    const log = this.logs.get(sid);
+    this.logs.delete(sid);
+    return log;
+  }
+
+  forget(sid: string): void {
+    this.logs.delete(sid);
+  }
+}
+
+export interface SessionToPersist {
+  sid: string;
+  pid: string;
+  rooms: string[];
+  data: unknown;
+}
+
+export interface RestoredSession extends SessionToPersist {
+  missedPackets: unknown[][];
+}
+
+export interface SessionDocument {
+  _id: string;
+  v: 1;
+  kind: 'session';
+  nsp: string;
+  pid: string;
+  sid: string;
+  rooms: string[];
+  data: unknown;
+  privates: PrivateEntry[];
+  droppedK: number;
+  /** Uid of the node that wrote it (private offsets are comparable only with offsets of the same node). */
+  node: string;
+  disconnectedAt: Date;
+  /** disconnectedAt + maxDisconnectionDuration; also the field of the sessions' TTL index. */
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+export function sessionKey(nsp: string, pid: string): string {
+  return `${pid}@${nsp}`;
+}
+
+export interface ParsedOffset {
+  token: string;
+  node: string;
+  k: number;
+}
+
+const OFFSET_PATTERN = /^([0-9A-Za-z+/=_-]{1,1024})~([0-9a-f]{16})~(\d{1,15})$/;
+
+export function parseOffset(offset: unknown): ParsedOffset | undefined {
+  if (typeof offset !== 'string') return undefined;
+  const match = OFFSET_PATTERN.exec(offset);
+  if (!match) return undefined;
+  return { token: match[1]!, node: match[2]!, k: Number(match[3]) };
+}
+
+export async function persistSession(
+  bus: Bus,
+  nsp: string,
+  session: SessionToPersist,
+  log: SocketLog | undefined,
+  maxDisconnectionDuration: number,
+): Promise<void> {
+  const now = Date.now();
+  let privates = log?.entries ?? [];
+  let droppedK = log?.droppedK ?? -1;
+  const budget = bus.options.privateLogBytes;
+  if (privates.length > 0) {
+    const sizes = privates.map((p) => documentBytes({ p: toStorable(p.data) }));
+    let total = sizes.reduce((a, b) => a + b, 0);
+    let first = 0;
+    while (first < privates.length && total > budget) {
+      total -= sizes[first]!;
+      droppedK = privates[first]!.k;
+      first++;
+    }
+    privates = privates.slice(first);
+  }
+  const doc: SessionDocument = {
+    _id: sessionKey(nsp, session.pid),
+    v: 1,
+    kind: 'session',
+    nsp,
+    pid: session.pid,
+    sid: session.sid,
+    rooms: session.rooms,
+    data: toStorable(session.data),
+    privates: privates.map((p) => ({ base: p.base, k: p.k, data: toStorable(p.data) as unknown[] })),
+    droppedK,
+    node: bus.uid,
+    disconnectedAt: new Date(now),
+    expiresAt: new Date(now + maxDisconnectionDuration),
+    createdAt: new Date(now),
+  };
+  const { _id, ...fields } = doc;
+  await bus.sessions.updateOne({ _id } as Document, { $set: fields }, { upsert: true, writeConcern: bus.options.writeConcern });
+}
+
+export type RestoreOutcome =
+  | { ok: true; session: RestoredSession }
+  | {
+      ok: false;
+      reason: 'unknown-offset' | 'unknown-session' | 'expired' | 'gap' | 'history-lost' | 'private-log-truncated' | 'too-long' | 'error';
+    };
+
+interface ClusterBroadcastData {
+  packet?: { data?: unknown };
+  opts?: { rooms?: unknown; except?: unknown };
+  requestId?: unknown;
+}
+
+const BROADCAST = 3;
+
+export async function restoreSession(bus: Bus, nsp: string, pid: string, offset: string): Promise<RestoreOutcome> {
+  const parsed = parseOffset(offset);
+  if (!parsed) return { ok: false, reason: 'unknown-offset' };
+  let stored = await takeSession(bus, nsp, pid);
+  if (!stored) {
+    // The disconnect may have happened a moment ago on another node, its session write still in flight.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stored = await takeSession(bus, nsp, pid);
+  }
+  if (!stored) return { ok: false, reason: 'unknown-session' };
+  const now = Date.now();
+  if (!(stored.expiresAt instanceof Date) || stored.expiresAt.getTime() < now) return { ok: false, reason: 'expired' };
+  if (bus.gapsSince(stored.disconnectedAt.getTime()).length > 0) return { ok: false, reason: 'gap' };
+  const sameNode = parsed.node === stored.node;
+  if (stored.droppedK >= 0 && (!sameNode || parsed.k < stored.droppedK)) return { ok: false, reason: 'private-log-truncated' };
+
+  const rooms = new Set(stored.rooms);
+  const replay = await replayBroadcasts(bus, nsp, parsed.token, rooms);
+  if (!replay.ok) return replay;
+
+  const privates = stored.privates.filter((p) => !sameNode || p.k > parsed.k).sort((a, b) => a.k - b.k);
+  const missedPackets: unknown[][] = [];
+  const byPosition = new Map<number, PrivateEntry[]>();
+  for (const p of privates) {
+    const position = p.base === parsed.token ? 0 : (replay.positions.get(p.base) ?? replay.packets.length);
+    const list = byPosition.get(position) ?? [];
+    list.push(p);
+    byPosition.set(position, list);
+  }
+  const pushPrivates = (position: number) => {
+    for (const p of byPosition.get(position) ?? []) missedPackets.push(fromStored(p.data) as unknown[]);
+  };
+  pushPrivates(0);
+  replay.packets.forEach((packet, index) => {
+    missedPackets.push([...packet.data, bus.offsetFor(packet.token)]);
+    pushPrivates(index + 1);
+  });
+  return {
+    ok: true,
+    session: { sid: stored.sid, pid: stored.pid, rooms: stored.rooms, data: fromStored(stored.data), missedPackets },
+  };
+}
+
+async function takeSession(bus: Bus, nsp: string, pid: string): Promise<SessionDocument | undefined> {
+  const doc = await bus.sessions.findOneAndDelete({ _id: sessionKey(nsp, pid) } as Document, { writeConcern: bus.options.writeConcern });
+  const session = doc as SessionDocument | null;
+  if (!session || session.kind !== 'session') return undefined;
+  return session;
+}
+
+type ReplayResult =
+  | { ok: true; packets: Array<{ token: string; data: unknown[] }>; positions: Map<string, number> }
+  | { ok: false; reason: 'history-lost' | 'too-long' | 'error' };
+
+/**
+ * Reads the stream after `token` and returns the broadcasts for these rooms that this node's live feed has
+ * already dispatched, in order, plus for every event seen the number of packets kept before it (to place
+ * private packets). Stops at the first event the live feed has not dispatched yet: from there on the
+ * restored socket receives live.
+ */
+async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set<string>): Promise<ReplayResult> {
+  const { restoreScanLimit, restoreTimeoutMs } = bus.options;
+  const deadline = Date.now() + restoreTimeoutMs;
+  const stream = bus.collection.watch([{ $match: { operationType: 'insert', 'fullDocument.kind': { $in: ['message', 'probe'] } } }], {
+    resumeAfter: { _data: token },
+    maxAwaitTimeMS: Math.min(200, bus.options.maxAwaitTimeMS),
+  });
+  const packets: Array<{ token: string; data: unknown[] }> = [];
+  const positions = new Map<string, number>();
+  const seen = new Map<string, number>();
+  let scanned = 0;
+  try {
+    for (;;) {
+      if (Date.now() > deadline) return { ok: false, reason: 'too-long' };
+      const dispatchedBefore = bus.counters.received + bus.counters.duplicates;
+      const change = (await stream.tryNext()) as { _id?: { _data?: unknown }; fullDocument?: unknown } | null;
+      if (!change) {
+        // Empty getMore: the replay holds everything written before it started, so if the live feed
+        // dispatched nothing new meanwhile, the replay covers all of it.
+        if (bus.counters.received + bus.counters.duplicates === dispatchedBefore) break;
+        continue;
+      }
+      if (++scanned > restoreScanLimit) return { ok: false, reason: 'too-long' };
+      const eventToken = change._id?._data;
+      const doc = asMessageDocument(change.fullDocument);
+      if (typeof eventToken !== 'string' || !doc) continue;
+      const previous = seen.get(doc.origin);
+      if (previous !== undefined && doc.seq <= previous) continue;
+      seen.set(doc.origin, doc.seq);
+      if (feedSees(doc, bus.uid) && !bus.dispatched(doc.origin, doc.seq)) break;
+      if (doc.kind === 'message' && doc.type === BROADCAST && doc.recoverable && doc.nsp === nsp) {
+        const data = doc.data as ClusterBroadcastData | undefined;
+        const packetData = data?.packet?.data;
+        if (Array.isArray(packetData) && data?.requestId === undefined && matchesRooms(data?.opts, rooms)) {
+          packets.push({ token: eventToken, data: fromStored(packetData) as unknown[] });
+        }
+      }
+      positions.set(eventToken, packets.length);
+    }
+    return { ok: true, packets, positions };
+  } catch (error) {
+    if (isHistoryLost(error)) return { ok: false, reason: 'history-lost' };
+    bus.options.logger.warn({ node: bus.uid, err: errorFacts(error).message }, 'mongo-adapter: session replay failed');
+    return { ok: false, reason: 'error' };
+  } finally {
+    await stream.close().catch(() => undefined);
+  }
+}
+
+/** socket.io's rule: in one of the target rooms (or no rooms = everyone), and in none of the excluded ones. */
+function matchesRooms(opts: ClusterBroadcastData['opts'], rooms: Set<string>): boolean {
+  const targets = Array.isArray(opts?.rooms) ? (opts.rooms as unknown[]) : [];
+  const except = Array.isArray(opts?.except) ? (opts.except as unknown[]) : [];
+  const included = targets.length === 0 || targets.some((room) => typeof room === 'string' && rooms.has(room));
+  const excluded = except.some((room) => typeof room === 'string' && rooms.has(room));
+  return included && !excluded;
+}

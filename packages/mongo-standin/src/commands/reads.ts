@@ -1,0 +1,120 @@
+import type { Document } from 'bson';
+import { ChangeStreamCursor, DEFAULT_AWAIT_MS } from '../change-streams.js';
+import { CommandError, ErrorCodes, typeMismatch } from '../errors.js';
+import { compileProjection } from '../query/project.js';
+import { getPath } from '../query/paths.js';
+import { isNumeric, toNumber, valuesEqual } from '../query/values.js';
+import { cursorIdValue, openQueryCursor, QueryCursor } from '../cursors.js';
+import { collectionNameArg, optionalDocument, optionalInt, type CommandContext, type CommandSpec } from './context.js';
+import { matchingDocuments } from './writes.js';
+
+function find(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, 'find', ctx);
+  const filter = optionalDocument(cmd, 'filter') ?? {};
+  const skip = optionalInt(cmd, 'skip') ?? 0;
+  const rawLimit = optionalInt(cmd, 'limit') ?? 0;
+  if (skip < 0) throw new CommandError(ErrorCodes.BadValue, 'skip value must be non-negative');
+  const project = compileProjection(optionalDocument(cmd, 'projection'));
+  const collection = ctx.member.store.collection(ctx.db, name);
+  let docs = matchingDocuments(collection, filter, optionalDocument(cmd, 'sort')).slice(skip);
+  const limit = Math.abs(rawLimit);
+  if (limit > 0) docs = docs.slice(0, limit);
+  return openQueryCursor(ctx.member.cursors, `${ctx.db}.${name}`, docs.map(project), {
+    batchSize: optionalInt(cmd, 'batchSize'),
+    singleBatch: cmd.singleBatch === true || rawLimit < 0,
+  });
+}
+
+async function getMore(cmd: Document, ctx: CommandContext): Promise<Document> {
+  const raw = cmd.getMore;
+  if (!isNumeric(raw)) throw typeMismatch(`BSON field 'getMore.getMore' is the wrong type, expected type 'long'`);
+  const id = toNumber(raw);
+  const name = cmd.collection;
+  if (typeof name !== 'string' || name.length === 0)
+    throw typeMismatch("BSON field 'getMore.collection' is missing or not a string");
+  const { cursors } = ctx.member;
+  const cursor = cursors.get(id);
+  if (cursor.ns !== `${ctx.db}.${name}`) {
+    throw new CommandError(
+      13,
+      `Requested getMore on namespace '${ctx.db}.${name}', but cursor belongs to a different namespace ${cursor.ns}`,
+      { codeName: 'Unauthorized' },
+    );
+  }
+  const batchSize = optionalInt(cmd, 'batchSize');
+  if (cursor instanceof ChangeStreamCursor) {
+    const maxTimeMS = optionalInt(cmd, 'maxTimeMS') ?? DEFAULT_AWAIT_MS;
+    let nextBatch: Document[];
+    try {
+      nextBatch = await cursor.awaitBatch(batchSize, maxTimeMS, ctx.connection.signal);
+    } catch (err) {
+      cursors.kill(id);
+      throw err;
+    }
+    const done = cursor.invalidated;
+    if (done) cursors.kill(id);
+    return {
+      cursor: {
+        nextBatch,
+        postBatchResumeToken: cursor.postBatchResumeToken,
+        id: cursorIdValue(done ? 0 : id),
+        ns: cursor.ns,
+      },
+      ok: 1,
+    };
+  }
+  const query = cursor as QueryCursor;
+  const nextBatch = query.nextBatch(batchSize);
+  const done = query.exhausted;
+  if (done) cursors.kill(id);
+  return { cursor: { nextBatch, id: cursorIdValue(done ? 0 : id), ns: cursor.ns }, ok: 1 };
+}
+
+function killCursors(cmd: Document, ctx: CommandContext): Document {
+  // Not validated as a collection name: database-level streams' cursors live on '$cmd.aggregate'.
+  if (typeof cmd.killCursors !== 'string') throw typeMismatch("BSON field 'killCursors.killCursors' must be a string");
+  const ids = cmd.cursors;
+  if (!Array.isArray(ids)) throw typeMismatch("BSON field 'killCursors.cursors' is missing or not an array");
+  const cursorsKilled: unknown[] = [];
+  const cursorsNotFound: unknown[] = [];
+  for (const raw of ids) {
+    (ctx.member.cursors.kill(toNumber(raw)) ? cursorsKilled : cursorsNotFound).push(raw);
+  }
+  return { cursorsKilled, cursorsNotFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+}
+
+function count(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, 'count', ctx);
+  const skip = optionalInt(cmd, 'skip') ?? 0;
+  const limit = Math.abs(optionalInt(cmd, 'limit') ?? 0);
+  let n =
+    matchingDocuments(ctx.member.store.collection(ctx.db, name), optionalDocument(cmd, 'query') ?? {}).length - skip;
+  n = Math.max(0, n);
+  if (limit > 0) n = Math.min(n, limit);
+  return { n, ok: 1 };
+}
+
+function distinct(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, 'distinct', ctx);
+  const key = cmd.key;
+  if (typeof key !== 'string') throw typeMismatch("BSON field 'distinct.key' is missing or not a string");
+  const values: unknown[] = [];
+  for (const doc of matchingDocuments(
+    ctx.member.store.collection(ctx.db, name),
+    optionalDocument(cmd, 'query') ?? {},
+  )) {
+    const value = getPath(doc, key);
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== undefined && !values.some((seen) => valuesEqual(seen, v))) values.push(v);
+    }
+  }
+  return { values, ok: 1 };
+}
+
+export const readCommands: Record<string, CommandSpec> = {
+  find: { handler: find, read: true },
+  getMore: { handler: getMore, read: true },
+  killCursors: { handler: killCursors },
+  count: { handler: count, read: true },
+  distinct: { handler: distinct, read: true },
+};

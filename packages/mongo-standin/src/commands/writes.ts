@@ -1,0 +1,189 @@
+import { ObjectId, type Document } from 'bson';
+import { CommandError, ErrorCodes, failedToParse } from '../errors.js';
+import { compileFilter } from '../query/match.js';
+import { compileProjection } from '../query/project.js';
+import { sortDocuments } from '../query/sort.js';
+import { applyUpdate, isOperatorUpdate, seedFromQuery, validateUpdate, type UpdateOutcome } from '../query/update.js';
+import { getPath } from '../query/paths.js';
+import { isPlainObject, rankOf, TypeRank, valuesEqual } from '../query/values.js';
+import type { Collection } from '../store.js';
+import {
+  collectionNameArg,
+  documentArray,
+  optionalDocument,
+  type CommandContext,
+  type CommandSpec,
+} from './context.js';
+
+interface WriteError {
+  index: number;
+  code: number;
+  codeName: string;
+  errmsg: string;
+  [extra: string]: unknown;
+}
+
+function toWriteError(index: number, err: unknown): WriteError {
+  if (err instanceof CommandError)
+    return { index, code: err.code, codeName: err.codeName, errmsg: err.message, ...err.extra };
+  return { index, code: ErrorCodes.InternalError, codeName: 'InternalError', errmsg: String(err) };
+}
+
+/** Runs each statement; ordered writes stop at the first error, unordered ones carry on. */
+function runStatements<T>(items: T[], ordered: boolean, run: (item: T, index: number) => void): WriteError[] {
+  const errors: WriteError[] = [];
+  for (let i = 0; i < items.length; i++) {
+    try {
+      run(items[i]!, i);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      errors.push(toWriteError(i, err));
+      if (ordered) break;
+    }
+  }
+  return errors;
+}
+
+function withWriteErrors(reply: Document, errors: WriteError[]): Document {
+  if (errors.length > 0) reply.writeErrors = errors;
+  return reply;
+}
+
+function describeUpdate(outcome: UpdateOutcome): { updatedFields: Document; removedFields: string[] } | undefined {
+  if (outcome.replacement) return undefined;
+  const updatedFields: Document = {};
+  for (const path of outcome.updatedPaths) updatedFields[path] = getPath(outcome.doc, path);
+  return { updatedFields, removedFields: outcome.removedPaths.filter((p) => !outcome.updatedPaths.includes(p)) };
+}
+
+/** Applies one update to one stored document; returns the new version, or undefined when nothing changed. */
+function updateStored(collection: Collection, before: Document, update: Document): Document | undefined {
+  const outcome = applyUpdate(before, update, { inserting: false });
+  if (valuesEqual(outcome.doc, before) && Object.keys(outcome.doc).join() === Object.keys(before).join())
+    return undefined;
+  collection.replace(before, outcome.doc, describeUpdate(outcome));
+  return outcome.doc;
+}
+
+function upsertDocument(collection: Collection, query: Document, update: Document): Document {
+  const seed = isOperatorUpdate(update) ? seedFromQuery(query) : {};
+  const { doc } = applyUpdate(seed, update, { inserting: true });
+  const withId = doc._id === undefined ? { _id: seedFromQuery(query)._id ?? new ObjectId(), ...doc } : doc;
+  collection.insert(withId);
+  return withId;
+}
+
+export function matchingDocuments(collection: Collection | undefined, filter: unknown, sort?: unknown): Document[] {
+  if (!collection) return [];
+  const matcher = compileFilter(filter);
+  // The one index the stand-in uses: an _id equality looks the document up instead of scanning.
+  const id: unknown = isPlainObject(filter) ? filter._id : undefined;
+  const byId = id !== undefined && !isPlainObject(id) && rankOf(id) !== TypeRank.RegExp;
+  const candidates = byId ? [collection.get(id)].filter((d): d is Document => d !== undefined) : collection.all();
+  const found = candidates.filter(matcher);
+  return sort === undefined ? found : sortDocuments(found, sort);
+}
+
+function insert(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, 'insert', ctx);
+  const documents = documentArray(cmd, 'documents');
+  const ordered = cmd.ordered !== false;
+  const { collection } = ctx.member.store.ensureCollection(ctx.db, name);
+  let n = 0;
+  const errors = runStatements(documents, ordered, (doc) => {
+    collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc);
+    n += 1;
+  });
+  return withWriteErrors({ n, ok: 1 }, errors);
+}
+
+function update(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, 'update', ctx);
+  const statements = documentArray(cmd, 'updates');
+  const ordered = cmd.ordered !== false;
+  let n = 0;
+  let nModified = 0;
+  const upserted: Document[] = [];
+  const errors = runStatements(statements, ordered, (statement, index) => {
+    const query = optionalDocument(statement, 'q') ?? {};
+    const u = statement.u;
+    validateUpdate(u);
+    if (statement.multi === true && !isOperatorUpdate(u))
+      throw failedToParse('multi update is not supported for replacement-style update');
+    const collection = ctx.member.store.collection(ctx.db, name);
+    const targets = matchingDocuments(collection, query, statement.sort);
+    const selected = statement.multi === true ? targets : targets.slice(0, 1);
+    if (selected.length === 0) {
+      if (statement.upsert === true) {
+        const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, u);
+        n += 1;
+        upserted.push({ index, _id: doc._id });
+      }
+      return;
+    }
+    for (const before of selected) {
+      n += 1;
+      if (updateStored(collection!, before, u)) nModified += 1;
+    }
+  });
+  const reply: Document = { n, nModified };
+  if (upserted.length > 0) reply.upserted = upserted;
+  reply.ok = 1;
+  return withWriteErrors(reply, errors);
+}
+
+function remove(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, 'delete', ctx);
+  const statements = documentArray(cmd, 'deletes');
+  const ordered = cmd.ordered !== false;
+  let n = 0;
+  const errors = runStatements(statements, ordered, (statement) => {
+    const query = optionalDocument(statement, 'q') ?? {};
+    const limit = statement.limit;
+    if (limit !== 0 && limit !== 1) throw failedToParse('The limit field in delete objects must be 0 or 1');
+    const collection = ctx.member.store.collection(ctx.db, name);
+    const targets = matchingDocuments(collection, query, statement.sort);
+    for (const doc of limit === 1 ? targets.slice(0, 1) : targets) if (collection!.delete(doc)) n += 1;
+  });
+  return withWriteErrors({ n, ok: 1 }, errors);
+}
+
+function findAndModify(cmd: Document, ctx: CommandContext): Document {
+  const name = collectionNameArg(cmd, Object.keys(cmd)[0]!, ctx);
+  const query = optionalDocument(cmd, 'query') ?? {};
+  const remove = cmd.remove === true;
+  const upd = cmd.update;
+  if (remove && upd !== undefined) throw failedToParse('Cannot specify both an update and remove=true');
+  if (!remove && upd === undefined) throw failedToParse('Either an update or remove=true must be specified');
+  if (remove && cmd.upsert === true) throw failedToParse('Cannot specify both upsert=true and remove=true');
+  if (!remove) validateUpdate(upd);
+  const project = compileProjection(cmd.fields);
+  const collection = ctx.member.store.collection(ctx.db, name);
+  const [target] = matchingDocuments(collection, query, cmd.sort);
+  const shaped = (doc: Document | undefined) => (doc ? project(doc) : null);
+
+  if (remove) {
+    if (target) collection!.delete(target);
+    return { lastErrorObject: { n: target ? 1 : 0 }, value: shaped(target), ok: 1 };
+  }
+  const update = upd as Document;
+  if (!target) {
+    if (cmd.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
+    const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, update);
+    return {
+      lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
+      value: cmd.new === true ? shaped(doc) : null,
+      ok: 1,
+    };
+  }
+  const after = updateStored(collection!, target, update) ?? target;
+  return { lastErrorObject: { n: 1, updatedExisting: true }, value: shaped(cmd.new === true ? after : target), ok: 1 };
+}
+
+export const writeCommands: Record<string, CommandSpec> = {
+  insert: { handler: insert, write: true, retryableWrite: true },
+  update: { handler: update, write: true, retryableWrite: true },
+  delete: { handler: remove, write: true, retryableWrite: true },
+  findAndModify: { handler: findAndModify, write: true, retryableWrite: true },
+  findandmodify: { handler: findAndModify, write: true, retryableWrite: true },
+};

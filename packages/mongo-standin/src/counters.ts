@@ -1,0 +1,79 @@
+/**
+ * What the stand-in did, for tests to assert that a fault really happened (and how often).
+ * A live object: read fields at any time; `reset()` on the handle zeroes them.
+ */
+export interface StandInCounters {
+  /** TCP connections accepted. */
+  connectionsAccepted: number;
+  /** TCP connections currently open. */
+  connectionsOpen: number;
+  /** Connections closed by a fault: dropConnections(), restart(), stop(), or a failCommand with closeConnection. */
+  connectionsDropped: number;
+  /** Commands received (including failed ones). */
+  commands: number;
+  /** Commands received, by command name. */
+  commandsByName: Record<string, number>;
+  /** Commands failed by failCommands() / configureFailPoint. */
+  commandsFailed: number;
+  /** Times stepDown() was applied. */
+  stepDowns: number;
+  /** Commands rejected because the node was stepped down (NotWritablePrimary / NotPrimaryNoSecondaryOk). */
+  rejectedWhileSteppedDown: number;
+  /** ChangeStreamHistoryLost (286) errors returned. */
+  historyLost: number;
+  /** Times loseHistory() was applied. */
+  historyLosses: number;
+  /** Change events returned to clients (in firstBatch/nextBatch). */
+  eventsDelivered: number;
+  /** Change streams opened (aggregate with $changeStream). */
+  changeStreamsOpened: number;
+  /** Change streams opened with resumeAfter / startAfter / startAtOperationTime. */
+  changeStreamsResumed: number;
+  /** Write replies held back by setWriteLatency(). */
+  writesDelayed: number;
+  /** Times pauseChangeEvents() took effect. */
+  changeEventPauses: number;
+  /** Completed restart() calls. */
+  restarts: number;
+  /** Frames that could not be parsed (answered with an error, or the connection closed). */
+  malformedMessages: number;
+  /** Documents deleted by the TTL monitor. */
+  ttlDeletes: number;
+  /** Documents removed from capped collections to respect size/max. */
+  cappedDeletes: number;
+  /** Retryable writes answered from the session's record instead of being applied twice. */
+  retriedWritesDeduplicated: number;
+  /** Change-stream getMores that failed with BSONObjectTooLarge (10334). */
+  eventsTooLarge: number;
+}
+
+export function newCounters(): StandInCounters {
+  return {
+    connectionsAccepted: 0,
+    connectionsOpen: 0,
+    connectionsDropped: 0,
+    commands: 0,
+    commandsByName: {},
+    commandsFailed: 0,
+    stepDowns: 0,
+    rejectedWhileSteppedDown: 0,
+    historyLost: 0,
+    historyLosses: 0,
+    eventsDelivered: 0,
+    changeStreamsOpened: 0,
+    changeStreamsResumed: 0,
+    writesDelayed: 0,
+    changeEventPauses: 0,
+    restarts: 0,
+    malformedMessages: 0,
+    ttlDeletes: 0,
+    cappedDeletes: 0,
+    retriedWritesDeduplicated: 0,
+    eventsTooLarge: 0,
+  };
+}
+
+export function resetCounters(counters: StandInCounters): void {
+  const open = counters.connectionsOpen;
+  Object.assign(counters, newCounters(), { connectionsOpen: open });
+}

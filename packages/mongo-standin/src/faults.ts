@@ -1,0 +1,194 @@
+import type { Document } from 'bson';
+import { CommandError, ErrorCodes, requireNonNegativeMs, StandInError } from './errors.js';
+import type { FailPoint, ReplicaSetMember } from './member.js';
+import { isPlainObject, toNumber } from './query/values.js';
+
+/** Options of `faults.failCommands()`, modelled on mongod's `failCommand` fail point. */
+export interface FailCommandsOptions {
+  /** Command names to fail, e.g. `['getMore']`, `['insert', 'update']`. */
+  commands: string[];
+  /** How many matching commands fail (default 1); `Infinity` for always, until `clearFailCommands()`. */
+  times?: number;
+  /** Matching commands to let through first (default 0). */
+  skip?: number;
+  /** MongoDB error code to return; required unless `closeConnection` is set. */
+  code?: number;
+  errmsg?: string;
+  /**
+   * Labels to attach. When omitted, the stand-in attaches what mongod would: `RetryableWriteError` for
+   * retryable writes with a retryable code, `ResumableChangeStreamError` for change-stream commands with a
+   * resumable code. Pass `[]` for no labels.
+   */
+  errorLabels?: string[];
+  /** Close the connection instead of replying (a network error, from the driver's point of view). */
+  closeConnection?: boolean;
+  /** Hold the command this long before failing (or, without `code`, before running it normally). */
+  blockTimeMS?: number;
+  /** Only commands from connections whose handshake carried this appName. */
+  appName?: string;
+}
+
+/**
+ * Fault injection. Every fault is reflected in `mongo.counters` when it takes effect, so a test can assert
+ * that the fault really happened rather than that the code under test merely survived.
+ */
+export class Faults {
+  constructor(
+    private readonly member: ReplicaSetMember,
+    private readonly network: { dropConnections(): number },
+  ) {}
+
+  /** Closes every open client connection now (a network blip). Returns how many were closed. */
+  dropConnections(): number {
+    return this.network.dropConnections();
+  }
+
+  /**
+   * Steps down for `ms`: hello reports a secondary, writes fail with NotWritablePrimary (10107, labelled
+   * RetryableWriteError when retryable), getMores with 10107 (labelled ResumableChangeStreamError on change
+   * streams), other primary reads with NotPrimaryNoSecondaryOk (13435). Then it is elected again (new term).
+   */
+  stepDown(ms: number): void {
+    requireNonNegativeMs('stepDown(ms)', ms);
+    this.member.stepDownUntil = Date.now() + ms;
+    this.member.term += 1;
+    this.member.counters.stepDowns += 1;
+  }
+
+  get steppedDown(): boolean {
+    return !this.member.isPrimary;
+  }
+
+  /** Fails the next matching commands (see FailCommandsOptions). Rules stack; the oldest matching one applies. */
+  failCommands(options: FailCommandsOptions): void {
+    this.member.failPoints.push(toFailPoint(options));
+  }
+
+  clearFailCommands(): void {
+    this.member.failPoints = [];
+  }
+
+  /** Drops the whole oplog: resuming from any token older than the newest write fails with ChangeStreamHistoryLost (286). */
+  loseHistory(): void {
+    this.member.oplog.loseHistory();
+    this.member.counters.historyLosses += 1;
+  }
+
+  /** Holds every write's reply back by `ms` after applying it (a slow majority commit). 0 turns it off. */
+  setWriteLatency(ms: number): void {
+    this.member.writeLatencyMs = requireNonNegativeMs('setWriteLatency(ms)', ms);
+  }
+
+  /** Makes each new write visible to change streams only `ms` after it is applied. 0 turns it off. */
+  setEventDelay(ms: number): void {
+    this.member.eventDelayMs = requireNonNegativeMs('setEventDelay(ms)', ms);
+    this.member.oplog.setEventDelay(ms);
+  }
+
+  /** Stops change-event delivery while writes keep being accepted (a lagging node); events queue up. */
+  pauseChangeEvents(): void {
+    if (this.member.eventsPaused) return;
+    this.member.eventsPaused = true;
+    this.member.oplog.pause();
+    this.member.counters.changeEventPauses += 1;
+  }
+
+  /** Delivers everything queued since pauseChangeEvents(), in order. */
+  resumeChangeEvents(): void {
+    this.member.eventsPaused = false;
+    this.member.oplog.resume();
+  }
+
+  /** Clears every fault: fail points, step-down, latency, delay, pause. */
+  reset(): void {
+    this.clearFailCommands();
+    this.member.stepDownUntil = 0;
+    this.setWriteLatency(0);
+    this.setEventDelay(0);
+    this.resumeChangeEvents();
+  }
+}
+
+function toFailPoint(options: FailCommandsOptions): FailPoint {
+  if (
+    !options ||
+    !Array.isArray(options.commands) ||
+    options.commands.length === 0 ||
+    !options.commands.every((c) => typeof c === 'string')
+  ) {
+    throw new StandInError(
+      'STANDIN_INVALID_OPTION',
+      'failCommands({ commands }) needs a non-empty array of command names',
+    );
+  }
+  const times = options.times ?? 1;
+  if (!(times === Number.POSITIVE_INFINITY || (Number.isInteger(times) && times > 0))) {
+    throw new StandInError(
+      'STANDIN_INVALID_OPTION',
+      `failCommands times must be a positive integer or Infinity, got ${String(times)}`,
+    );
+  }
+  if (options.code === undefined && !options.closeConnection && options.blockTimeMS === undefined) {
+    throw new StandInError('STANDIN_INVALID_OPTION', 'failCommands needs a code, closeConnection: true or blockTimeMS');
+  }
+  if (options.code !== undefined && !Number.isInteger(options.code)) {
+    throw new StandInError(
+      'STANDIN_INVALID_OPTION',
+      `failCommands code must be an integer, got ${String(options.code)}`,
+    );
+  }
+  return {
+    commands: new Set(options.commands),
+    remaining: times,
+    skip: options.skip ?? 0,
+    code: options.code,
+    errmsg: options.errmsg,
+    errorLabels: options.errorLabels,
+    closeConnection: options.closeConnection === true,
+    blockTimeMS: options.blockTimeMS === undefined ? 0 : requireNonNegativeMs('blockTimeMS', options.blockTimeMS),
+    appName: options.appName,
+  };
+}
+
+/** `configureFailPoint: 'failCommand'`, the admin command drivers' own spec tests use. */
+export function configureFailPoint(cmd: Document, member: ReplicaSetMember): Document {
+  if (cmd.configureFailPoint !== 'failCommand') {
+    throw new CommandError(
+      ErrorCodes.BadValue,
+      `Cannot find failpoint: ${String(cmd.configureFailPoint)} (the stand-in supports failCommand)`,
+    );
+  }
+  const mode = cmd.mode;
+  if (mode === 'off') {
+    member.failPoints = [];
+    return { count: 0, ok: 1 };
+  }
+  const data = isPlainObject(cmd.data) ? cmd.data : {};
+  let times = Number.POSITIVE_INFINITY;
+  let skip = 0;
+  if (mode === 'alwaysOn') times = Number.POSITIVE_INFINITY;
+  else if (isPlainObject(mode) && mode.times !== undefined) times = toNumber(mode.times);
+  else if (isPlainObject(mode) && mode.skip !== undefined) skip = toNumber(mode.skip);
+  else throw new CommandError(ErrorCodes.BadValue, `unsupported fail point mode ${JSON.stringify(mode)}`);
+  if (times <= 0) {
+    member.failPoints = [];
+    return { count: 0, ok: 1 };
+  }
+  try {
+    member.failPoints = [
+      toFailPoint({
+        commands: Array.isArray(data.failCommands) ? data.failCommands.map(String) : [],
+        times,
+        skip,
+        code: data.errorCode === undefined ? undefined : toNumber(data.errorCode),
+        errorLabels: Array.isArray(data.errorLabels) ? data.errorLabels.map(String) : undefined,
+        closeConnection: data.closeConnection === true,
+        blockTimeMS: data.blockConnection === true ? toNumber(data.blockTimeMS ?? 0) : undefined,
+        appName: typeof data.appName === 'string' ? data.appName : undefined,
+      }),
+    ];
+  } catch (err) {
+    throw new CommandError(ErrorCodes.BadValue, err instanceof Error ? err.message : String(err));
+  }
+  return { count: 0, ok: 1 };
+}

@@ -1,0 +1,5 @@
+export { MongoStandIn, type MongoStandInOptions, type RestartOptions } from './server.js';
+export { Faults, type FailCommandsOptions } from './faults.js';
+export type { StandInCounters } from './counters.js';
+export { StandInError, ErrorCodes } from './errors.js';
+export { supportedCommands } from './dispatch.js';

@@ -1,0 +1,223 @@
+import type { Document, Timestamp } from 'bson';
+import type { ClusterClock } from './clock.js';
+import { tokenData, TokenKind } from './resume-token.js';
+
+export type OplogOp = 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'dropDatabase' | 'noop';
+
+/** One write, as change streams need it (a richer record than a real oplog entry: images are kept inline). */
+export interface OplogEntry {
+  ts: Timestamp;
+  /** Token of the event this entry produces (kind Event); also its position in the log. */
+  token: string;
+  wall: Date;
+  op: OplogOp;
+  db: string;
+  coll?: string;
+  documentKey?: Document;
+  /** insert/replace: the document written; update: the post-image. */
+  document?: Document;
+  /** update/replace/delete: the document before the write. */
+  preImage?: Document;
+  updateDescription?: Document;
+  /** Epoch ms when the write was applied; change streams see it `eventDelayMs` later. */
+  appliedAt: number;
+  bytes: number;
+}
+
+export interface OplogBounds {
+  /** Max retained entries (MongoDB sizes its oplog in MB; entries are easier to reason about in tests). */
+  maxEntries: number;
+  maxBytes: number;
+}
+
+/**
+ * A bounded, append-only log of writes. Old entries fall off the front; a change stream whose position
+ * is older than what fell off has lost its history (ChangeStreamHistoryLost, 286).
+ * Visibility to change streams can lag behind writes (event delay) or freeze (paused delivery).
+ */
+export class Oplog {
+  private entries: OplogEntry[] = [];
+  private head = 0;
+  private bytes = 0;
+  /** Token of the newest entry that is gone; streams positioned before it lost history. */
+  private lostUpTo: string | undefined;
+  private listeners = new Set<() => void>();
+  private timers = new Set<NodeJS.Timeout>();
+  private eventDelayMs = 0;
+  private pausedAt: string | undefined;
+  private paused = false;
+
+  constructor(
+    private readonly clock: ClusterClock,
+    private bounds: OplogBounds,
+  ) {}
+
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  append(fields: Omit<OplogEntry, 'ts' | 'token' | 'wall' | 'appliedAt'>): OplogEntry {
+    const ts = this.clock.tick();
+    const now = Date.now();
+    const last = this.entries[this.entries.length - 1];
+    const appliedAt = Math.max(now, last?.appliedAt ?? 0);
+    const entry: OplogEntry = { ...fields, ts, token: tokenData(ts, TokenKind.Event), wall: new Date(now), appliedAt };
+    this.entries.push(entry);
+    this.bytes += entry.bytes;
+    this.truncate();
+    if (this.eventDelayMs === 0) this.notify();
+    else this.notifyAt(this.eventDelayMs);
+    return entry;
+  }
+
+  private truncate(): void {
+    while (this.size > 1 && (this.size > this.bounds.maxEntries || this.bytes > this.bounds.maxBytes)) {
+      const gone = this.entries[this.head]!;
+      this.entries[this.head] = undefined as unknown as OplogEntry;
+      this.head += 1;
+      this.bytes -= gone.bytes;
+      this.lostUpTo = gone.token;
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Drops every entry: any position before the newest write has lost its history. */
+  loseHistory(): void {
+    const newest = this.entries[this.entries.length - 1];
+    this.lostUpTo = newest ? newest.token : tokenData(this.clock.current(), TokenKind.Event);
+    this.entries = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  /** Marks every position before `ts` as lost (the history of a previous incarnation). */
+  markLostBefore(ts: { t: number; i: number }): void {
+    const token = tokenData(ts, TokenKind.Event);
+    if (this.lostUpTo === undefined || token > this.lostUpTo) this.lostUpTo = token;
+  }
+
+  /** True when events after `position` may have fallen off the log. */
+  historyLostAfter(position: string): boolean {
+    return this.lostUpTo !== undefined && position < this.lostUpTo;
+  }
+
+  /** Token of the newest entry, or a high-water mark at the current cluster time when the log is empty. */
+  latestToken(): string {
+    const newest = this.entries[this.entries.length - 1];
+    return newest && this.size > 0 ? newest.token : tokenData(this.clock.current(), TokenKind.Event);
+  }
+
+  /**
+   * Entries change streams may see now whose timestamp is at or after `position`'s, oldest first.
+   * (At-or-after, not after: a drop at the position's time may still owe its stream the invalidate.)
+   */
+  *visibleFrom(position: string): Generator<OplogEntry> {
+    const now = Date.now();
+    for (let i = this.firstIndexAtOrAfter(position.slice(0, 18)); i < this.entries.length; i++) {
+      const entry = this.entries[i]!;
+      if (!this.isVisible(entry, now)) return;
+      if (this.paused && (this.pausedAt === undefined || entry.token > this.pausedAt)) return;
+      yield entry;
+    }
+  }
+
+  /**
+   * Where a new change stream without resume options starts: after the newest write it can see
+   * (a write not yet visible — delayed or paused — is still ahead of it, as an uncommitted one would be).
+   */
+  startPosition(): string {
+    const now = Date.now();
+    for (let i = this.entries.length - 1; i >= this.head; i--) {
+      const entry = this.entries[i]!;
+      const visible =
+        this.isVisible(entry, now) && !(this.paused && (this.pausedAt === undefined || entry.token > this.pausedAt));
+      if (visible) return entry.token;
+      if (i === this.head) return tokenData(entry.ts, TokenKind.HighWaterMark);
+    }
+    return this.lostUpTo ?? tokenData(this.clock.current(), TokenKind.Event);
+  }
+
+  private firstIndexAtOrAfter(timePrefix: string): number {
+    let lo = this.head;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.entries[mid]!.token.slice(0, 18) < timePrefix) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private isVisible(entry: OplogEntry, now: number): boolean {
+    return entry.appliedAt + this.eventDelayMs <= now;
+  }
+
+  /** Sets the delay for every entry not yet visible too (a shorter delay releases them sooner). */
+  setEventDelay(ms: number): void {
+    this.eventDelayMs = Math.max(0, ms);
+    this.notify();
+    this.scheduleNextVisibility();
+  }
+
+  private scheduleNextVisibility(): void {
+    const now = Date.now();
+    const pending = this.entries.slice(this.head).find((e) => !this.isVisible(e, now));
+    if (pending) this.notifyAt(pending.appliedAt + this.eventDelayMs - now);
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    const now = Date.now();
+    let horizon: string | undefined;
+    for (let i = this.head; i < this.entries.length && this.isVisible(this.entries[i]!, now); i++)
+      horizon = this.entries[i]!.token;
+    this.pausedAt = horizon;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.pausedAt = undefined;
+    this.notify();
+    this.scheduleNextVisibility();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Calls `listener` whenever new entries may have become visible; returns an unsubscribe function. */
+  onVisible(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  private notifyAt(delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.notify();
+    }, delayMs + 1);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  setBounds(bounds: OplogBounds): void {
+    this.bounds = bounds;
+    this.truncate();
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.notify();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,407 @@
+import { BSON, ObjectId, UUID, type Document } from 'bson';
+import { badValue, CommandError, ErrorCodes } from './errors.js';
+import type { Oplog } from './oplog.js';
+import { compileFilter, type Matcher } from './query/match.js';
+import { valuesAtPath } from './query/paths.js';
+import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
+
+/** MongoDB's limit on a user document. */
+export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+
+export interface IndexSpec {
+  v: number;
+  key: Document;
+  name: string;
+  unique?: boolean;
+  sparse?: boolean;
+  expireAfterSeconds?: number;
+  partialFilterExpression?: Document;
+  [option: string]: unknown;
+}
+
+interface StoredDocument {
+  doc: Document;
+  bytes: number;
+}
+
+/** An index: its spec, and for unique indexes the key → document-id map that enforces uniqueness. */
+class Index {
+  readonly keyed = new Map<string, string>();
+  private readonly partial: Matcher | undefined;
+
+  constructor(readonly spec: IndexSpec) {
+    this.partial = spec.partialFilterExpression ? compileFilter(spec.partialFilterExpression) : undefined;
+  }
+
+  get enforcesUniqueness(): boolean {
+    return this.spec.unique === true || this.spec.name === '_id_';
+  }
+
+  /** The key of `doc` in this index, or undefined when the index does not cover it (sparse/partial). */
+  keyOf(doc: Document): { key: string; keyValue: Document } | undefined {
+    if (this.partial && !this.partial(doc)) return undefined;
+    const keyValue: Document = {};
+    let present = false;
+    for (const path of Object.keys(this.spec.key)) {
+      const values = valuesAtPath(doc, path).filter((v) => v !== undefined);
+      if (values.length > 0) present = true;
+      keyValue[path] = values.length === 0 ? null : values.length === 1 ? values[0] : values;
+    }
+    if (this.spec.sparse && !present) return undefined;
+    return { key: canonicalKey(Object.values(keyValue)), keyValue };
+  }
+}
+
+export interface CollectionOptions {
+  capped?: boolean;
+  size?: number;
+  max?: number;
+  [option: string]: unknown;
+}
+
+function duplicateKeyError(ns: string, index: Index, keyValue: Document): CommandError {
+  const shown = Object.entries(keyValue)
+    .map(
+      ([k, v]) =>
+        `${k}: ${typeof v === 'string' ? JSON.stringify(v) : v instanceof ObjectId ? `ObjectId('${v.toHexString()}')` : JSON.stringify(v)}`,
+    )
+    .join(', ');
+  return new CommandError(
+    ErrorCodes.DuplicateKey,
+    `E11000 duplicate key error collection: ${ns} index: ${index.spec.name} dup key: { ${shown} }`,
+    {
+      extra: { keyPattern: { ...index.spec.key }, keyValue },
+    },
+  );
+}
+
+export function bsonSize(doc: Document): number {
+  return BSON.calculateObjectSize(doc);
+}
+
+/**
+ * One collection: documents in insertion order (natural order), its indexes, capped bounds.
+ * Every mutation is written to the oplog so change streams see it. Stored documents are never mutated
+ * in place (updates replace them), so cursors and oplog entries can share them safely.
+ */
+export class Collection {
+  readonly uuid = new UUID();
+  private docs = new Map<string, StoredDocument>();
+  private indexes: Index[];
+  private bytes = 0;
+  readonly options: CollectionOptions;
+
+  constructor(
+    readonly db: string,
+    readonly name: string,
+    options: CollectionOptions,
+    private readonly oplog: Oplog,
+    private readonly onCappedDelete: () => void = () => {},
+  ) {
+    this.options = { ...options };
+    if (options.capped) {
+      const size = toNumber(options.size);
+      if (!(size > 0)) throw badValue("the 'size' field is required when 'capped' is true");
+      // mongod rounds a capped size up to a multiple of 256 bytes, minimum 4096.
+      this.options.size = Math.max(4096, Math.ceil(size / 256) * 256);
+      if (options.max !== undefined) this.options.max = toNumber(options.max);
+    }
+    this.indexes = [new Index({ v: 2, key: { _id: 1 }, name: '_id_' })];
+  }
+
+  get ns(): string {
+    return `${this.db}.${this.name}`;
+  }
+
+  get count(): number {
+    return this.docs.size;
+  }
+
+  get dataSize(): number {
+    return this.bytes;
+  }
+
+  get isCapped(): boolean {
+    return this.options.capped === true;
+  }
+
+  /** Documents in natural (insertion) order. */
+  all(): Document[] {
+    return Array.from(this.docs.values(), (s) => s.doc);
+  }
+
+  get(id: unknown): Document | undefined {
+    return this.docs.get(canonicalKey(id))?.doc;
+  }
+
+  indexSpecs(): IndexSpec[] {
+    return this.indexes.map((i) => i.spec);
+  }
+
+  ttlIndexes(): IndexSpec[] {
+    return this.indexes.map((i) => i.spec).filter((s) => typeof s.expireAfterSeconds === 'number');
+  }
+
+  private checkUnique(doc: Document, exceptId: string | undefined): Array<[Index, string]> {
+    const keys: Array<[Index, string]> = [];
+    for (const index of this.indexes) {
+      if (!index.enforcesUniqueness) continue;
+      const k = index.keyOf(doc);
+      if (!k) continue;
+      const owner = index.keyed.get(k.key);
+      if (owner !== undefined && owner !== exceptId) throw duplicateKeyError(this.ns, index, k.keyValue);
+      keys.push([index, k.key]);
+    }
+    return keys;
+  }
+
+  private unindex(doc: Document): void {
+    for (const index of this.indexes) {
+      if (!index.enforcesUniqueness) continue;
+      const k = index.keyOf(doc);
+      if (k) index.keyed.delete(k.key);
+    }
+  }
+
+  insert(doc: Document): void {
+    if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
+    if (Array.isArray(doc._id))
+      throw new CommandError(53, "can't use an array for _id", { codeName: 'InvalidIdField' });
+    const bytes = bsonSize(doc);
+    if (bytes > MAX_BSON_OBJECT_SIZE) {
+      throw new CommandError(
+        ErrorCodes.BSONObjectTooLarge,
+        `object to insert too large. size in bytes: ${bytes}, max size: ${MAX_BSON_OBJECT_SIZE}`,
+      );
+    }
+    const id = canonicalKey(doc._id);
+    for (const [index, key] of this.checkUnique(doc, undefined)) index.keyed.set(key, id);
+    this.docs.set(id, { doc, bytes });
+    this.bytes += bytes;
+    this.oplog.append({
+      op: 'insert',
+      db: this.db,
+      coll: this.name,
+      documentKey: { _id: doc._id },
+      document: doc,
+      bytes,
+    });
+    this.enforceCap();
+  }
+
+  /** Replaces a stored document by a new version (same `_id`), as an update or a replacement. */
+  replace(
+    before: Document,
+    after: Document,
+    description: { updatedFields: Document; removedFields: string[] } | undefined,
+  ): void {
+    const id = canonicalKey(before._id);
+    const stored = this.docs.get(id);
+    if (!stored) return;
+    const bytes = bsonSize(after);
+    if (bytes > MAX_BSON_OBJECT_SIZE) {
+      throw new CommandError(
+        ErrorCodes.BSONObjectTooLarge,
+        `Resulting document after update is larger than ${MAX_BSON_OBJECT_SIZE}`,
+      );
+    }
+    const keys = this.checkUnique(after, id);
+    this.unindex(before);
+    for (const [index, key] of keys) index.keyed.set(key, id);
+    this.docs.set(id, { doc: after, bytes });
+    this.bytes += bytes - stored.bytes;
+    this.oplog.append({
+      op: description ? 'update' : 'replace',
+      db: this.db,
+      coll: this.name,
+      documentKey: { _id: after._id },
+      document: after,
+      preImage: before,
+      ...(description ? { updateDescription: { ...description, truncatedArrays: [] } } : {}),
+      bytes,
+    });
+  }
+
+  delete(doc: Document): boolean {
+    const id = canonicalKey(doc._id);
+    const stored = this.docs.get(id);
+    if (!stored) return false;
+    this.unindex(stored.doc);
+    this.docs.delete(id);
+    this.bytes -= stored.bytes;
+    this.oplog.append({
+      op: 'delete',
+      db: this.db,
+      coll: this.name,
+      documentKey: { _id: stored.doc._id },
+      preImage: stored.doc,
+      bytes: stored.bytes,
+    });
+    return true;
+  }
+
+  private enforceCap(): void {
+    if (!this.isCapped) return;
+    const max = this.options.max;
+    const size = this.options.size as number;
+    while (this.docs.size > 1 && ((max !== undefined && max > 0 && this.docs.size > max) || this.bytes > size)) {
+      const oldest = this.docs.values().next().value as StoredDocument;
+      this.delete(oldest.doc);
+      this.onCappedDelete();
+    }
+  }
+
+  /** Adds an index, building its keys over existing documents. Returns false when an identical one exists. */
+  createIndex(spec: IndexSpec): boolean {
+    const sameName = this.indexes.find((i) => i.spec.name === spec.name);
+    const sameKey = this.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(spec.key));
+    if (sameName && canonicalKey(sameName.spec.key) !== canonicalKey(spec.key)) {
+      throw new CommandError(
+        ErrorCodes.IndexKeySpecsConflict,
+        `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`,
+      );
+    }
+    if (sameKey) {
+      const optionsOf = (s: IndexSpec) =>
+        canonicalKey({
+          unique: Boolean(s.unique),
+          sparse: Boolean(s.sparse),
+          ttl: s.expireAfterSeconds ?? null,
+          partial: s.partialFilterExpression ?? null,
+        });
+      if (optionsOf(sameKey.spec) !== optionsOf(spec)) {
+        throw new CommandError(
+          ErrorCodes.IndexOptionsConflict,
+          `An equivalent index already exists with the same name but different options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameKey.spec)}`,
+        );
+      }
+      if (sameKey.spec.name !== spec.name) {
+        throw new CommandError(
+          ErrorCodes.IndexOptionsConflict,
+          `Index already exists with a different name: ${sameKey.spec.name}`,
+        );
+      }
+      return false;
+    }
+    const index = new Index(spec);
+    if (index.enforcesUniqueness) {
+      for (const [id, stored] of this.docs) {
+        const k = index.keyOf(stored.doc);
+        if (!k) continue;
+        if (index.keyed.has(k.key)) throw duplicateKeyError(this.ns, index, k.keyValue);
+        index.keyed.set(k.key, id);
+      }
+    }
+    this.indexes.push(index);
+    return true;
+  }
+
+  dropIndex(name: string): void {
+    if (name === '_id_') throw new CommandError(ErrorCodes.InvalidOptions, 'cannot drop _id index');
+    const at = this.indexes.findIndex((i) => i.spec.name === name);
+    if (at < 0) throw new CommandError(ErrorCodes.IndexNotFound, `index not found with name [${name}]`);
+    this.indexes.splice(at, 1);
+  }
+
+  dropAllIndexes(): void {
+    this.indexes = this.indexes.slice(0, 1);
+  }
+
+  indexNameForKey(key: Document): string | undefined {
+    return this.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(key))?.spec.name;
+  }
+}
+
+const RESERVED_DATABASES = new Set(['admin', 'local', 'config']);
+
+export function validateCollectionName(db: string, name: unknown): string {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.includes('$') ||
+    name.includes('\0') ||
+    name.startsWith('.')
+  ) {
+    throw new CommandError(ErrorCodes.InvalidNamespace, `Invalid collection name: ${db}.${String(name)}`);
+  }
+  return name;
+}
+
+/** All databases and collections of the node. */
+export class Store {
+  private readonly databases = new Map<string, Map<string, Collection>>();
+
+  constructor(
+    private readonly oplog: Oplog,
+    private readonly onCappedDelete: () => void,
+  ) {}
+
+  collection(db: string, name: string): Collection | undefined {
+    return this.databases.get(db)?.get(name);
+  }
+
+  /** Returns the collection, creating it implicitly (as any write does) when missing. */
+  ensureCollection(db: string, name: string): { collection: Collection; created: boolean } {
+    const existing = this.collection(db, name);
+    if (existing) return { collection: existing, created: false };
+    return { collection: this.createCollection(db, name, {}), created: true };
+  }
+
+  createCollection(db: string, name: string, options: CollectionOptions): Collection {
+    validateCollectionName(db, name);
+    if (db.length === 0 || /[/\\. "$\0]/.test(db))
+      throw new CommandError(ErrorCodes.InvalidNamespace, `Invalid database name: '${db}'`);
+    let collections = this.databases.get(db);
+    if (!collections) {
+      collections = new Map();
+      this.databases.set(db, collections);
+    }
+    const collection = new Collection(db, name, options, this.oplog, this.onCappedDelete);
+    collections.set(name, collection);
+    return collection;
+  }
+
+  /** Drops a collection; returns the number of indexes it had, or undefined when it did not exist. */
+  dropCollection(db: string, name: string): number | undefined {
+    const collection = this.collection(db, name);
+    if (!collection) return undefined;
+    const nIndexes = collection.indexSpecs().length;
+    this.databases.get(db)!.delete(name);
+    if (this.databases.get(db)!.size === 0) this.databases.delete(db);
+    this.oplog.append({ op: 'drop', db, coll: name, bytes: 64 });
+    return nIndexes;
+  }
+
+  dropDatabase(db: string): boolean {
+    const collections = this.databases.get(db);
+    if (!collections) return false;
+    for (const name of [...collections.keys()]) this.dropCollection(db, name);
+    this.databases.delete(db);
+    this.oplog.append({ op: 'dropDatabase', db, bytes: 64 });
+    return true;
+  }
+
+  collections(db: string): Collection[] {
+    return [...(this.databases.get(db)?.values() ?? [])];
+  }
+
+  databaseNames(): string[] {
+    return [...this.databases.keys()];
+  }
+
+  allCollections(): Collection[] {
+    return [...this.databases.values()].flatMap((m) => [...m.values()]);
+  }
+
+  isReserved(db: string): boolean {
+    return RESERVED_DATABASES.has(db);
+  }
+
+  clear(): void {
+    this.databases.clear();
+  }
+}
+
+export function isPlainIndexKey(key: unknown): key is Document {
+  return isPlainObject(key) && Object.keys(key).length > 0;
+}
