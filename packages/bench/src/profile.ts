@@ -5,6 +5,8 @@ export interface BenchProfile {
   runs: number;
   warmupMs: number;
   windowMs: number;
+  /** Windows measured again when other processes took the machine (see measureWindow). */
+  noisyRetries: number;
   idleWebSocketClients: number;
   idlePollingClients: number;
   fanoutMembers: number;
@@ -14,6 +16,8 @@ export interface BenchProfile {
   connectConcurrency: number;
   echoClients: number;
   echoWindow: number;
+  /** SSE subscribers (and as many WebSocket clients) in the SSE scenario. */
+  sseSubscribers: number;
   /** Clients per node in the multi-node (peers) scenario. */
   peerMembersPerNode: number;
 }
@@ -23,6 +27,7 @@ export const FULL_PROFILE: BenchProfile = {
   runs: 3,
   warmupMs: 1_500,
   windowMs: 4_000,
+  noisyRetries: 1,
   idleWebSocketClients: 5_000,
   idlePollingClients: 1_000,
   fanoutMembers: 1_000,
@@ -32,6 +37,7 @@ export const FULL_PROFILE: BenchProfile = {
   connectConcurrency: 32,
   echoClients: 50,
   echoWindow: 4,
+  sseSubscribers: 2_000,
   peerMembersPerNode: 250,
 };
 
@@ -40,6 +46,7 @@ export const QUICK_PROFILE: BenchProfile = {
   runs: 1,
   warmupMs: 200,
   windowMs: 700,
+  noisyRetries: 0,
   idleWebSocketClients: 40,
   idlePollingClients: 10,
   fanoutMembers: 20,
@@ -49,5 +56,6 @@ export const QUICK_PROFILE: BenchProfile = {
   connectConcurrency: 4,
   echoClients: 4,
   echoWindow: 2,
+  sseSubscribers: 20,
   peerMembersPerNode: 10,
 };

@@ -37,11 +37,14 @@ describe('RawSocketIoClient', () => {
     expect(io.engine.clientsCount).toBe(1);
     const joined = await client.emitWithAck<{ ok: boolean; room: string }>('room:join', { room: 'r1' });
     expect(joined).toMatchObject({ ok: true, room: 'r1' });
-    const sent = await client.emitWithAck<{ ok: boolean; message: { text: string; author: { name: string } } }>('message:send', {
-      room: 'r1',
-      text: 'hello',
-      clientMessageId: 'c1',
-    });
+    const sent = await client.emitWithAck<{ ok: boolean; message: { text: string; author: { name: string } } }>(
+      'message:send',
+      {
+        room: 'r1',
+        text: 'hello',
+        clientMessageId: 'c1',
+      },
+    );
     expect(sent.ok).toBe(true);
     expect(sent.message).toMatchObject({ text: 'hello', author: { name: 'alice' } });
   });
@@ -63,6 +66,8 @@ describe('RawSocketIoClient', () => {
   });
 
   it('rejects with the server message when the handshake is refused', async () => {
-    await expect(RawSocketIoClient.connect({ url, auth: { name: 'refused' } })).rejects.toThrow(/connect_error.*not you/);
+    await expect(RawSocketIoClient.connect({ url, auth: { name: 'refused' } })).rejects.toThrow(
+      /connect_error.*not you/,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ratio, spread } from '../src/harness/stats.js';
-import { formatRatio, formatSpread, formatValue, renderTable, TableBuilder, type MetricSpec } from '../src/harness/table.js';
+import {
+  formatRatio,
+  formatSpread,
+  formatValue,
+  renderTable,
+  TableBuilder,
+  type MetricSpec,
+} from '../src/harness/table.js';
 
 describe('spread', () => {
   it('takes the median of an odd and an even number of runs, with min and max', () => {
@@ -36,10 +43,21 @@ describe('formatting', () => {
   });
 
   it('checks ratio and size targets', () => {
-    const throughput: MetricSpec = { key: 't', label: 't', unit: 'per-second', target: { kind: 'min-ratio', value: 0.9 } };
+    const throughput: MetricSpec = {
+      key: 't',
+      label: 't',
+      unit: 'per-second',
+      target: { kind: 'min-ratio', value: 0.9 },
+    };
     expect(formatRatio(throughput, spread([95]), spread([100]), false)).toBe('0.95× ✓');
     expect(formatRatio(throughput, spread([80]), spread([100]), false)).toBe('0.80× ✗ (target ≥ 0.9×)');
-    const size: MetricSpec = { key: 's', label: 's', unit: 'bytes', showDelta: true, target: { kind: 'max-delta', value: 3072 } };
+    const size: MetricSpec = {
+      key: 's',
+      label: 's',
+      unit: 'bytes',
+      showDelta: true,
+      target: { kind: 'max-delta', value: 3072 },
+    };
     expect(formatRatio(size, spread([12_288]), spread([10_240]), false)).toBe('1.20× (+2.00 KB) ✓');
     expect(formatRatio(size, spread([14_336]), spread([10_240]), false)).toBe('1.40× (+4.00 KB) ✗ (target ≤ +3.00 KB)');
     expect(formatRatio(size, spread([1]), spread([1]), true)).toBe('baseline');
@@ -67,7 +85,9 @@ describe('renderTable', () => {
     expect(lines[2]).toBe('| Variant | msg/s | × bare | CPU | Notes |');
     expect(lines[3]).toBe('| --- | ---: | ---: | ---: | --- |');
     expect(lines[4]).toBe('| **bare** | 110/s (100/s–120/s) | baseline | 55 % (50 %–60 %) |  |');
-    expect(lines[5]).toBe('| gateway | 55.0/s (50.0/s–60.0/s) | 0.50× | 55 % (50 %–60 %) | ⚠ load generator saturated |');
+    expect(lines[5]).toBe(
+      '| gateway | 55.0/s (50.0/s–60.0/s) | 0.50× | 55 % (50 %–60 %) | ⚠ load generator saturated |',
+    );
   });
 
   it('escapes pipes so a label cannot break the table', () => {

@@ -49,7 +49,9 @@ async function minified(options: BuildOptions): Promise<Uint8Array> {
 
 export async function bundle(outfile: string = defaultOutfile): Promise<BundleReport> {
   const sdk = await minified({ entryPoints: [resolve(packageDir, 'src/index.ts')] });
-  const socketIo = await minified({ stdin: { contents: "export { io } from 'socket.io-client';", resolveDir: packageDir, loader: 'js' } });
+  const socketIo = await minified({
+    stdin: { contents: "export { io } from 'socket.io-client';", resolveDir: packageDir, loader: 'js' },
+  });
   await mkdir(dirname(outfile), { recursive: true });
   await writeFile(outfile, sdk);
   const gzipBytes = gzipSync(sdk, { level: 9 }).length;

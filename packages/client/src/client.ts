@@ -215,8 +215,15 @@ export class SwitchyardClient {
         if (generation !== this.#generation) return; // disconnected again: the next connect rejoins
         if (isClientError(error, 'TIMEOUT', 'DISCONNECTED', 'RATE_LIMITED') && attempt < REJOIN_ATTEMPTS) continue;
         room.drop();
-        const cause = error instanceof SwitchyardClientError ? error : new SwitchyardClientError('INTERNAL', String(error));
-        this.#listeners.emit('error', new SwitchyardClientError(cause.code, `Could not rejoin room "${room.name}": ${cause.message}`, { event: 'room:join', cause }));
+        const cause =
+          error instanceof SwitchyardClientError ? error : new SwitchyardClientError('INTERNAL', String(error));
+        this.#listeners.emit(
+          'error',
+          new SwitchyardClientError(cause.code, `Could not rejoin room "${room.name}": ${cause.message}`, {
+            event: 'room:join',
+            cause,
+          }),
+        );
         return;
       }
     }
@@ -235,7 +242,9 @@ export class SwitchyardClient {
       this.#setState('disconnected', new SwitchyardClientError('DISCONNECTED', 'The gateway closed the connection'));
       return;
     }
-    this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
+    // `socket.disconnect()` called on `client.socket` directly: socket.io will not reconnect.
+    if (reason === 'io client disconnect') this.#setState('disconnected');
+    else this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
   }
 
   #onConnectError(error: Error): void {

@@ -30,7 +30,11 @@ const clientMessages: Partial<Record<ErrorCode, string>> = {
 /** An error body from the wire; the gateway speaks the same protocol version, so its code is trusted. */
 export function fromErrorBody(body: Partial<ErrorBody> | undefined, event?: string): SwitchyardClientError {
   const code = typeof body?.code === 'string' ? body.code : 'INTERNAL';
-  return new SwitchyardClientError(code, typeof body?.message === 'string' ? body.message : undefined, event === undefined ? undefined : { event });
+  return new SwitchyardClientError(
+    code,
+    typeof body?.message === 'string' ? body.message : undefined,
+    event === undefined ? undefined : { event },
+  );
 }
 
 export function isClientError(error: unknown, ...codes: ErrorCode[]): error is SwitchyardClientError {

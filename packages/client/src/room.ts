@@ -88,7 +88,11 @@ export class Room {
    */
   async send(text: string): Promise<ChatMessage> {
     this.#assertJoined('message:send');
-    const { message } = await this.#link.request('message:send', { room: this.name, text, clientMessageId: randomId() });
+    const { message } = await this.#link.request('message:send', {
+      room: this.name,
+      text,
+      clientMessageId: randomId(),
+    });
     if (this.#phase === 'joined') this.#deliver(message);
     return message;
   }
@@ -133,7 +137,9 @@ export class Room {
     if (rejoin) this.#phase = 'syncing';
     const result = await send('room:join', { room: this.name });
     const fetchOlder = (before: string) => send('history:fetch', { room: this.name, before, limit: CATCH_UP_PAGE });
-    const missed = rejoin ? (await collectMissed(result.messages, this.#lastSeenId, fetchOlder, this.#link.catchUpPages)).messages : result.messages;
+    const missed = rejoin
+      ? (await collectMissed(result.messages, this.#lastSeenId, fetchOlder, this.#link.catchUpPages)).messages
+      : result.messages;
     if (!this.joined) return; // left while the join was in flight
     const initial: ChatMessage[] = [];
     const deliver = (message: ChatMessage) => {
@@ -198,8 +204,11 @@ export class Room {
     this.#members.clear();
     for (const [id, member] of next) this.#members.set(id, member);
     if (!notify) return;
-    for (const member of before) if (!next.has(member.id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
-    for (const member of members) if (!before.some((old) => old.id === member.id)) this.#listeners.emit('presence', { type: 'join', room: this.name, member });
+    for (const member of before)
+      if (!next.has(member.id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
+    for (const member of members)
+      if (!before.some((old) => old.id === member.id))
+        this.#listeners.emit('presence', { type: 'join', room: this.name, member });
   }
 
   #hold(item: Pending): void {
@@ -215,7 +224,8 @@ export class Room {
   }
 
   #assertJoined(event: string): void {
-    if (this.#phase === 'left') throw new SwitchyardClientError('NOT_IN_ROOM', `Room "${this.name}" was left`, { event });
+    if (this.#phase === 'left')
+      throw new SwitchyardClientError('NOT_IN_ROOM', `Room "${this.name}" was left`, { event });
   }
 
   #close(): void {

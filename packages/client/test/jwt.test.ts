@@ -9,7 +9,12 @@ const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const key = new TextEncoder().encode(SECRET);
 
 function sign(claims: { sub: string; name: string }, expiresAt: string | number = '1h', secret = key): Promise<string> {
-  return new SignJWT({ name: claims.name }).setProtectedHeader({ alg: 'HS256' }).setSubject(claims.sub).setIssuedAt().setExpirationTime(expiresAt).sign(secret);
+  return new SignJWT({ name: claims.name })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresAt)
+    .sign(secret);
 }
 
 let gateway: RunningGateway;
@@ -53,8 +58,16 @@ describe.each(['polling', 'websocket'] as const)('JWT auth over %s', (transport)
   });
 
   it.each([
-    { what: 'an expired token', token: () => sign({ sub: 'user-3', name: 'eve' }, Math.floor(Date.now() / 1000) - 60), code: 'AUTH_EXPIRED' },
-    { what: 'a token signed with another secret', token: () => sign({ sub: 'user-3', name: 'eve' }, '1h', new TextEncoder().encode('x'.repeat(40))), code: 'AUTH_INVALID' },
+    {
+      what: 'an expired token',
+      token: () => sign({ sub: 'user-3', name: 'eve' }, Math.floor(Date.now() / 1000) - 60),
+      code: 'AUTH_EXPIRED',
+    },
+    {
+      what: 'a token signed with another secret',
+      token: () => sign({ sub: 'user-3', name: 'eve' }, '1h', new TextEncoder().encode('x'.repeat(40))),
+      code: 'AUTH_INVALID',
+    },
   ] as const)('is refused for $what with $code', async ({ token, code }) => {
     const client = pool.client(gateway.url, { getToken: token });
     await expect(client.ready()).rejects.toMatchObject({ code });

@@ -1,5 +1,15 @@
 import { expectTypeOf, it } from 'vitest';
-import type { ChatMessage, ConnectionState, HistoryPage, Member, PresenceChange, Room, SwitchyardClient, SwitchyardClientError, TypingEvent } from '../src/index.js';
+import type {
+  ChatMessage,
+  ConnectionState,
+  HistoryPage,
+  Member,
+  PresenceChange,
+  Room,
+  SwitchyardClient,
+  SwitchyardClientError,
+  TypingEvent,
+} from '../src/index.js';
 
 declare const client: SwitchyardClient;
 declare const room: Room;

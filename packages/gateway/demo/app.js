@@ -8,7 +8,8 @@ const DEFAULT_ROOM = 'lobby';
 const MAX_SHOWN_MESSAGES = 1000;
 
 /** One tab is one user: the id survives a reload of this tab, a second tab gets its own. */
-const userId = sessionStorage.getItem('switchyard.userId') ?? `web-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
+const userId =
+  sessionStorage.getItem('switchyard.userId') ?? `web-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
 sessionStorage.setItem('switchyard.userId', userId);
 /** `?token=<jwt>` connects to a gateway in jwt mode. */
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
@@ -83,12 +84,19 @@ async function join(name) {
   if (rooms.has(name)) return select(name);
   try {
     const room = await client.join(name);
-    const entry = { room, messages: [...room.initialMessages], typing: new Map(), unread: 0, hasOlder: room.initialMessages.length >= 50 };
+    const entry = {
+      room,
+      messages: [...room.initialMessages],
+      typing: new Map(),
+      unread: 0,
+      hasOlder: room.initialMessages.length >= 50,
+    };
     rooms.set(name, entry);
     room.on('message', (message) => {
       if (entry.messages.some((known) => known.id === message.id)) return;
       entry.messages.push(message);
-      if (entry.messages.length > MAX_SHOWN_MESSAGES) entry.messages.splice(0, entry.messages.length - MAX_SHOWN_MESSAGES);
+      if (entry.messages.length > MAX_SHOWN_MESSAGES)
+        entry.messages.splice(0, entry.messages.length - MAX_SHOWN_MESSAGES);
       stopTyping(entry, message.author.id);
       if (name !== active) entry.unread += 1;
       render();
@@ -96,7 +104,10 @@ async function join(name) {
     room.on('presence', render);
     room.on('typing', ({ member }) => {
       clearTimeout(entry.typing.get(member.id)?.timer);
-      entry.typing.set(member.id, { name: member.name, timer: setTimeout(() => stopTyping(entry, member.id), TYPING_SHOWN_MS) });
+      entry.typing.set(member.id, {
+        name: member.name,
+        timer: setTimeout(() => stopTyping(entry, member.id), TYPING_SHOWN_MS),
+      });
       render();
     });
     select(name);
@@ -137,32 +148,47 @@ function render() {
   $('room-title').textContent = entry ? `#${active}` : 'Join a room';
   $('message-form').hidden = !entry;
   $('load-older').hidden = !entry?.hasOlder;
-  replaceChildren($('members'), (entry?.room.members ?? []).map((member) => {
-    const item = el('li', { 'data-testid': 'member', 'data-member-id': member.id }, member.name);
-    if (member.id === userId) item.append(' (you)');
-    return item;
-  }));
+  replaceChildren(
+    $('members'),
+    (entry?.room.members ?? []).map((member) => {
+      const item = el('li', { 'data-testid': 'member', 'data-member-id': member.id }, member.name);
+      if (member.id === userId) item.append(' (you)');
+      return item;
+    }),
+  );
   const list = $('messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   replaceChildren(list, (entry?.messages ?? []).map(messageItem));
   if (atBottom) list.scrollTop = list.scrollHeight;
   const typists = [...(entry?.typing.values() ?? [])].map((typist) => typist.name);
-  $('typing').textContent = typists.length === 0 ? '' : `${typists.join(', ')} ${typists.length === 1 ? 'is' : 'are'} typing…`;
+  $('typing').textContent =
+    typists.length === 0 ? '' : `${typists.join(', ')} ${typists.length === 1 ? 'is' : 'are'} typing…`;
 }
 
 function renderRoomList() {
-  replaceChildren($('room-list'), [...rooms.entries()].map(([name, entry]) => {
-    const item = el('li', { 'data-testid': 'room-item', 'data-room': name, 'aria-current': String(name === active) }, el('span', {}, `#${name}`));
-    if (entry.unread > 0) item.append(el('span', { class: 'unread', 'data-testid': 'unread' }, String(entry.unread)));
-    const leaveButton = el('button', { class: 'leave', type: 'button', title: `Leave #${name}`, 'data-testid': 'leave-button' }, '×');
-    leaveButton.addEventListener('click', (event) => {
-      event.stopPropagation();
-      leave(name);
-    });
-    item.append(leaveButton);
-    item.addEventListener('click', () => select(name));
-    return item;
-  }));
+  replaceChildren(
+    $('room-list'),
+    [...rooms.entries()].map(([name, entry]) => {
+      const item = el(
+        'li',
+        { 'data-testid': 'room-item', 'data-room': name, 'aria-current': String(name === active) },
+        el('span', {}, `#${name}`),
+      );
+      if (entry.unread > 0) item.append(el('span', { class: 'unread', 'data-testid': 'unread' }, String(entry.unread)));
+      const leaveButton = el(
+        'button',
+        { class: 'leave', type: 'button', title: `Leave #${name}`, 'data-testid': 'leave-button' },
+        '×',
+      );
+      leaveButton.addEventListener('click', (event) => {
+        event.stopPropagation();
+        leave(name);
+      });
+      item.append(leaveButton);
+      item.addEventListener('click', () => select(name));
+      return item;
+    }),
+  );
 }
 
 function messageItem(message) {

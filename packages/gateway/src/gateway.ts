@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Logger } from 'pino';
+import type { Logger, LoggerOptions } from 'pino';
 import { Server } from 'socket.io';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig, LogLevel } from './config.js';
 import { Lifecycle } from './lifecycle.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.js';
@@ -70,7 +70,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     perMessageDeflate: config.perMessageDeflate,
     maxHttpBufferSize: config.maxHttpBufferSize,
     serveClient: false,
-    allowRequest: handshakeGate(lifecycle, origins.allowsRequest),
+    allowRequest: handshakeGate(lifecycle, origins.allowsRequest, metrics),
     ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
   });
   const ownsStore = deps.store === undefined;
@@ -111,26 +111,29 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
 }
 
 function fastifyOptions(config: GatewayConfig, logger: Logger | undefined): FastifyServerOptions {
-  const base: FastifyServerOptions = {
+  return {
     bodyLimit: config.maxHttpBufferSize,
     return503OnClosing: true,
     // By the time fastify closes, sockets were drained: end any HTTP connection still open.
     forceCloseConnections: true,
+    ...(logger ? { loggerInstance: logger } : { logger: gatewayLoggerOptions(config.logLevel) }),
   };
-  if (logger) return { ...base, loggerInstance: logger };
+}
+
+/**
+ * The gateway's pino options: credentials redacted, query strings (which may carry SSE
+ * `?token=`) left out of request logs. Exported so a caller building its own logger can reuse them.
+ */
+export function gatewayLoggerOptions(level: LogLevel): LoggerOptions {
   return {
-    ...base,
-    logger: {
-      level: config.logLevel,
-      redact: { paths: REDACT, censor: '[redacted]' },
-      serializers: {
-        // Query strings may carry tokens (SSE `?token=`): log the path only.
-        req: (request: { method: string; url: string; ip?: string }) => ({
-          method: request.method,
-          url: request.url.split('?')[0],
-          remoteAddress: request.ip,
-        }),
-      },
+    level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    serializers: {
+      req: (request: { method: string; url: string; ip?: string }) => ({
+        method: request.method,
+        url: request.url.split('?')[0],
+        remoteAddress: request.ip,
+      }),
     },
   };
 }

@@ -1,4 +1,4 @@
-export { createGateway, type Gateway, type GatewayDeps } from './gateway.js';
+export { createGateway, gatewayLoggerOptions, type Gateway, type GatewayDeps } from './gateway.js';
 export {
   loadConfig,
   ConfigError,

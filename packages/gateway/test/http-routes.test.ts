@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,15 @@ function rawGet(url: string, path: string): Promise<{ status: number; body: stri
     req.end();
   });
 }
+
+describe('listen', () => {
+  it('returns a loopback URL with the bound port when listening on all interfaces with PORT 0', async () => {
+    const { url } = await startGateway({ HOST: '0.0.0.0' });
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(url).not.toMatch(/:0$/);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
 
 describe('health and readiness', () => {
   it('answers /healthz and /readyz with 200 while running', async () => {
@@ -106,6 +115,7 @@ describe('CORS', () => {
     expect(same.status).toBe(200);
     const cross = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://elsewhere.example' } });
     expect(cross.status).toBe(403);
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain('switchyard_connections_refused_total{code="FORBIDDEN"} 1');
   });
 });
 
@@ -158,6 +168,14 @@ describe('demo page', () => {
     expect(bundle.status).toBe(200);
     expect(bundle.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(await bundle.text()).toBe('console.log("demo")');
+  });
+
+  it("serves this package's demo/index.html at / by default", async () => {
+    const expected = await readFile(new URL('../demo/index.html', import.meta.url), 'utf8');
+    const { url } = await startGateway();
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe(expected);
   });
 
   it('answers / with NOT_FOUND when the demo directory has no index.html', async () => {

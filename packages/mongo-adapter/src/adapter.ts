@@ -289,10 +289,11 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 }
 
 /** The value `createAdapter` returns: pass it as `new Server({ adapter })`; `.events` reports what happens. */
-export interface MongoAdapterFactory {
+export type MongoAdapterFactory = Omit<typeof MongoAdapter, 'prototype'> & {
   new (nsp: NamespaceLike): MongoAdapter;
+  readonly prototype: MongoAdapter;
   readonly events: AdapterEvents;
-}
+};
 
 /**
  * Creates the adapter constructor for `new Server({ adapter: createAdapter(collection, options) })`.

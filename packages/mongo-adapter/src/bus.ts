@@ -105,6 +105,7 @@ export class Bus {
         maxQueuedDocs: options.outboxMaxDocs,
         maxQueuedBytes: options.outboxMaxBytes,
         writeConcern: options.writeConcern,
+        operationTimeoutMs: options.operationTimeoutMs,
         backoff: options.backoff,
         retryForever: true,
       },
@@ -136,6 +137,7 @@ export class Bus {
         maxAwaitTimeMS: options.maxAwaitTimeMS,
         backoff: options.backoff,
         maxPendingEvents: 10_000,
+        stallTimeoutMs: options.operationTimeoutMs,
       },
       {
         onEvents: (batch) => this.dispatch(batch),

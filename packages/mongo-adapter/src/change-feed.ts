@@ -41,6 +41,8 @@ export interface ChangeFeedOptions {
   backoff: BackoffOptions;
   /** Undelivered events above this make the reader wait for dispatch (back-pressure). */
   maxPendingEvents: number;
+  /** A getMore not answered within maxAwaitTimeMS + this is abandoned and the stream reopened. */
+  stallTimeoutMs: number;
 }
 
 interface RawChange {
@@ -92,7 +94,7 @@ export class ChangeFeed {
     if (this.closed) return;
     this.closed = true;
     this.sleepTimer?.wake();
-    await this.stream?.close().catch(() => undefined);
+    if (this.stream) await closeWithin(this.stream, this.options.stallTimeoutMs);
     await this.loop;
     this.setState('closed');
   }
@@ -115,7 +117,7 @@ export class ChangeFeed {
       this.stream = stream;
       try {
         for (;;) {
-          const change = (await stream.tryNext()) as RawChange | null;
+          const change = await this.next(stream);
           if (this.closed) break;
           if (this.state !== 'open') {
             this.setState('open');
@@ -132,7 +134,7 @@ export class ChangeFeed {
         }
       } catch (error) {
         if (this.closed) break;
-        await stream.close().catch(() => undefined);
+        await closeWithin(stream, this.options.stallTimeoutMs);
         if (isHistoryLost(error)) {
           this.restartFromNow('history-lost');
           continue;
@@ -144,9 +146,27 @@ export class ChangeFeed {
         await this.sleep(delayMs);
         continue;
       }
-      await stream.close().catch(() => undefined);
+      await closeWithin(stream, this.options.stallTimeoutMs);
     }
     await this.flushPending();
+  }
+
+  /** `tryNext()`, unless it hangs (a connection that died silently): then it fails and the stream is reopened. */
+  private async next(stream: ChangeStream): Promise<RawChange | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error('change stream getMore did not answer; reopening'), { code: undefined })),
+        this.options.maxAwaitTimeMS + this.options.stallTimeoutMs,
+      );
+    });
+    const attempt = stream.tryNext() as Promise<RawChange | null>;
+    attempt.catch(() => undefined);
+    try {
+      return await Promise.race([attempt, stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private restartFromNow(reason: GapInfo['reason']): void {
@@ -214,6 +234,12 @@ export class ChangeFeed {
       this.sleepTimer = { timer, wake };
     });
   }
+}
+
+export async function closeWithin(stream: ChangeStream, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([stream.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function readTimestamp(value: unknown): readonly [number, number] | undefined {

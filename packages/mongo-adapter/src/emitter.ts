@@ -14,6 +14,8 @@ export interface MongoEmitterOptions {
   maxDocumentBytes?: number;
   /** Coalescing window for concurrent emits (one insertMany). Default 0 (same event-loop turn). */
   batchWindowMs?: number;
+  /** An emit whose write has not settled after this many ms rejects with PUBLISH_FAILED. Default 10000. */
+  operationTimeoutMs?: number;
 }
 
 const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
@@ -45,6 +47,7 @@ class EmitterCore {
         maxQueuedDocs: 100_000,
         maxQueuedBytes: 256 * 1024 * 1024,
         writeConcern: options.writeConcern ?? { w: 'majority' },
+        operationTimeoutMs: options.operationTimeoutMs ?? 10_000,
         backoff: { initialMs: 50, maxMs: 1000 },
         // Errors are the caller's to handle: a failed batch rejects its emits, nothing is retried silently.
         retryForever: false,
@@ -55,7 +58,12 @@ class EmitterCore {
 
   publish(nsp: string, type: number, data: unknown, recoverable = false): Promise<void> {
     const doc = messageDocument({ origin: this.origin, uid: EMITTER_UID, nsp, type, data, recoverable });
-    const bytes = documentBytes(doc);
+    let bytes: number;
+    try {
+      bytes = documentBytes(doc);
+    } catch (error) {
+      return Promise.reject(new MongoAdapterError('PUBLISH_FAILED', 'The message cannot be stored as BSON', { cause: error }));
+    }
     if (bytes > this.maxDocumentBytes) {
       return Promise.reject(new MongoAdapterError('PAYLOAD_TOO_LARGE', `The message is ${bytes} bytes; at most ${this.maxDocumentBytes} fit in one change event`));
     }

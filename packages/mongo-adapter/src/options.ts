@@ -26,6 +26,11 @@ export interface MongoAdapterOptions {
   outboxMaxBytes?: number;
   /** Write concern of every publish. Default `{ w: 'majority' }`. */
   writeConcern?: WriteConcernSettings;
+  /**
+   * An insertMany, or a change-stream getMore (beyond maxAwaitTimeMS), not settled after this many ms is
+   * abandoned and retried / reopened: a hung connection must not stall the node. Default 10000.
+   */
+  operationTimeoutMs?: number;
   /** Largest stored message in bytes; larger ones are rejected with PAYLOAD_TOO_LARGE. Default 16 MiB - 16 KiB. */
   maxDocumentBytes?: number;
   /** Passed to `collection.watch()` (batchSize, collation, ...). `resumeAfter`/`startAfter`/`startAtOperationTime` are ignored. */
@@ -62,6 +67,7 @@ export interface ResolvedOptions {
   outboxMaxDocs: number;
   outboxMaxBytes: number;
   writeConcern: WriteConcernSettings;
+  operationTimeoutMs: number;
   maxDocumentBytes: number;
   changeStreamOptions: ChangeStreamOptions;
   maxAwaitTimeMS: number;
@@ -108,6 +114,7 @@ export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<Reso
     outboxMaxDocs: int('outboxMaxDocs', 10_000, 1),
     outboxMaxBytes: int('outboxMaxBytes', 64 * 1024 * 1024, 1024),
     writeConcern: options.writeConcern ?? { w: 'majority' },
+    operationTimeoutMs: int('operationTimeoutMs', 10_000, 10),
     maxDocumentBytes: int('maxDocumentBytes', DEFAULT_MAX_DOCUMENT_BYTES, 1024, DEFAULT_MAX_DOCUMENT_BYTES),
     changeStreamOptions: options.changeStreamOptions ?? {},
     maxAwaitTimeMS: int('maxAwaitTimeMS', 1000, 1, 60_000),

@@ -14,6 +14,11 @@ export interface OutboxOptions {
   backoff: BackoffOptions;
   /** true: retry transient failures until written (nodes). false: reject the batch on the first failure (emitters). */
   retryForever: boolean;
+  /**
+   * An insertMany that has not settled after this long is treated as failed with an unknown outcome and
+   * retried (a hung connection must not stall every publish of the process; duplicates are dropped).
+   */
+  operationTimeoutMs: number;
 }
 
 export interface OutboxHooks {
@@ -151,12 +156,23 @@ export class Outbox {
     const docs = batch.map((e) => ({ ...e.doc }));
     let written = 0;
     let failure: unknown;
+    let watchdog: NodeJS.Timeout | undefined;
     try {
-      await this.collection.insertMany(docs, { ordered: true, writeConcern: this.options.writeConcern });
+      const insert = this.collection.insertMany(docs, { ordered: true, writeConcern: this.options.writeConcern });
+      const timeout = new Promise<never>((_, reject) => {
+        watchdog = setTimeout(
+          () => reject(Object.assign(new Error(`insertMany did not settle within ${this.options.operationTimeoutMs} ms`), { code: undefined })),
+          this.options.operationTimeoutMs,
+        );
+      });
+      insert.catch(() => undefined); // an abandoned insert may still fail later; it was already retried
+      await Promise.race([insert, timeout]);
       written = batch.length;
     } catch (error) {
       failure = error;
       written = writtenBefore(error, batch.length);
+    } finally {
+      clearTimeout(watchdog);
     }
     this.inFlight = false;
     if (written > 0) this.settle(batch.slice(0, written));

@@ -1,6 +1,7 @@
 import type { Document } from 'mongodb';
 import type { Bus } from './bus.js';
 import { asMessageDocument, documentBytes, feedSees, fromStored, toStorable } from './document.js';
+import { closeWithin } from './change-feed.js';
 import { errorFacts, isHistoryLost } from './errors.js';
 
 /**
@@ -86,9 +87,11 @@ export interface SessionDocument {
   /** Uid of the node that wrote it (private offsets are comparable only with offsets of the same node). */
   node: string;
   disconnectedAt: Date;
-  /** disconnectedAt + maxDisconnectionDuration; also the field of the sessions' TTL index. */
+  /**
+   * disconnectedAt + maxDisconnectionDuration; the field of the sessions' TTL index. (No `createdAt`: the
+   * messages' TTL must not cut a session short when both share a collection.)
+   */
   expiresAt: Date;
-  createdAt: Date;
 }
 
 export function sessionKey(nsp: string, pid: string): string {
@@ -146,7 +149,6 @@ export async function persistSession(
     node: bus.uid,
     disconnectedAt: new Date(now),
     expiresAt: new Date(now + maxDisconnectionDuration),
-    createdAt: new Date(now),
   };
   const { _id, ...fields } = doc;
   await bus.sessions.updateOne({ _id } as Document, { $set: fields }, { upsert: true, writeConcern: bus.options.writeConcern });
@@ -242,7 +244,8 @@ async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set
     for (;;) {
       if (Date.now() > deadline) return { ok: false, reason: 'too-long' };
       const dispatchedBefore = bus.counters.received + bus.counters.duplicates;
-      const change = (await stream.tryNext()) as { _id?: { _data?: unknown }; fullDocument?: unknown } | null;
+      const change = await beforeDeadline(stream.tryNext() as Promise<{ _id?: { _data?: unknown }; fullDocument?: unknown } | null>, deadline);
+      if (change === TIMED_OUT) return { ok: false, reason: 'too-long' };
       if (!change) {
         // Empty getMore: the replay holds everything written before it started, so if the live feed
         // dispatched nothing new meanwhile, the replay covers all of it.
@@ -272,7 +275,19 @@ async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set
     bus.options.logger.warn({ node: bus.uid, err: errorFacts(error).message }, 'mongo-adapter: session replay failed');
     return { ok: false, reason: 'error' };
   } finally {
-    await stream.close().catch(() => undefined);
+    await closeWithin(stream, 1000);
+  }
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  promise.catch(() => undefined);
+  try {
+    return await Promise.race([promise, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - Date.now()))))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

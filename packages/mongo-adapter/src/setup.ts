@@ -20,6 +20,7 @@ export interface SetupResult {
 const NAMESPACE_EXISTS = 48;
 const INDEX_OPTIONS_CONFLICT = 85;
 const INDEX_KEY_SPECS_CONFLICT = 86;
+const COMMAND_NOT_FOUND = 59;
 
 /**
  * Creates the collection and its indexes; safe to run on every start (idempotent). A TTL that differs
@@ -70,6 +71,13 @@ async function ensureTtlIndex(db: Db, collection: Collection<Document>, field: s
   } catch (error) {
     const code = errorFacts(error).code;
     if (code !== INDEX_OPTIONS_CONFLICT && code !== INDEX_KEY_SPECS_CONFLICT) throw error;
-    await db.command({ collMod: collection.collectionName, index: { name, expireAfterSeconds: seconds } });
+    try {
+      await db.command({ collMod: collection.collectionName, index: { name, expireAfterSeconds: seconds } });
+    } catch (collModError) {
+      // Without collMod (some proxies and test servers), replace the index: briefly no TTL, nothing lost.
+      if (errorFacts(collModError).code !== COMMAND_NOT_FOUND) throw collModError;
+      await collection.dropIndex(name);
+      await collection.createIndex({ [field]: 1 }, { name, expireAfterSeconds: seconds });
+    }
   }
 }

@@ -108,6 +108,35 @@ describe('broadcasting across nodes', () => {
   });
 });
 
+describe('exactly once', () => {
+  it('drops a message written twice (same origin and sequence number), as after a retried write', async () => {
+    const clients = await oneClientPerNode();
+    const got = clients.map((c) => record<string>(c, 'dup'));
+    const message = (seq: number, text: string) => ({
+      v: 1,
+      kind: 'message',
+      origin: 'emitter-dup-test',
+      seq,
+      uid: 'emitter',
+      nsp: '/',
+      type: 3,
+      data: { packet: { type: 2, data: ['dup', text], nsp: '/' }, opts: { rooms: [], except: [], flags: {} } },
+      to: '',
+      echo: false,
+      recoverable: true,
+      createdAt: new Date(),
+    });
+    await nodes[0]!.collection.insertMany([message(1, 'once'), message(1, 'once'), message(2, 'after'), message(1, 'once')]);
+    await waitFor('the later message everywhere', () => got.every((g) => g.includes('after')));
+    expect(got).toEqual([
+      ['once', 'after'],
+      ['once', 'after'],
+      ['once', 'after'],
+    ]);
+    expect(nodes.every((n) => n.adapter().health().counters.duplicates >= 2)).toBe(true);
+  });
+});
+
 describe('broadcasting with acknowledgements', () => {
   it('collects one acknowledgement from a client on another node', async () => {
     const clients = await oneClientPerNode();

@@ -68,11 +68,13 @@ export async function faultRun(
     mongo.standIn!.faults.reset();
     // Sentinels, sent once MongoDB behaves: every receiver must get them, gap or not.
     nodes.forEach((node, from) => node.io.emit('n', { from, n: messages }));
-    await waitFor(
-      'every sentinel at every receiver',
-      () => received.every((bySender) => bySender.every((ns) => ns.includes(messages))),
-      20_000,
-    );
+    try {
+      await waitFor('every sentinel at every receiver', () => received.every((bySender) => bySender.every((ns) => ns.includes(messages))), 25_000);
+    } catch (error) {
+      const summary = received.map((bySender, r) => bySender.map((ns, s) => `${r}<-${s}: ${ns.length} last ${ns[ns.length - 1]}`).join(', '));
+      const health = nodes.map((node) => JSON.stringify({ ...node.adapter().health(), gaps: undefined }));
+      throw new Error(`${(error as Error).message}\n${summary.join('\n')}\n${health.join('\n')}`);
+    }
     return {
       received,
       gaps,

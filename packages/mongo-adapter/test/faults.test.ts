@@ -9,7 +9,7 @@ import { onStandIn, printTargetNotice } from './support.js';
 printTargetNotice('fault runs');
 const runs = onStandIn ? describe : describe.skip;
 
-runs('fault runs: exactly once, in order', () => {
+runs('fault runs: exactly once, in order', { timeout: 40_000 }, () => {
   it('survives dropped connections', async () => {
     const result = await faultRun((mongo) => void mongo.faults.dropConnections(), { rounds: 4 });
     if (process.env.DEBUG_FAULTS) console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));

@@ -32,6 +32,15 @@ export const FAST: MongoAdapterOptions = {
   backoff: { initialMs: 20, maxMs: 200 },
   localDeliveryTimeoutMs: 1000,
   closeTimeoutMs: 2000,
+  operationTimeoutMs: 2000,
+  logger: process.env.DEBUG_ADAPTER
+    ? {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (obj: object, msg?: string) => console.warn(msg, JSON.stringify(obj)),
+        error: (obj: object, msg?: string) => console.error(msg, JSON.stringify(obj)),
+      }
+    : undefined,
 };
 
 export interface Mongo {

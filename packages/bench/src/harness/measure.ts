@@ -21,23 +21,51 @@ export const LOAD_SATURATION = 0.9;
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+export interface WindowTiming {
+  warmupMs: number;
+  windowMs: number;
+  /** Extra windows allowed when other processes took the machine during one (0 in quick runs). */
+  noisyRetries: number;
+}
+
+/** A window in which other processes used more than this many cores is measured again, if retries are left. */
+export const NOISY_RETRY = 0.5;
+
+type Probe = { read(): Promise<number>; isCpuMicros?: boolean };
+
 /**
  * With a workload already running in `load`: wait out the warm-up, then open a measured window on the
- * load generator and read every server's CPU at its edges. Any error the workload saw fails the run:
- * a benchmark that silently measures refusals is worse than none.
+ * load generator and read every server's CPU at its edges. On a shared machine a window during which
+ * other processes took over half a core is measured again (up to `noisyRetries` times) and the quietest
+ * window is kept. Any error the workload saw fails the run: a benchmark that silently measures refusals
+ * is worse than none.
  */
 export async function measureWindow(
   servers: ChildHandle[],
   load: ChildHandle<LoadCommands>,
-  timing: { warmupMs: number; windowMs: number },
-  probes: { read(): Promise<number>; isCpuMicros?: boolean }[] = [],
+  timing: WindowTiming,
+  probes: Probe[] = [],
 ): Promise<MeasuredWindow> {
   await sleep(timing.warmupMs);
+  let best = await measureOnce(servers, load, timing.windowMs, probes);
+  for (let retry = 0; retry < timing.noisyRetries && best.foreignCpu > NOISY_RETRY; retry++) {
+    const again = await measureOnce(servers, load, timing.windowMs, probes);
+    if (again.foreignCpu < best.foreignCpu) best = again;
+  }
+  return best;
+}
+
+async function measureOnce(
+  servers: ChildHandle[],
+  load: ChildHandle<LoadCommands>,
+  windowMs: number,
+  probes: Probe[],
+): Promise<MeasuredWindow> {
   const probesBefore = await Promise.all(probes.map((probe) => probe.read()));
   const before = await Promise.all(servers.map((server) => server.call('cpu')));
   const machineBefore = machineCpuTimes();
   await load.call('window.begin');
-  await sleep(timing.windowMs);
+  await sleep(windowMs);
   const result = await load.call('window.end');
   const machineAfter = machineCpuTimes();
   const after = await Promise.all(servers.map((server) => server.call('cpu')));

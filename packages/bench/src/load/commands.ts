@@ -7,7 +7,8 @@ import type { IdleParams } from './idle.js';
 import type { WindowResult } from './workload.js';
 
 export interface FanoutConnectParams {
-  target: 'socketio' | 'ws';
+  /** `sse`: member 0 sends over Socket.IO, the others subscribe over SSE. */
+  target: 'socketio' | 'ws' | 'sse';
   /** One url per node; the raw `ws` target uses the first. */
   urls: string[];
   members: number;

@@ -3,7 +3,8 @@ import type { AuthSpec } from './auth.js';
 import { authFactory } from './auth.js';
 import { forEachLimited } from './concurrency.js';
 import { RawSocketIoClient } from './raw-socketio-client.js';
-import { markedText } from './sequence-marker.js';
+import { createMarkerSplitter, markedText } from './sequence-marker.js';
+import { subscribeSse, type SseSubscription } from './sse-subscriber.js';
 
 /** One room's members, as the fan-out workloads see them: frames in, one sender out. */
 export interface FanoutGroup {
@@ -119,6 +120,63 @@ export async function connectWsGroup(options: {
             }),
         ),
       );
+    },
+  };
+}
+
+/** Member 0 sends over Socket.IO (it must join the room to send); members 1.. listen over SSE. */
+export async function connectSseGroup(
+  options: Omit<SocketIoGroupOptions, 'urls'> & { url: string },
+): Promise<FanoutGroup> {
+  const authFor = await authFactory(options.auth, options.members);
+  const sender = await RawSocketIoClient.connect({ url: options.url, auth: authFor(0) });
+  const subscriptions: SseSubscription[] = new Array(options.members - 1);
+  const handlers: ((frame: Buffer) => void)[] = new Array(options.members).fill(() => {});
+  try {
+    const joined = await sender.emitWithAck<{ ok: boolean; error?: { code: string } }>('room:join', {
+      room: options.room,
+    });
+    if (!joined.ok) throw new Error(`room:join refused: ${joined.error?.code}`);
+    sender.onEvent = (frame) => handlers[0]!(frame);
+    const subscribe = async (index: number) => {
+      const auth = authFor(index);
+      subscriptions[index - 1] = await subscribeSse({
+        url: options.url,
+        room: options.room,
+        ...(typeof auth.token === 'string' ? { token: auth.token } : {}),
+        // One chunk can hold several events, or part of one: hand each complete marker to the handler.
+        onChunk: createMarkerSplitter((frame) => handlers[index]!(frame)),
+      });
+    };
+    await forEachLimited(options.members - 2, options.concurrency, (index) => subscribe(index + 1));
+    // The tracker subscribes last.
+    await subscribe(options.members - 1);
+  } catch (error) {
+    sender.terminate();
+    for (const subscription of subscriptions) subscription?.close();
+    throw error;
+  }
+  let sendErrorHandler: (message: string) => void = () => {};
+  sender.onUnclaimedAck = (frame) => {
+    if (frame.includes('"ok":false')) sendErrorHandler(frame.subarray(0, 300).toString());
+  };
+  return {
+    size: options.members,
+    onFrame: (index, handler) => {
+      handlers[index] = handler;
+    },
+    nodeOf: () => 0,
+    send: (sequence, bytes) => {
+      const payload = { room: options.room, text: markedText(sequence, bytes), clientMessageId: `c${sequence}` };
+      sender.sendEncodedUnclaimed(JSON.stringify(['message:send', payload]));
+    },
+    onSendError: (handler) => {
+      sendErrorHandler = handler;
+    },
+    close: async () => {
+      for (const subscription of subscriptions) subscription.close();
+      sender.close();
+      await sender.whenClosed();
     },
   };
 }

@@ -2,11 +2,15 @@ import { io, type Socket } from 'socket.io-client';
 import { authFactory, type AuthSpec } from './auth.js';
 import { forEachLimited } from './concurrency.js';
 import { RawSocketIoClient } from './raw-socketio-client.js';
+import { subscribeSse } from './sse-subscriber.js';
 
 export interface IdleParams {
   url: string;
-  transport: 'websocket' | 'polling';
+  /** `sse`: subscribers of `room`'s Server-Sent Events (needs `room`). */
+  transport: 'websocket' | 'polling' | 'sse';
   count: number;
+  /** When set, every client joins (or, over SSE, subscribes to) this room. */
+  room?: string;
   auth: AuthSpec;
   concurrency: number;
 }
@@ -20,10 +24,27 @@ export class IdleClients {
     const authFor = await authFactory(params.auth, params.count);
     try {
       await forEachLimited(params.count, params.concurrency, async (index) => {
+        if (params.transport === 'sse') {
+          if (!params.room) throw new Error('idle SSE subscribers need a room');
+          const auth = authFor(index);
+          const subscription = await subscribeSse({
+            url: params.url,
+            room: params.room,
+            ...(typeof auth.token === 'string' ? { token: auth.token } : {}),
+          });
+          idle.closers.push(() => subscription.close());
+          return;
+        }
         if (params.transport === 'websocket') {
           // The wire protocol on `ws`: the server holds exactly what it holds for socket.io-client.
           const client = await RawSocketIoClient.connect({ url: params.url, auth: authFor(index) });
           idle.closers.push(() => client.close());
+          if (params.room) {
+            const joined = await client.emitWithAck<{ ok: boolean; error?: { code: string } }>('room:join', {
+              room: params.room,
+            });
+            if (!joined.ok) throw new Error(`room:join refused: ${joined.error?.code}`);
+          }
           return;
         }
         const socket: Socket = io(params.url, {

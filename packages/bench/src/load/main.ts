@@ -1,15 +1,14 @@
 import { serveCommands } from '../harness/child-runtime.js';
 import { BenchError } from '../harness/errors.js';
-import { AckLatencyWorkload, connectAckClients, type AckClientsOptions } from './ack-latency.js';
-import type { AuthSpec } from './auth.js';
-import { ConnectRateWorkload } from './connect-rate.js';
-import { EchoWorkload, type EchoParams } from './echo.js';
-import { FanoutWorkload, type FanoutParams } from './fanout.js';
-import { connectSocketIoGroup, connectWsGroup, type FanoutGroup } from './fanout-group.js';
-import { IdleClients, type IdleParams } from './idle.js';
 import type { Socket } from 'socket.io-client';
-import type { Workload } from './workload.js';
+import { AckLatencyWorkload, connectAckClients } from './ack-latency.js';
 import type { LoadCommands } from './commands.js';
+import { ConnectRateWorkload } from './connect-rate.js';
+import { EchoWorkload } from './echo.js';
+import { FanoutWorkload } from './fanout.js';
+import { connectSocketIoGroup, connectSseGroup, connectWsGroup, type FanoutGroup } from './fanout-group.js';
+import { IdleClients } from './idle.js';
+import type { Workload } from './workload.js';
 
 /**
  * Child entry: the load generator. It holds at most one set of connections and one running workload;
@@ -31,46 +30,42 @@ function timed<T>(action: () => Promise<T>): Promise<{ value: T; ms: number }> {
 }
 
 serveCommands<LoadCommands>({
-  'idle.open': async (params: IdleParams) => {
+  'idle.open': async (params) => {
     const { value, ms } = await timed(() => IdleClients.open(params));
     idle = value;
     return { connected: value.size, ms };
   },
-  'fanout.connect': async (params: {
-    target: 'socketio' | 'ws';
-    /** One url per node; the raw `ws` target uses the first. */
-    urls: string[];
-    members: number;
-    room: string;
-    auth: AuthSpec;
-    concurrency: number;
-  }) => {
-    const { value, ms } = await timed(() =>
-      params.target === 'ws' ? connectWsGroup({ ...params, url: params.urls[0]! }) : connectSocketIoGroup(params),
-    );
+  'fanout.connect': async (params) => {
+    const url = params.urls[0]!;
+    const connect = {
+      ws: () => connectWsGroup({ ...params, url }),
+      sse: () => connectSseGroup({ ...params, url }),
+      socketio: () => connectSocketIoGroup(params),
+    }[params.target];
+    const { value, ms } = await timed(connect);
     group = value;
     return { members: value.size, ms };
   },
-  'fanout.start': (params: FanoutParams) => {
+  'fanout.start': (params) => {
     if (!group) throw new BenchError('WORKLOAD_FAILED', 'fanout.start before fanout.connect');
     workload = new FanoutWorkload(group, params);
     return true;
   },
-  'ack.connect': async (params: AckClientsOptions) => {
+  'ack.connect': async (params) => {
     const { value, ms } = await timed(() => connectAckClients(params));
     ackSockets = value;
     return { clients: value.length, ms };
   },
-  'ack.start': (params: { rate: number; bytes: number }) => {
+  'ack.start': (params) => {
     if (!ackSockets) throw new BenchError('WORKLOAD_FAILED', 'ack.start before ack.connect');
     workload = new AckLatencyWorkload(ackSockets, params);
     return true;
   },
-  'connect.start': async (params: { url: string; concurrency: number; auth: AuthSpec }) => {
+  'connect.start': async (params) => {
     workload = await ConnectRateWorkload.start(params);
     return true;
   },
-  'echo.start': async (params: EchoParams) => {
+  'echo.start': async (params) => {
     workload = await EchoWorkload.start(params);
     return true;
   },

@@ -41,7 +41,10 @@ export function ensureRedisServer(log: (message: string) => void): string | unde
     spawnSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 300_000 });
     install();
   }
-  return onPath('redis-server') ? undefined : '`apt-get install redis-server` failed on this machine';
+  if (!onPath('redis-server')) return '`apt-get install redis-server` failed on this machine';
+  // Debian's package may start its own daemon on 6379; the benchmark runs its own servers, so stop that one.
+  spawnSync('invoke-rc.d', ['redis-server', 'stop'], { stdio: 'ignore', timeout: 30_000 });
+  return undefined;
 }
 
 function freePort(): Promise<number> {

@@ -5,6 +5,7 @@ import { fanoutScenario } from './fanout.js';
 import { idleMemoryScenario } from './idle-memory.js';
 import { peersScenario } from './peers.js';
 import { sdkSizeScenario } from './sdk-size.js';
+import { sseScenario } from './sse.js';
 import type { Scenario } from './types.js';
 
 /** Every scenario, in report order (the numbering). A new benchmark is one more file here. */
@@ -16,4 +17,5 @@ export const SCENARIOS: Scenario[] = [
   ceilingScenario,
   sdkSizeScenario,
   peersScenario,
+  sseScenario,
 ];

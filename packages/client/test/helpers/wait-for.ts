@@ -1,5 +1,10 @@
 /** Polls until `check` returns a truthy value (or stops throwing), then returns it. No fixed sleeps. */
-export async function waitFor<T>(check: () => T | Promise<T>, what = 'condition', timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what = 'condition',
+  timeoutMs = 10_000,
+  intervalMs = 20,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -10,6 +15,6 @@ export async function waitFor<T>(check: () => T | Promise<T>, what = 'condition'
       lastError = error;
     }
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`, { cause: lastError });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

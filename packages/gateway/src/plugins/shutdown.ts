@@ -47,10 +47,14 @@ export async function drainGateway({ io, lifecycle, metrics, log, timeoutMs }: D
 }
 
 /** engine.io `allowRequest`: only handshakes come here; refused ones get HTTP 403. */
-export function handshakeGate(lifecycle: Lifecycle, originAllowed: (req: IncomingMessage) => boolean) {
+export function handshakeGate(lifecycle: Lifecycle, originAllowed: (req: IncomingMessage) => boolean, metrics: GatewayMetrics) {
+  const refuse = (code: 'SHUTTING_DOWN' | 'FORBIDDEN', callback: (err: string, success: boolean) => void): void => {
+    metrics.connectionsRefused.inc({ code });
+    callback(code, false);
+  };
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void => {
-    if (lifecycle.draining) return callback(ERRORS.SHUTTING_DOWN.code, false);
-    if (!originAllowed(req)) return callback(ERRORS.FORBIDDEN.code, false);
+    if (lifecycle.draining) return refuse('SHUTTING_DOWN', callback);
+    if (!originAllowed(req)) return refuse('FORBIDDEN', callback);
     callback(null, true);
   };
 }

@@ -1,0 +1,137 @@
+import { sleep, measureWindow, windowNotes } from '../harness/measure.js';
+import { TableBuilder, type MetricSpec } from '../harness/table.js';
+import { authFactory, type AuthSpec } from '../load/auth.js';
+import { BENCH_JWT_SECRET, packageExists, serverUrl, startGateway, startLoad } from './targets.js';
+import { attempt, type Scenario, type ScenarioContext } from './types.js';
+
+const WEBSOCKET = 'Socket.IO over WebSocket';
+const SSE = 'Server-Sent Events';
+const JWT: AuthSpec = { mode: 'jwt', secret: BENCH_JWT_SECRET };
+
+const MEMORY_METRICS: MetricSpec[] = [
+  { key: 'heap', label: 'heap per client', unit: 'bytes' },
+  { key: 'rss', label: 'RSS per client', unit: 'bytes' },
+];
+
+const FANOUT_METRICS: MetricSpec[] = [
+  { key: 'saturated', label: 'deliveries/s at saturation', unit: 'per-second' },
+  { key: 'p50', label: 'p50 at half load', unit: 'ms' },
+  { key: 'p99', label: 'p99 at half load', unit: 'ms' },
+  { key: 'serverCpu', label: 'server CPU (saturated)', unit: 'core-fraction', compare: false },
+  { key: 'loadCpu', label: 'load CPU (saturated)', unit: 'core-fraction', compare: false },
+];
+
+/** Whether the gateway serves `GET /v1/rooms/:room/events`: a 404 means the SSE route is not written yet. */
+async function probeSse(context: ScenarioContext): Promise<'ready' | 'missing'> {
+  const gateway = await startGateway(context, { auth: 'jwt' });
+  try {
+    const token = (await authFactory(JWT, 1))(0).token as string;
+    const abort = new AbortController();
+    const response = await fetch(`${serverUrl(gateway)}/v1/rooms/probe/events`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
+    abort.abort();
+    if (response.status === 404) return 'missing';
+    const type = response.headers.get('content-type') ?? '';
+    if (response.status !== 200 || !type.startsWith('text/event-stream')) {
+      throw new Error(`GET /v1/rooms/probe/events answered ${response.status} ${type}`);
+    }
+    return 'ready';
+  } finally {
+    await gateway.stop();
+  }
+}
+
+export const sseScenario: Scenario = {
+  id: 'sse',
+  title: 'Receive-only clients: Server-Sent Events against WebSocket',
+  description:
+    'The same number of listeners in one room on the gateway (JWT auth), as `GET /v1/rooms/:room/events` SSE subscribers or as Socket.IO WebSocket clients that joined the room (the baseline). Memory per idle listener is measured as in the idle scenario; fan-out as in the fan-out scenario, with one Socket.IO member sending `message:send` and the half-load rate set by the WebSocket baseline of the same run. SSE chunks are scanned for the message markers, split events included.',
+  async run(context) {
+    const { profile } = context;
+    const notes: string[] = [];
+    const failures: string[] = [];
+    if (!packageExists('gateway'))
+      return { tables: [], notes, failures, skipped: 'the gateway package is not written yet in this checkout' };
+    if ((await probeSse(context)) === 'missing') {
+      return {
+        tables: [],
+        notes,
+        failures,
+        skipped: 'the gateway does not serve `GET /v1/rooms/:room/events` yet (404)',
+      };
+    }
+    const count = profile.sseSubscribers;
+    const memory = new TableBuilder(`**${count} idle listeners in one room**`, WEBSOCKET, MEMORY_METRICS);
+    const fanout = new TableBuilder(`**${count} listeners + 1 sender, 100 B messages**`, WEBSOCKET, FANOUT_METRICS);
+    const variants = [
+      { label: WEBSOCKET, transport: 'websocket' as const, target: 'socketio' as const },
+      { label: SSE, transport: 'sse' as const, target: 'sse' as const },
+    ];
+    for (let run = 0; run < profile.runs; run++) {
+      let halfRate: number | undefined;
+      for (const variant of variants) {
+        context.log(`sse run ${run + 1}/${profile.runs}: ${variant.label}`);
+        await attempt(failures, `run ${run + 1}, ${variant.label}`, async () => {
+          const server = await startGateway(context, { auth: 'jwt' });
+          const load = await startLoad(context);
+          try {
+            const before = await server.stats();
+            await load.call(
+              'idle.open',
+              {
+                url: serverUrl(server),
+                transport: variant.transport,
+                count,
+                auth: JWT,
+                concurrency: 50,
+                room: 'bench-idle',
+              },
+              180_000,
+            );
+            await sleep(profile.quick ? 200 : 1_000);
+            const after = await server.stats();
+            memory.add(variant.label, {
+              heap: (after.heapUsed - before.heapUsed) / count,
+              rss: (after.rss - before.rss) / count,
+            });
+            await load.call('connections.close');
+
+            await load.call('fanout.connect', {
+              target: variant.target,
+              urls: [serverUrl(server)],
+              members: count + 1,
+              room: 'bench-sse',
+              auth: JWT,
+              concurrency: 50,
+            });
+            await load.call('fanout.start', {
+              mode: 'saturate',
+              bytes: 100,
+              window: Math.min(64, Math.max(8, Math.ceil(16_000 / count))),
+            });
+            const saturated = await measureWindow([server], load, profile);
+            await load.call('workload.stop');
+            halfRate ??= Math.max(1, saturated.rate / (count + 1) / 2);
+            await load.call('fanout.start', { mode: 'fixed', bytes: 100, rate: halfRate });
+            const half = await measureWindow([server], load, profile);
+            await load.call('workload.stop');
+            await load.call('connections.close');
+            fanout.add(variant.label, {
+              saturated: saturated.rate,
+              p50: half.load.latency?.p50,
+              p99: half.load.latency?.p99,
+              serverCpu: saturated.serverCpu[0],
+              loadCpu: saturated.load.loadCpu,
+            });
+            for (const note of [...windowNotes(saturated), ...windowNotes(half)]) fanout.note(variant.label, note);
+          } finally {
+            await Promise.all([load.stop(), server.stop()]);
+          }
+        });
+      }
+    }
+    return { tables: [memory.build(), fanout.build()], notes, failures };
+  },
+};

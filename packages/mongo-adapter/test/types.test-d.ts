@@ -1,0 +1,18 @@
+import type { Collection, Document } from 'mongodb';
+import { Server } from 'socket.io';
+import { expectTypeOf, test } from 'vitest';
+import { createAdapter, createEmitter, type BusHealth, type MongoAdapter } from '../src/index.js';
+
+declare const collection: Collection<Document>;
+
+test('the factory plugs into socket.io as is', () => {
+  const adapter = createAdapter(collection, { heartbeatInterval: 1000 });
+  expectTypeOf(new Server({ adapter })).toEqualTypeOf<Server>();
+  expectTypeOf(adapter.events.on).toBeFunction();
+  expectTypeOf(new adapter({ name: '/', sockets: new Map(), server: { opts: {} } })).toEqualTypeOf<MongoAdapter>();
+  expectTypeOf<ReturnType<MongoAdapter['health']>>().toEqualTypeOf<BusHealth>();
+});
+
+test('the emitter resolves to void', () => {
+  expectTypeOf(createEmitter(collection).to('room').emit('event', 1)).toEqualTypeOf<Promise<void>>();
+});
