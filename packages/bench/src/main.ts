@@ -24,6 +24,8 @@ function describeSizes(profile: BenchProfile): string {
     `ack latency ${profile.ackClients} clients at ${profile.ackRate} msg/s`,
     `connect rate ${profile.connectConcurrency} concurrent handshakes`,
     `echo ${profile.echoClients} clients × ${profile.echoWindow} in flight`,
+    `SSE ${profile.sseSubscribers} subscribers`,
+    `peers ${profile.peerMembersPerNode * 2} members over 2 nodes`,
   ].join('; ');
 }
 

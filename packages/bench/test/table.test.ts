@@ -90,6 +90,17 @@ describe('renderTable', () => {
     );
   });
 
+  it('gives reference rows (the ceiling) ratios without target verdicts', () => {
+    const builder = new TableBuilder('t', 'bare', [{ key: 'x', label: 'x', unit: 'count', target: { kind: 'min-ratio', value: 0.9 } }]);
+    builder.add('bare', { x: 10 });
+    builder.add('ceiling', { x: 20 });
+    builder.add('gateway', { x: 5 });
+    builder.reference('ceiling');
+    const text = renderTable(builder.build());
+    expect(text).toContain('| ceiling | 20.0 | 2.00× |');
+    expect(text).toContain('| gateway | 5.00 | 0.50× ✗ (target ≥ 0.9×) |');
+  });
+
   it('escapes pipes so a label cannot break the table', () => {
     const builder = new TableBuilder('t', 'a|b', [{ key: 'x', label: 'x', unit: 'count' }]);
     builder.add('a|b', { x: 1 });

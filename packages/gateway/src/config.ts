@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
 import { LIMITS } from '@switchyard/protocol';
@@ -13,6 +15,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const TRANSPORT_NAMES = ['polling', 'websocket'] as const;
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
+
+/** Node ids end Engine.IO session ids (`<random>.gw1`), which the load balancer routes on. */
+const NODE_ID_PATTERN = '^[a-z0-9-]{1,63}$';
 
 /** HS256 secrets shorter than this are brute-forceable. */
 export const MIN_JWT_SECRET_LENGTH = 32;
@@ -49,6 +54,35 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_PER_SECOND: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 10, description: 'a number > 0 and <= 100000 (events per second)' }),
   HISTORY_PER_ROOM: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'an integer 1-1000000 (messages kept per room)' }),
   DRAIN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000, description: 'an integer 0-600000 (milliseconds)' }),
+  SSE_HEARTBEAT_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 15_000, description: 'an integer 10-3600000 (milliseconds between SSE comment heartbeats)' }),
+  SSE_RETRY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 2000, description: 'an integer 0-600000 (the SSE retry: hint, milliseconds)' }),
+  SSE_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'an integer 1-1000000 (SSE streams per node)' }),
+  SSE_MAX_STREAMS_PER_CLIENT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0, description: 'an integer 0-1000000 (SSE streams per user, or per IP when anonymous; 0 = unlimited)' }),
+  SSE_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 256 * 1024, description: 'an integer 1024-67108864 (bytes queued per SSE stream before it is closed as too slow)' }),
+  SSE_BUFFER_EVENTS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'an integer 1-1000000 (events queued per SSE stream before it is closed as too slow)' }),
+  PRIVATE_ROOM_PREFIX: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$', default: 'private:', description: 'a room-name prefix of 1-32 characters (rooms <prefix><userId>[:...] belong to that user)' }),
+  API_KEYS: Type.Optional(Type.String({ pattern: '^[!-+\\--~]{16,256}(,[!-+\\--~]{16,256})*$', maxLength: 65_536, description: 'a comma-separated list of API keys of 16-256 printable characters each' })),
+  PUBLISH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600, description: 'an integer 1-1000000 (HTTP publishes per key per window)' }),
+  PUBLISH_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000, description: 'an integer 100-3600000 (milliseconds)' }),
+  NODE_ID: Type.Optional(
+    Type.String({ pattern: NODE_ID_PATTERN, maxLength: 63, description: 'a node name of 1-63 characters a-z 0-9 - (default: host name and pid)' }),
+  ),
+  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', maxLength: 4096, description: 'a mongodb:// or mongodb+srv:// connection string' })),
+  MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'switchyard', description: 'a database name of 1-63 characters A-Z a-z 0-9 _ -' }),
+  MAX_DISCONNECTION_DURATION_MS: Type.Integer({
+    minimum: 0,
+    maximum: 86_400_000,
+    default: 120_000,
+    description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
+  }),
+  ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000, description: 'an integer 10-600000 (milliseconds)' }),
+  ADAPTER_HEARTBEAT_TIMEOUT_MS: Type.Integer({
+    minimum: 20,
+    maximum: 3_600_000,
+    default: 10_000,
+    description: 'an integer 20-3600000 (milliseconds), larger than ADAPTER_HEARTBEAT_INTERVAL_MS',
+  }),
+  GATEWAY_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'an integer 1-256 (worker processes)' }),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -73,6 +107,43 @@ export interface GatewayConfig {
   readonly rateLimit: { readonly burst: number; readonly perSecond: number };
   readonly historyPerRoom: number;
   readonly drainTimeoutMs: number;
+  /** Server-Sent Events streams (`GET /v1/rooms/:room/events`). */
+  readonly sse: SseConfig;
+  /** The HTTP publish API (`POST /v1/rooms/:room/messages`). */
+  readonly publish: PublishConfig;
+  /** Rooms named `<prefix><userId>` or `<prefix><userId>:...` are only for that user. */
+  readonly privateRoomPrefix: string;
+  /** This node's name: suffix of its Engine.IO session ids (sticky routing) and in its logs. */
+  readonly nodeId: string;
+  /** Connection state recovery window; 0 = off. */
+  readonly maxDisconnectionDurationMs: number;
+  /** Set when MONGODB_URI is: history in MongoDB and the change-stream adapter between nodes. */
+  readonly mongo?: MongoConfig;
+  /** Worker processes (`node:cluster`); 1 = this process serves. */
+  readonly workers: number;
+}
+
+export interface SseConfig {
+  readonly heartbeatMs: number;
+  readonly retryMs: number;
+  readonly maxStreams: number;
+  /** Per user id (per IP when anonymous); 0 = unlimited. */
+  readonly maxStreamsPerClient: number;
+  readonly bufferBytes: number;
+  readonly bufferEvents: number;
+}
+
+export interface PublishConfig {
+  /** SHA-256 (hex) of each API key: the keys themselves are never kept. */
+  readonly apiKeySha256: readonly string[];
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+}
+
+export interface MongoConfig {
+  readonly uri: string;
+  readonly db: string;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
 }
 
 export interface ConfigProblem {
@@ -105,7 +176,8 @@ export function formatProblem(problem: ConfigProblem): string {
 }
 
 const VARIABLE_NAMES = Object.keys(EnvSchema.properties) as (keyof Env)[];
-const SECRET_VARIABLES = new Set<string>(['JWT_SECRET']);
+// A connection string may carry a password.
+const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS']);
 
 /** Reads and validates the gateway configuration. Throws `ConfigError` listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
@@ -174,7 +246,22 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
   if (raw.CORS_ORIGINS !== undefined && !alreadyReported.has('CORS_ORIGINS') && parseCorsOrigins(raw.CORS_ORIGINS) === undefined) {
     problems.push({ name: 'CORS_ORIGINS', expected: expectedFor('CORS_ORIGINS'), received: raw.CORS_ORIGINS });
   }
+  const interval = Number(raw.ADAPTER_HEARTBEAT_INTERVAL_MS ?? 5000);
+  const timeout = Number(raw.ADAPTER_HEARTBEAT_TIMEOUT_MS ?? 10_000);
+  if (!alreadyReported.has('ADAPTER_HEARTBEAT_TIMEOUT_MS') && !alreadyReported.has('ADAPTER_HEARTBEAT_INTERVAL_MS') && timeout <= interval) {
+    problems.push({ name: 'ADAPTER_HEARTBEAT_TIMEOUT_MS', expected: expectedFor('ADAPTER_HEARTBEAT_TIMEOUT_MS'), received: raw.ADAPTER_HEARTBEAT_TIMEOUT_MS });
+  }
   return problems;
+}
+
+/** Host name and pid, folded into NODE_ID's alphabet: unique per process, readable in logs. */
+export function defaultNodeId(host: string = hostname(), pid: number = process.pid): string {
+  const name = host
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return `${name || 'node'}-${pid}`;
 }
 
 /** `undefined` when any entry is not an origin (scheme://host[:port], no path) or `*` is mixed with others. */
@@ -222,6 +309,32 @@ function toConfig(env: Env): GatewayConfig {
     rateLimit: { burst: env.RATE_LIMIT_BURST, perSecond: env.RATE_LIMIT_PER_SECOND },
     historyPerRoom: env.HISTORY_PER_ROOM,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    sse: {
+      heartbeatMs: env.SSE_HEARTBEAT_MS,
+      retryMs: env.SSE_RETRY_MS,
+      maxStreams: env.SSE_MAX_STREAMS,
+      maxStreamsPerClient: env.SSE_MAX_STREAMS_PER_CLIENT,
+      bufferBytes: env.SSE_BUFFER_BYTES,
+      bufferEvents: env.SSE_BUFFER_EVENTS,
+    },
+    publish: {
+      apiKeySha256: (env.API_KEYS ?? '').split(',').filter((key) => key !== '').map((key) => createHash('sha256').update(key).digest('hex')),
+      rateLimit: { max: env.PUBLISH_RATE_LIMIT_MAX, windowMs: env.PUBLISH_RATE_LIMIT_WINDOW_MS },
+    },
+    privateRoomPrefix: env.PRIVATE_ROOM_PREFIX,
+    nodeId: env.NODE_ID ?? defaultNodeId(),
+    maxDisconnectionDurationMs: env.MAX_DISCONNECTION_DURATION_MS,
+    ...(env.MONGODB_URI === undefined
+      ? {}
+      : {
+          mongo: {
+            uri: env.MONGODB_URI,
+            db: env.MONGODB_DB,
+            heartbeatIntervalMs: env.ADAPTER_HEARTBEAT_INTERVAL_MS,
+            heartbeatTimeoutMs: env.ADAPTER_HEARTBEAT_TIMEOUT_MS,
+          },
+        }),
+    workers: env.GATEWAY_WORKERS,
   });
 }
 

@@ -2,7 +2,11 @@ import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger, LoggerOptions } from 'pino';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
+import { bridgeAdapterMetrics } from './cluster/adapter-metrics.js';
+import { connectMongoCluster, mongoAdapterOf, type MongoCluster } from './cluster/mongo-cluster.js';
+import { reapPresenceOfEvictedNodes } from './cluster/presence-reaper.js';
+import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig, LogLevel } from './config.js';
 import { Lifecycle } from './lifecycle.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -25,6 +29,11 @@ export interface GatewayDeps {
   logger?: Logger;
   /** Where the demo page and SDK bundle are read from (tests point these elsewhere). */
   demo?: DemoOptions;
+  /**
+   * A Socket.IO adapter to use instead of the default (in-memory, or MongoDB's when MONGODB_URI is
+   * set), e.g. `@socket.io/cluster-adapter` between `node:cluster` workers.
+   */
+  adapter?: ServerOptions['adapter'];
 }
 
 export interface Gateway {
@@ -65,6 +74,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const lifecycle = new Lifecycle();
   const metrics = createGatewayMetrics();
   const origins = originPolicy(config.corsOrigins);
+  const cluster: MongoCluster | undefined =
+    config.mongo !== undefined && deps.adapter === undefined ? await connectMongoCluster(config.mongo, config.nodeId, app.log) : undefined;
+  const adapter = deps.adapter ?? cluster?.adapter;
   const io: GatewayServer = new Server(app.server, {
     transports: [...config.transports],
     perMessageDeflate: config.perMessageDeflate,
@@ -72,9 +84,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     serveClient: false,
     allowRequest: handshakeGate(lifecycle, origins.allowsRequest, metrics),
     ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
+    ...(adapter === undefined ? {} : { adapter }),
+    ...(config.maxDisconnectionDurationMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } } : {}),
   });
+  useNodeSessionIds(io, config.nodeId);
   const ownsStore = deps.store === undefined;
-  const store = deps.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
+  const store = deps.store ?? cluster?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
 
   let draining: Promise<void> | undefined;
   const drain = (): Promise<void> =>
@@ -86,10 +101,28 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   await app.register(shutdownPlugin, { io, lifecycle, drain });
   await app.register(authPlugin, { io, config, metrics });
   await app.register(roomsPlugin, { io, config, store, metrics });
-  await app.register(healthPlugin, { lifecycle });
+  const mongoAdapter = mongoAdapterOf(io);
+  await app.register(healthPlugin, { lifecycle, ...(mongoAdapter ? { dependency: () => mongoAdapter.health() } : {}) });
   await app.register(metricsPlugin, { io, metrics });
   await app.register(demoPlugin, deps.demo ?? {});
   if (ownsStore) app.addHook('onClose', async () => store.close?.());
+  if (adapter !== undefined) {
+    const adapterMetrics =
+      cluster === undefined
+        ? undefined
+        : bridgeAdapterMetrics(metrics.registry, {
+            events: cluster.adapter.events,
+            health: () => mongoAdapter?.health(),
+            serverCount: () => 1 + ((io.of('/').adapter as unknown as { nodesMap?: Map<string, number> }).nodesMap?.size ?? 0),
+          });
+    const reaper = reapPresenceOfEvictedNodes({ io, metrics, log: app.log, onEviction: () => adapterMetrics?.nodeEvicted() });
+    app.addHook('onClose', async () => {
+      reaper.close();
+      // The adapter writes ADAPTER_CLOSE through the client: close it first (a no-op if already closed).
+      await io.of('/').adapter.close();
+      await cluster?.close();
+    });
+  }
 
   let closing: Promise<void> | undefined;
   return {

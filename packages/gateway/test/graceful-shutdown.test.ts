@@ -61,11 +61,16 @@ describe('closing', () => {
     const { gateway, url } = await startGateway();
     const { hostname, port } = new URL(url);
     const socket = tcpConnect({ host: hostname, port: Number(port) });
+    // The gateway force-closes this connection, which may surface as ECONNRESET: that is the point.
+    const errors: Error[] = [];
+    socket.on('error', (error) => errors.push(error));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // headers never finished
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     await gateway.close();
     await closed;
+    expect(socket.destroyed).toBe(true);
+    expect(errors.every((error) => (error as NodeJS.ErrnoException).code === 'ECONNRESET')).toBe(true);
   });
 
   it('closes a gateway that never listened', async () => {

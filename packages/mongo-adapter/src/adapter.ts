@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Document } from 'mongodb';
 import { Adapter, ClusterAdapterWithHeartbeat, MessageType } from 'socket.io-adapter';
-import type { BroadcastFlags, BroadcastOptions, ClusterMessage, ClusterResponse, Offset, Room, Session } from 'socket.io-adapter';
+import type {
+  BroadcastFlags,
+  BroadcastOptions,
+  ClusterMessage,
+  ClusterResponse,
+  Offset,
+  Room,
+  Session,
+} from 'socket.io-adapter';
 import { Bus, type BusHealth } from './bus.js';
 import type { FeedEvent, GapInfo } from './change-feed.js';
 import { fromStored, isRecoverablePacket, type MessageDocument } from './document.js';
@@ -15,7 +23,9 @@ import { persistSession, PrivateLog, restoreSession, type SessionToPersist } fro
 export interface NamespaceLike {
   readonly name: string;
   readonly sockets: Map<string, unknown>;
-  readonly server: { readonly opts: { readonly connectionStateRecovery?: { readonly maxDisconnectionDuration?: number } } };
+  readonly server: {
+    readonly opts: { readonly connectionStateRecovery?: { readonly maxDisconnectionDuration?: number } };
+  };
 }
 
 interface EncodedOptions {
@@ -60,7 +70,12 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   private readonly maxDisconnectionDuration: number;
   private readonly pendingAcks = new Map<
     string,
-    { clientCount: (count: number) => void; ack: (...args: unknown[]) => void; missing: Set<string>; timer: NodeJS.Timeout }
+    {
+      clientCount: (count: number) => void;
+      ack: (...args: unknown[]) => void;
+      missing: Set<string>;
+      timer: NodeJS.Timeout;
+    }
   >();
   private ackSweep: NodeJS.Timeout | undefined;
   private closed = false;
@@ -71,7 +86,10 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     this.bus = bus;
     this.settings = bus.options;
     this.deliveries = new LocalDeliveryQueue((error) =>
-      this.settings.logger.error({ node: this.uid, nsp: nsp.name, err: errorFacts(error).message }, 'mongo-adapter: local delivery failed'),
+      this.settings.logger.error(
+        { node: this.uid, nsp: nsp.name, err: errorFacts(error).message },
+        'mongo-adapter: local delivery failed',
+      ),
     );
     this.privateLog = new PrivateLog(this.settings.privateLogSize);
     const csr = nsp.server.opts.connectionStateRecovery;
@@ -104,12 +122,23 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   protected override doPublish(message: ClusterMessage): Promise<Offset> {
     return this.bus
-      .publish({ uid: message.uid, nsp: message.nsp, type: message.type, data: 'data' in message ? message.data : undefined })
+      .publish({
+        uid: message.uid,
+        nsp: message.nsp,
+        type: message.type,
+        data: 'data' in message ? message.data : undefined,
+      })
       .then(() => '');
   }
 
   protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
-    return this.bus.publish({ uid: response.uid, nsp: response.nsp, type: response.type, data: response.data, to: requesterUid });
+    return this.bus.publish({
+      uid: response.uid,
+      nsp: response.nsp,
+      type: response.type,
+      data: response.data,
+      to: requesterUid,
+    });
   }
 
   /** A node that cannot hear the cluster stops heartbeating, so the others stop waiting for it. */
@@ -168,7 +197,13 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
         this.deliveries.add(() => this.deliverPrivately(packet, opts, this.recovery && recoverable && !onlyLocal));
         return;
       }
-      const message = { uid: this.uid, nsp: this.nspName, type: MessageType.BROADCAST, data: { packet, opts: encodeOptions(opts) }, recoverable };
+      const message = {
+        uid: this.uid,
+        nsp: this.nspName,
+        type: MessageType.BROADCAST,
+        data: { packet, opts: encodeOptions(opts) },
+        recoverable,
+      };
       if (this.recovery && recoverable) {
         // Delivered here when it comes back through the stream, with the same server offset as everywhere.
         const settle = this.deliveries.addPending((token) => {
@@ -195,7 +230,12 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       const requestId = randomBytes(8).toString('hex');
       const timer = setTimeout(() => this.pendingAcks.delete(requestId), opts.flags?.timeout ?? 5000);
       timer.unref();
-      this.pendingAcks.set(requestId, { clientCount: clientCountCallback, ack, missing: new Set(this.liveNodes()), timer });
+      this.pendingAcks.set(requestId, {
+        clientCount: clientCountCallback,
+        ack,
+        missing: new Set(this.liveNodes()),
+        timer,
+      });
       this.ackSweep ??= setInterval(() => this.sweepAcks(), 500);
       this.publish({ type: MessageType.BROADCAST, data: { packet, requestId, opts: encodeOptions(opts) } });
     }
@@ -271,13 +311,24 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   override persistSession(session: SessionToPersist): void {
     const log = this.privateLog.take(session.sid);
     persistSession(this.bus, this.nspName, session, log, this.maxDisconnectionDuration).catch((error: unknown) => {
-      this.settings.logger.warn({ node: this.uid, err: errorFacts(error).message }, 'mongo-adapter: could not store a recovery session');
+      this.settings.logger.warn(
+        { node: this.uid, err: errorFacts(error).message },
+        'mongo-adapter: could not store a recovery session',
+      );
     });
   }
 
   override async restoreSession(pid: string, offset: string): Promise<Session> {
-    const outcome = await restoreSession(this.bus, this.nspName, pid, offset).catch(() => ({ ok: false as const, reason: 'error' as const }));
-    this.bus.emitRestore(this.nspName, outcome.ok, outcome.ok ? 'restored' : outcome.reason, outcome.ok ? outcome.session.missedPackets.length : 0);
+    const outcome = await restoreSession(this.bus, this.nspName, pid, offset).catch(() => ({
+      ok: false as const,
+      reason: 'error' as const,
+    }));
+    this.bus.emitRestore(
+      this.nspName,
+      outcome.ok,
+      outcome.ok ? 'restored' : outcome.reason,
+      outcome.ok ? outcome.session.missedPackets.length : 0,
+    );
     // socket.io treats a null session as "not recoverable" (its in-memory adapter returns null too).
     return (outcome.ok ? outcome.session : null) as Session;
   }
@@ -300,7 +351,10 @@ export type MongoAdapterFactory = Omit<typeof MongoAdapter, 'prototype'> & {
  * Each socket.io server gets one bus (one outbox, one change stream) shared by all its namespaces.
  * Throws INVALID_OPTIONS synchronously.
  */
-export function createAdapter(collection: Collection<Document>, options: MongoAdapterOptions = {}): MongoAdapterFactory {
+export function createAdapter(
+  collection: Collection<Document>,
+  options: MongoAdapterOptions = {},
+): MongoAdapterFactory {
   const resolved = resolveOptions(options);
   const events = new AdapterEvents();
   const buses = new WeakMap<object, Bus>();

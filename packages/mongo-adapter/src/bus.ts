@@ -87,7 +87,16 @@ export class Bus {
   private readonly gaps: GapInfo[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
-  readonly counters: BusCounters = { published: 0, batches: 0, received: 0, duplicates: 0, resumes: 0, gaps: 0, rejected: 0, overflows: 0 };
+  readonly counters: BusCounters = {
+    published: 0,
+    batches: 0,
+    received: 0,
+    duplicates: 0,
+    resumes: 0,
+    gaps: 0,
+    rejected: 0,
+    overflows: 0,
+  };
 
   constructor(
     readonly collection: Collection<Document>,
@@ -211,12 +220,22 @@ export class Bus {
     try {
       bytes = documentBytes(doc);
     } catch (error) {
-      return this.refuse(doc, new MongoAdapterError('PUBLISH_FAILED', `The message cannot be stored as BSON: ${errorFacts(error).message}`, { cause: error }), 0, onEcho);
+      return this.refuse(
+        doc,
+        new MongoAdapterError('PUBLISH_FAILED', `The message cannot be stored as BSON: ${errorFacts(error).message}`, {
+          cause: error,
+        }),
+        0,
+        onEcho,
+      );
     }
     if (bytes > this.options.maxDocumentBytes) {
       return this.refuse(
         doc,
-        new MongoAdapterError('PAYLOAD_TOO_LARGE', `The message is ${bytes} bytes; at most ${this.options.maxDocumentBytes} fit in one change event`),
+        new MongoAdapterError(
+          'PAYLOAD_TOO_LARGE',
+          `The message is ${bytes} bytes; at most ${this.options.maxDocumentBytes} fit in one change event`,
+        ),
         bytes,
         onEcho,
       );
@@ -243,9 +262,17 @@ export class Bus {
     return written;
   }
 
-  private refuse(doc: MessageDocument, error: MongoAdapterError, bytes: number, onEcho?: (token: string | undefined) => void): Promise<void> {
+  private refuse(
+    doc: MessageDocument,
+    error: MongoAdapterError,
+    bytes: number,
+    onEcho?: (token: string | undefined) => void,
+  ): Promise<void> {
     this.counters.rejected++;
-    this.options.logger.warn({ node: this.uid, code: error.code, nsp: doc.nsp, type: doc.type, bytes }, 'mongo-adapter: message refused');
+    this.options.logger.warn(
+      { node: this.uid, code: error.code, nsp: doc.nsp, type: doc.type, bytes },
+      'mongo-adapter: message refused',
+    );
     this.events.emit('rejected', { node: this.uid, code: error.code, nsp: doc.nsp, type: doc.type, bytes });
     onEcho?.(undefined);
     return Promise.reject(error);
@@ -380,7 +407,15 @@ export class Bus {
     this.probePending = true;
     this.probeSentAt = Date.now();
     // Addressed to ourselves: MongoDB filters it out of every other node's stream.
-    const probe = messageDocument({ kind: 'probe', origin: this.uid, uid: this.uid, nsp: '', type: 0, to: this.uid, echo: true });
+    const probe = messageDocument({
+      kind: 'probe',
+      origin: this.uid,
+      uid: this.uid,
+      nsp: '',
+      type: 0,
+      to: this.uid,
+      echo: true,
+    });
     this.enqueue(probe).catch(() => {
       this.probePending = false;
     });
@@ -398,7 +433,10 @@ export class Bus {
       }
     } else if (!hearing && this.hearing) {
       this.hearing = false;
-      this.options.logger.error({ node: this.uid }, 'mongo-adapter: own probes no longer come back; leaving the cluster until they do');
+      this.options.logger.error(
+        { node: this.uid },
+        'mongo-adapter: own probes no longer come back; leaving the cluster until they do',
+      );
       for (const member of this.members.values()) this.safely(() => member.hearingChanged(false));
     }
     // A probe lost with its stream (pending for longer than the timeout) is sent again.

@@ -108,7 +108,12 @@ export class ChangeFeed {
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.closed) {
-      const { resumeAfter: _r, startAfter: _s, startAtOperationTime: _t, ...userOptions } = this.options.changeStreamOptions;
+      const {
+        resumeAfter: _r,
+        startAfter: _s,
+        startAtOperationTime: _t,
+        ...userOptions
+      } = this.options.changeStreamOptions;
       const stream = this.collection.watch(this.options.pipeline, {
         ...userOptions,
         maxAwaitTimeMS: this.options.maxAwaitTimeMS,
@@ -130,7 +135,8 @@ export class ChangeFeed {
             this.restartFromNow('invalidate');
             break;
           }
-          if (stream.closed && !this.closed) throw Object.assign(new Error('change stream closed by the server'), { code: undefined });
+          if (stream.closed && !this.closed)
+            throw Object.assign(new Error('change stream closed by the server'), { code: undefined });
         }
       } catch (error) {
         if (this.closed) break;
@@ -195,7 +201,12 @@ export class ChangeFeed {
     const doc = asMessageDocument(change.fullDocument);
     const token = change._id?._data;
     if (!doc || typeof token !== 'string') return;
-    this.pending.push({ token, clusterTime: readTimestamp(change.clusterTime), wallTime: change.wallTime instanceof Date ? change.wallTime : undefined, doc });
+    this.pending.push({
+      token,
+      clusterTime: readTimestamp(change.clusterTime),
+      wallTime: change.wallTime instanceof Date ? change.wallTime : undefined,
+      doc,
+    });
     this.scheduleDispatch();
     if (this.pending.length >= this.options.maxPendingEvents) await this.flushPending();
   }
@@ -238,7 +249,10 @@ export class ChangeFeed {
 
 export async function closeWithin(stream: ChangeStream, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([stream.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  await Promise.race([
+    stream.close().catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
   clearTimeout(timer);
 }
 

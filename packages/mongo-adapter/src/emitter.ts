@@ -18,7 +18,14 @@ export interface MongoEmitterOptions {
   operationTimeoutMs?: number;
 }
 
-const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+const RESERVED_EVENTS = new Set([
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+]);
 
 /** socket.io's own uid for emitters: nodes do not count it as a server. */
 const EMITTER_UID = 'emitter';
@@ -52,7 +59,12 @@ class EmitterCore {
         // Errors are the caller's to handle: a failed batch rejects its emits, nothing is retried silently.
         retryForever: false,
       },
-      { onBatchWritten: () => undefined, onBatchFailed: () => undefined, onOverflow: () => undefined, onDepth: () => undefined },
+      {
+        onBatchWritten: () => undefined,
+        onBatchFailed: () => undefined,
+        onOverflow: () => undefined,
+        onDepth: () => undefined,
+      },
     );
   }
 
@@ -62,10 +74,17 @@ class EmitterCore {
     try {
       bytes = documentBytes(doc);
     } catch (error) {
-      return Promise.reject(new MongoAdapterError('PUBLISH_FAILED', 'The message cannot be stored as BSON', { cause: error }));
+      return Promise.reject(
+        new MongoAdapterError('PUBLISH_FAILED', 'The message cannot be stored as BSON', { cause: error }),
+      );
     }
     if (bytes > this.maxDocumentBytes) {
-      return Promise.reject(new MongoAdapterError('PAYLOAD_TOO_LARGE', `The message is ${bytes} bytes; at most ${this.maxDocumentBytes} fit in one change event`));
+      return Promise.reject(
+        new MongoAdapterError(
+          'PAYLOAD_TOO_LARGE',
+          `The message is ${bytes} bytes; at most ${this.maxDocumentBytes} fit in one change event`,
+        ),
+      );
     }
     return this.outbox.enqueue(doc, bytes, () => {
       doc.seq = ++this.seq;
@@ -118,19 +137,31 @@ export class MongoEmitter {
 
   /** Emits to every matching client of every node. */
   emit(event: string, ...args: unknown[]): Promise<void> {
-    if (RESERVED_EVENTS.has(event)) return Promise.reject(new MongoAdapterError('RESERVED_EVENT', `"${event}" is a reserved event name`));
+    if (RESERVED_EVENTS.has(event))
+      return Promise.reject(new MongoAdapterError('RESERVED_EVENT', `"${event}" is a reserved event name`));
     if (typeof args[args.length - 1] === 'function') return Promise.reject(new MongoAdapterError('ACK_NOT_SUPPORTED'));
     const packet = { type: EVENT_PACKET, data: [event, ...args], nsp: this.nsp };
     const data = { packet, opts: this.encodedOptions() };
-    return this.core.publish(this.nsp, MessageType.BROADCAST, data, isRecoverablePacket(packet, this.flags.volatile ? true : undefined));
+    return this.core.publish(
+      this.nsp,
+      MessageType.BROADCAST,
+      data,
+      isRecoverablePacket(packet, this.flags.volatile ? true : undefined),
+    );
   }
 
   socketsJoin(rooms: string | readonly string[]): Promise<void> {
-    return this.core.publish(this.nsp, MessageType.SOCKETS_JOIN, { opts: this.encodedOptions(), rooms: typeof rooms === 'string' ? [rooms] : [...rooms] });
+    return this.core.publish(this.nsp, MessageType.SOCKETS_JOIN, {
+      opts: this.encodedOptions(),
+      rooms: typeof rooms === 'string' ? [rooms] : [...rooms],
+    });
   }
 
   socketsLeave(rooms: string | readonly string[]): Promise<void> {
-    return this.core.publish(this.nsp, MessageType.SOCKETS_LEAVE, { opts: this.encodedOptions(), rooms: typeof rooms === 'string' ? [rooms] : [...rooms] });
+    return this.core.publish(this.nsp, MessageType.SOCKETS_LEAVE, {
+      opts: this.encodedOptions(),
+      rooms: typeof rooms === 'string' ? [rooms] : [...rooms],
+    });
   }
 
   disconnectSockets(close = false): Promise<void> {
@@ -139,7 +170,8 @@ export class MongoEmitter {
 
   /** Emits to the servers themselves (`io.on(event)` handlers); acknowledgements are not supported. */
   serverSideEmit(event: string, ...args: unknown[]): Promise<void> {
-    if (RESERVED_EVENTS.has(event)) return Promise.reject(new MongoAdapterError('RESERVED_EVENT', `"${event}" is a reserved event name`));
+    if (RESERVED_EVENTS.has(event))
+      return Promise.reject(new MongoAdapterError('RESERVED_EVENT', `"${event}" is a reserved event name`));
     if (typeof args[args.length - 1] === 'function') return Promise.reject(new MongoAdapterError('ACK_NOT_SUPPORTED'));
     return this.core.publish(this.nsp, MessageType.SERVER_SIDE_EMIT, { packet: [event, ...args] });
   }

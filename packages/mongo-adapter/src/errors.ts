@@ -67,13 +67,8 @@ export function isHistoryLost(error: unknown): boolean {
  * Everything else (network, step-down, write-concern timeouts, failed commands) is retried.
  */
 const PERMANENT_DOCUMENT_CODES = new Set([
-  2 /* BadValue */,
-  10334 /* BSONObjectTooLarge */,
-  17419 /* document too large for capped collection */,
-  17280 /* KeyTooLong */,
-  52 /* DollarPrefixedFieldName */,
-  55 /* InvalidDBRef */,
-  57 /* DottedFieldName */,
+  2 /* BadValue */, 10334 /* BSONObjectTooLarge */, 17419 /* document too large for capped collection */,
+  17280 /* KeyTooLong */, 52 /* DollarPrefixedFieldName */, 55 /* InvalidDBRef */, 57 /* DottedFieldName */,
   121 /* DocumentValidationFailure */,
 ]);
 

@@ -9,7 +9,14 @@ export interface AdapterEventMap {
   /** A batch was written (insertMany with the write concern). */
   publish: { node: string; docs: number; bytes: number; latencyMs: number; attempts: number };
   /** A batch failed; `willRetry` false means its messages were rejected. */
-  'publish-error': { node: string; docs: number; attempt: number; code: number | undefined; message: string; willRetry: boolean };
+  'publish-error': {
+    node: string;
+    docs: number;
+    attempt: number;
+    code: number | undefined;
+    message: string;
+    willRetry: boolean;
+  };
   /** A message was refused before anything was written (PAYLOAD_TOO_LARGE, OUTBOX_OVERFLOW, ADAPTER_CLOSED). */
   rejected: { node: string; code: string; nsp: string; type: number; bytes: number };
   /** The outbox was full; the publish that did not fit was refused. */

@@ -6,10 +6,5 @@ export { AdapterEvents, type AdapterEventMap, type AdapterEventName } from './ev
 export type { MongoAdapterOptions, AdapterLogger } from './options.js';
 export type { BusHealth, BusCounters } from './bus.js';
 export type { FeedState, GapInfo } from './change-feed.js';
-export {
-  DEFAULT_MAX_DOCUMENT_BYTES,
-  FORMAT_VERSION,
-  feedPipeline,
-  type MessageDocument,
-} from './document.js';
+export { DEFAULT_MAX_DOCUMENT_BYTES, FORMAT_VERSION, feedPipeline, type MessageDocument } from './document.js';
 export { parseOffset, sessionKey, type SessionDocument, type ParsedOffset } from './recovery.js';

@@ -88,7 +88,12 @@ export const silentLogger: AdapterLogger = { debug: noop, info: noop, warn: noop
 /** Validates every option at once; all problems are reported in one INVALID_OPTIONS error. */
 export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<ResolvedOptions> {
   const problems: string[] = [];
-  const int = (name: keyof MongoAdapterOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+  const int = (
+    name: keyof MongoAdapterOptions,
+    fallback: number,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+  ): number => {
     const value = options[name];
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -102,7 +107,12 @@ export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<Reso
   if (heartbeatTimeout <= heartbeatInterval) problems.push('heartbeatTimeout must be larger than heartbeatInterval');
   const backoffInitial = options.backoff?.initialMs ?? 100;
   const backoffMax = options.backoff?.maxMs ?? 10_000;
-  if (!(Number.isFinite(backoffInitial) && backoffInitial > 0 && Number.isFinite(backoffMax) && backoffMax >= backoffInitial)) {
+  if (!(
+    Number.isFinite(backoffInitial) &&
+    backoffInitial > 0 &&
+    Number.isFinite(backoffMax) &&
+    backoffMax >= backoffInitial
+  )) {
     problems.push('backoff needs 0 < initialMs <= maxMs');
   }
   const resolved: ResolvedOptions = {
@@ -129,7 +139,9 @@ export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<Reso
     logger: options.logger ?? silentLogger,
   };
   if (problems.length > 0) {
-    throw new MongoAdapterError('INVALID_OPTIONS', `Invalid adapter options: ${problems.join('; ')}`, { details: problems });
+    throw new MongoAdapterError('INVALID_OPTIONS', `Invalid adapter options: ${problems.join('; ')}`, {
+      details: problems,
+    });
   }
   return Object.freeze(resolved);
 }

@@ -23,7 +23,13 @@ export interface OutboxOptions {
 
 export interface OutboxHooks {
   onBatchWritten(info: { docs: number; bytes: number; latencyMs: number; attempts: number }): void;
-  onBatchFailed(info: { docs: number; attempt: number; code: number | undefined; message: string; willRetry: boolean }): void;
+  onBatchFailed(info: {
+    docs: number;
+    attempt: number;
+    code: number | undefined;
+    message: string;
+    willRetry: boolean;
+  }): void;
   onOverflow(info: { queuedDocs: number; queuedBytes: number; rejectedBytes: number }): void;
   onDepth(info: { queuedDocs: number; queuedBytes: number }): void;
 }
@@ -78,7 +84,10 @@ export class Outbox {
     if (this.queue.length >= this.options.maxQueuedDocs || this.queuedBytes + bytes > this.options.maxQueuedBytes) {
       this.hooks.onOverflow({ queuedDocs: this.queue.length, queuedBytes: this.queuedBytes, rejectedBytes: bytes });
       return Promise.reject(
-        new MongoAdapterError('OUTBOX_OVERFLOW', `The outbox holds ${this.queue.length} messages (${this.queuedBytes} bytes); not queued`),
+        new MongoAdapterError(
+          'OUTBOX_OVERFLOW',
+          `The outbox holds ${this.queue.length} messages (${this.queuedBytes} bytes); not queued`,
+        ),
       );
     }
     accept?.();
@@ -124,7 +133,16 @@ export class Outbox {
   }
 
   private schedule(): void {
-    if (this.gated || this.inFlight || this.timer || this.immediate || this.retryTimer || this.queue.length === 0 || this.closed) return;
+    if (
+      this.gated ||
+      this.inFlight ||
+      this.timer ||
+      this.immediate ||
+      this.retryTimer ||
+      this.queue.length === 0 ||
+      this.closed
+    )
+      return;
     const run = () => {
       this.timer = undefined;
       this.immediate = undefined;
@@ -161,7 +179,12 @@ export class Outbox {
       const insert = this.collection.insertMany(docs, { ordered: true, writeConcern: this.options.writeConcern });
       const timeout = new Promise<never>((_, reject) => {
         watchdog = setTimeout(
-          () => reject(Object.assign(new Error(`insertMany did not settle within ${this.options.operationTimeoutMs} ms`), { code: undefined })),
+          () =>
+            reject(
+              Object.assign(new Error(`insertMany did not settle within ${this.options.operationTimeoutMs} ms`), {
+                code: undefined,
+              }),
+            ),
           this.options.operationTimeoutMs,
         );
       });
@@ -177,7 +200,12 @@ export class Outbox {
     this.inFlight = false;
     if (written > 0) this.settle(batch.slice(0, written));
     if (failure === undefined) {
-      this.hooks.onBatchWritten({ docs: written, bytes, latencyMs: performance.now() - started, attempts: this.attempt + 1 });
+      this.hooks.onBatchWritten({
+        docs: written,
+        bytes,
+        latencyMs: performance.now() - started,
+        attempts: this.attempt + 1,
+      });
       this.attempt = 0;
     } else {
       this.handleFailure(failure, batch.slice(written));
@@ -205,18 +233,44 @@ export class Outbox {
     const firstErrorCode = firstWriteErrorCode(error);
     if (first && isPermanentDocumentError(firstErrorCode)) {
       // This document can never be written; drop it alone and carry on with the rest immediately.
-      this.settleRejected(first, new MongoAdapterError('PUBLISH_FAILED', `MongoDB rejected the message: ${facts.message}`, { cause: error }));
-      this.hooks.onBatchFailed({ docs: 1, attempt: this.attempt, code: firstErrorCode, message: facts.message, willRetry: false });
+      this.settleRejected(
+        first,
+        new MongoAdapterError('PUBLISH_FAILED', `MongoDB rejected the message: ${facts.message}`, { cause: error }),
+      );
+      this.hooks.onBatchFailed({
+        docs: 1,
+        attempt: this.attempt,
+        code: firstErrorCode,
+        message: facts.message,
+        willRetry: false,
+      });
       return;
     }
     if (!this.options.retryForever) {
       for (const entry of unwritten) {
-        this.settleRejected(entry, new MongoAdapterError('PUBLISH_FAILED', `MongoDB did not accept the message: ${facts.message}`, { cause: error }));
+        this.settleRejected(
+          entry,
+          new MongoAdapterError('PUBLISH_FAILED', `MongoDB did not accept the message: ${facts.message}`, {
+            cause: error,
+          }),
+        );
       }
-      this.hooks.onBatchFailed({ docs: unwritten.length, attempt: this.attempt, code: facts.code, message: facts.message, willRetry: false });
+      this.hooks.onBatchFailed({
+        docs: unwritten.length,
+        attempt: this.attempt,
+        code: facts.code,
+        message: facts.message,
+        willRetry: false,
+      });
       return;
     }
-    this.hooks.onBatchFailed({ docs: unwritten.length, attempt: this.attempt, code: facts.code, message: facts.message, willRetry: true });
+    this.hooks.onBatchFailed({
+      docs: unwritten.length,
+      attempt: this.attempt,
+      code: facts.code,
+      message: facts.message,
+      willRetry: true,
+    });
     const delay = backoffDelay(this.options.backoff, this.attempt++);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -242,7 +296,10 @@ function writtenBefore(error: unknown, batchLength: number): number {
   const e = error as { writeErrors?: unknown; insertedCount?: unknown; result?: { insertedCount?: unknown } };
   const writeErrors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
   const indexes = writeErrors
-    .map((w) => (w as { index?: unknown; err?: { index?: unknown } }).index ?? (w as { err?: { index?: unknown } }).err?.index)
+    .map(
+      (w) =>
+        (w as { index?: unknown; err?: { index?: unknown } }).index ?? (w as { err?: { index?: unknown } }).err?.index,
+    )
     .filter((i): i is number => typeof i === 'number');
   if (indexes.length > 0) return Math.min(Math.min(...indexes), batchLength);
   return 0;

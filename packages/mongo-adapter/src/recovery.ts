@@ -151,14 +151,26 @@ export async function persistSession(
     expiresAt: new Date(now + maxDisconnectionDuration),
   };
   const { _id, ...fields } = doc;
-  await bus.sessions.updateOne({ _id } as Document, { $set: fields }, { upsert: true, writeConcern: bus.options.writeConcern });
+  await bus.sessions.updateOne(
+    { _id } as Document,
+    { $set: fields },
+    { upsert: true, writeConcern: bus.options.writeConcern },
+  );
 }
 
 export type RestoreOutcome =
   | { ok: true; session: RestoredSession }
   | {
       ok: false;
-      reason: 'unknown-offset' | 'unknown-session' | 'expired' | 'gap' | 'history-lost' | 'private-log-truncated' | 'too-long' | 'error';
+      reason:
+        | 'unknown-offset'
+        | 'unknown-session'
+        | 'expired'
+        | 'gap'
+        | 'history-lost'
+        | 'private-log-truncated'
+        | 'too-long'
+        | 'error';
     };
 
 interface ClusterBroadcastData {
@@ -183,7 +195,8 @@ export async function restoreSession(bus: Bus, nsp: string, pid: string, offset:
   if (!(stored.expiresAt instanceof Date) || stored.expiresAt.getTime() < now) return { ok: false, reason: 'expired' };
   if (bus.gapsSince(stored.disconnectedAt.getTime()).length > 0) return { ok: false, reason: 'gap' };
   const sameNode = parsed.node === stored.node;
-  if (stored.droppedK >= 0 && (!sameNode || parsed.k < stored.droppedK)) return { ok: false, reason: 'private-log-truncated' };
+  if (stored.droppedK >= 0 && (!sameNode || parsed.k < stored.droppedK))
+    return { ok: false, reason: 'private-log-truncated' };
 
   const rooms = new Set(stored.rooms);
   const replay = await replayBroadcasts(bus, nsp, parsed.token, rooms);
@@ -213,7 +226,9 @@ export async function restoreSession(bus: Bus, nsp: string, pid: string, offset:
 }
 
 async function takeSession(bus: Bus, nsp: string, pid: string): Promise<SessionDocument | undefined> {
-  const doc = await bus.sessions.findOneAndDelete({ _id: sessionKey(nsp, pid) } as Document, { writeConcern: bus.options.writeConcern });
+  const doc = await bus.sessions.findOneAndDelete({ _id: sessionKey(nsp, pid) } as Document, {
+    writeConcern: bus.options.writeConcern,
+  });
   const session = doc as SessionDocument | null;
   if (!session || session.kind !== 'session') return undefined;
   return session;
@@ -232,10 +247,13 @@ type ReplayResult =
 async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set<string>): Promise<ReplayResult> {
   const { restoreScanLimit, restoreTimeoutMs } = bus.options;
   const deadline = Date.now() + restoreTimeoutMs;
-  const stream = bus.collection.watch([{ $match: { operationType: 'insert', 'fullDocument.kind': { $in: ['message', 'probe'] } } }], {
-    resumeAfter: { _data: token },
-    maxAwaitTimeMS: Math.min(200, bus.options.maxAwaitTimeMS),
-  });
+  const stream = bus.collection.watch(
+    [{ $match: { operationType: 'insert', 'fullDocument.kind': { $in: ['message', 'probe'] } } }],
+    {
+      resumeAfter: { _data: token },
+      maxAwaitTimeMS: Math.min(200, bus.options.maxAwaitTimeMS),
+    },
+  );
   const packets: Array<{ token: string; data: unknown[] }> = [];
   const positions = new Map<string, number>();
   const seen = new Map<string, number>();
@@ -244,7 +262,10 @@ async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set
     for (;;) {
       if (Date.now() > deadline) return { ok: false, reason: 'too-long' };
       const dispatchedBefore = bus.counters.received + bus.counters.duplicates;
-      const change = await beforeDeadline(stream.tryNext() as Promise<{ _id?: { _data?: unknown }; fullDocument?: unknown } | null>, deadline);
+      const change = await beforeDeadline(
+        stream.tryNext() as Promise<{ _id?: { _data?: unknown }; fullDocument?: unknown } | null>,
+        deadline,
+      );
       if (change === TIMED_OUT) return { ok: false, reason: 'too-long' };
       if (!change) {
         // Empty getMore: the replay holds everything written before it started, so if the live feed
@@ -285,7 +306,12 @@ async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise
   let timer: NodeJS.Timeout | undefined;
   promise.catch(() => undefined);
   try {
-    return await Promise.race([promise, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - Date.now()))))]);
+    return await Promise.race([
+      promise,
+      new Promise<typeof TIMED_OUT>(
+        (resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - Date.now()))),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -34,7 +34,10 @@ export async function setupCollection(db: Db, name: string, options: SetupOption
     problems.push('capped.sizeBytes must be an integer >= 4096');
   }
   if (options.capped && options.ttlSeconds !== undefined) problems.push('choose ttlSeconds or capped, not both');
-  if (problems.length > 0) throw new MongoAdapterError('INVALID_OPTIONS', `Invalid setup options: ${problems.join('; ')}`, { details: problems });
+  if (problems.length > 0)
+    throw new MongoAdapterError('INVALID_OPTIONS', `Invalid setup options: ${problems.join('; ')}`, {
+      details: problems,
+    });
 
   if (options.capped) {
     await createIfMissing(db, name, {

@@ -71,7 +71,10 @@ describe('broadcasting across nodes', () => {
     const except = clients.map((c) => record<string>(c, 'except'));
     nodes[1]!.io.to('blue').emit('room', 'r');
     nodes[1]!.io.except('blue').emit('except', 'e');
-    await waitFor('room members got it', () => room[0]!.length === 1 && room[2]!.length === 1 && except[1]!.length === 1);
+    await waitFor(
+      'room members got it',
+      () => room[0]!.length === 1 && room[2]!.length === 1 && except[1]!.length === 1,
+    );
     nodes[1]!.io.emit('room', 'sentinel');
     await waitFor('sentinel everywhere', () => room.every((g) => g.includes('sentinel')));
     expect(room).toEqual([['r', 'sentinel'], ['sentinel'], ['r', 'sentinel']]);
@@ -126,7 +129,12 @@ describe('exactly once', () => {
       recoverable: true,
       createdAt: new Date(),
     });
-    await nodes[0]!.collection.insertMany([message(1, 'once'), message(1, 'once'), message(2, 'after'), message(1, 'once')]);
+    await nodes[0]!.collection.insertMany([
+      message(1, 'once'),
+      message(1, 'once'),
+      message(2, 'after'),
+      message(1, 'once'),
+    ]);
     await waitFor('the later message everywhere', () => got.every((g) => g.includes('after')));
     expect(got).toEqual([
       ['once', 'after'],

@@ -1,7 +1,17 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmitter, type MongoEmitter } from '../src/index.js';
-import { closeClients, connect, onStandIn, record, startCluster, startMongo, waitFor, type Mongo, type Node } from './support.js';
+import {
+  closeClients,
+  connect,
+  onStandIn,
+  record,
+  startCluster,
+  startMongo,
+  waitFor,
+  type Mongo,
+  type Node,
+} from './support.js';
 
 let mongo: Mongo;
 let nodes: Node[] = [];
@@ -75,9 +85,17 @@ describe('createEmitter: publishing without a socket.io server', () => {
   it('rejects, with a code, what it cannot publish (official adapter failure 13: never fire-and-forget)', async () => {
     await expect(emitter.emit('connect')).rejects.toMatchObject({ code: 'RESERVED_EVENT' });
     await expect(emitter.emit('x', () => undefined)).rejects.toMatchObject({ code: 'ACK_NOT_SUPPORTED' });
-    await expect(emitter.emit('x', Buffer.alloc(16 * 1024 * 1024))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(emitter.emit('x', Buffer.alloc(16 * 1024 * 1024))).rejects.toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
     if (!onStandIn) return;
-    mongo.standIn!.faults.failCommands({ commands: ['insert'], times: 5, code: 8000, errorLabels: [], appName: 'emitter-process' });
+    mongo.standIn!.faults.failCommands({
+      commands: ['insert'],
+      times: 5,
+      code: 8000,
+      errorLabels: [],
+      appName: 'emitter-process',
+    });
     await expect(emitter.emit('x', 1)).rejects.toMatchObject({ code: 'PUBLISH_FAILED' });
   });
 });

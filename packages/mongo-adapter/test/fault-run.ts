@@ -1,5 +1,15 @@
 import type { MongoStandIn } from '@switchyard/mongo-standin';
-import { closeClients, connect, sleep, startCluster, startMongo, waitFor, type Mongo, type Node, type NodeOptions } from './support.js';
+import {
+  closeClients,
+  connect,
+  sleep,
+  startCluster,
+  startMongo,
+  waitFor,
+  type Mongo,
+  type Node,
+  type NodeOptions,
+} from './support.js';
 
 export interface FaultRunOptions {
   /** Numbered broadcasts per sender. */
@@ -69,9 +79,15 @@ export async function faultRun(
     // Sentinels, sent once MongoDB behaves: every receiver must get them, gap or not.
     nodes.forEach((node, from) => node.io.emit('n', { from, n: messages }));
     try {
-      await waitFor('every sentinel at every receiver', () => received.every((bySender) => bySender.every((ns) => ns.includes(messages))), 25_000);
+      await waitFor(
+        'every sentinel at every receiver',
+        () => received.every((bySender) => bySender.every((ns) => ns.includes(messages))),
+        25_000,
+      );
     } catch (error) {
-      const summary = received.map((bySender, r) => bySender.map((ns, s) => `${r}<-${s}: ${ns.length} last ${ns[ns.length - 1]}`).join(', '));
+      const summary = received.map((bySender, r) =>
+        bySender.map((ns, s) => `${r}<-${s}: ${ns.length} last ${ns[ns.length - 1]}`).join(', '),
+      );
       const health = nodes.map((node) => JSON.stringify({ ...node.adapter().health(), gaps: undefined }));
       throw new Error(`${(error as Error).message}\n${summary.join('\n')}\n${health.join('\n')}`);
     }
@@ -99,13 +115,17 @@ export function deliveryProblems(result: FaultRunResult): string[] {
   result.received.forEach((bySender, receiver) => {
     bySender.forEach((ns, sender) => {
       for (let i = 1; i < ns.length; i++) {
-        if (ns[i]! <= ns[i - 1]!) problems.push(`receiver ${receiver} got ${ns[i]} after ${ns[i - 1]} from sender ${sender}`);
+        if (ns[i]! <= ns[i - 1]!)
+          problems.push(`receiver ${receiver} got ${ns[i]} after ${ns[i - 1]} from sender ${sender}`);
       }
       const missing = all.filter((n) => !ns.includes(n));
       if (missing.length > 0 && result.gaps[receiver] === 0 && receiver !== sender) {
-        problems.push(`receiver ${receiver} is missing ${missing.length} messages of sender ${sender} (first ${missing[0]}) without a reported gap`);
+        problems.push(
+          `receiver ${receiver} is missing ${missing.length} messages of sender ${sender} (first ${missing[0]}) without a reported gap`,
+        );
       }
-      if (missing.length > 0 && receiver === sender) problems.push(`receiver ${receiver} missed its own node's messages`);
+      if (missing.length > 0 && receiver === sender)
+        problems.push(`receiver ${receiver} missed its own node's messages`);
     });
   });
   return problems;

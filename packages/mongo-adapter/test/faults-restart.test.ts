@@ -8,7 +8,8 @@ const runs = onStandIn ? describe : describe.skip;
 runs('fault runs: restarts and lost history', { timeout: 40_000 }, () => {
   it('survives restarts that keep the data, without a gap', async () => {
     const result = await faultRun((mongo) => mongo.restart({ keepData: true, downtimeMs: 200 }), { rounds: 2 });
-    if (process.env.DEBUG_FAULTS) console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
+    if (process.env.DEBUG_FAULTS)
+      console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
     expect(deliveryProblems(result)).toEqual([]);
     expect(result.gaps).toEqual([0, 0, 0]);
   });
@@ -25,14 +26,16 @@ runs('fault runs: restarts and lost history', { timeout: 40_000 }, () => {
       },
       { rounds: 2 },
     );
-    if (process.env.DEBUG_FAULTS) console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
+    if (process.env.DEBUG_FAULTS)
+      console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
     expect(deliveryProblems(result)).toEqual([]);
     expect(result.gaps.some((g) => g > 0)).toBe(true);
   });
 
   it('reports a gap after a restart that lost the data', async () => {
     const result = await faultRun((mongo) => mongo.restart({ keepData: false, downtimeMs: 100 }), { rounds: 1 });
-    if (process.env.DEBUG_FAULTS) console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
+    if (process.env.DEBUG_FAULTS)
+      console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
     expect(deliveryProblems(result)).toEqual([]);
     expect(result.gaps.every((g) => g > 0)).toBe(true);
   });
@@ -45,7 +48,8 @@ runs('fault runs: restarts and lost history', { timeout: 40_000 }, () => {
       },
       { rounds: 4, node: { server: { connectionStateRecovery: {} } } },
     );
-    if (process.env.DEBUG_FAULTS) console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
+    if (process.env.DEBUG_FAULTS)
+      console.log(JSON.stringify({ gaps: result.gaps, resumes: result.resumes, dups: result.duplicatesDropped }));
     expect(deliveryProblems(result)).toEqual([]);
     expect(result.gaps).toEqual([0, 0, 0]);
   });

@@ -49,7 +49,13 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
     b!.factory.events.on('resume', (e) => resumes.push(e.attempt));
     const gaps: unknown[] = [];
     b!.factory.events.on('gap', (e) => gaps.push(e));
-    mongo!.standIn!.faults.failCommands({ commands: ['getMore'], times: 3, code: 8000, errorLabels: [], appName: 'node-1' });
+    mongo!.standIn!.faults.failCommands({
+      commands: ['getMore'],
+      times: 3,
+      code: 8000,
+      errorLabels: [],
+      appName: 'node-1',
+    });
     for (let i = 0; i < 60; i++) {
       a!.io.emit('n', i);
       if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -66,7 +72,13 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
     const remote = await connect(b!);
     const gotLocal = record<string>(local, 'm');
     const gotRemote = record<string>(remote, 'm');
-    mongo!.standIn!.faults.failCommands({ commands: ['insert'], times: Number.POSITIVE_INFINITY, code: 8000, errorLabels: [], appName: 'node-0' });
+    mongo!.standIn!.faults.failCommands({
+      commands: ['insert'],
+      times: Number.POSITIVE_INFINITY,
+      code: 8000,
+      errorLabels: [],
+      appName: 'node-0',
+    });
     a!.io.emit('m', 'while-failing');
     await waitFor('the local client got it', () => gotLocal.length === 1);
     expect(gotRemote).toEqual([]);
@@ -101,7 +113,10 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
     // With a one-minute heartbeat timeout, only ADAPTER_CLOSE can explain a quick drop of the count.
     const [a, b, c] = await cluster(3, { adapter: { heartbeatTimeout: 60_000 } });
     await c!.close();
-    await waitFor('the others count two nodes', async () => (await a!.adapter().serverCount()) === 2 && (await b!.adapter().serverCount()) === 2);
+    await waitFor(
+      'the others count two nodes',
+      async () => (await a!.adapter().serverCount()) === 2 && (await b!.adapter().serverCount()) === 2,
+    );
   });
 
   it('5. stops waiting for a node that leaves mid-request; requests answer under load', async () => {
@@ -120,9 +135,18 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
 
   faultIt('6. a node that cannot hear the cluster stops claiming to be alive, and rejoins when it can', async () => {
     const [a, b, c] = await cluster(3);
-    mongo!.standIn!.faults.failCommands({ commands: ['getMore', 'aggregate'], times: Number.POSITIVE_INFINITY, code: 8000, errorLabels: [], appName: 'node-2' });
+    mongo!.standIn!.faults.failCommands({
+      commands: ['getMore', 'aggregate'],
+      times: Number.POSITIVE_INFINITY,
+      code: 8000,
+      errorLabels: [],
+      appName: 'node-2',
+    });
     await waitFor('node c reports itself not ready', () => !c!.adapter().health().ready);
-    await waitFor('the others stopped counting node c', async () => (await a!.adapter().serverCount()) === 2 && (await b!.adapter().serverCount()) === 2);
+    await waitFor(
+      'the others stopped counting node c',
+      async () => (await a!.adapter().serverCount()) === 2 && (await b!.adapter().serverCount()) === 2,
+    );
     expect(c!.adapter().health().hearing).toBe(false);
     const sockets = await a!.io.timeout(3000).fetchSockets();
     expect(sockets).toEqual([]);
@@ -134,29 +158,33 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
     });
   });
 
-  faultIt('7. a MongoDB outage causes no unhandled rejection; everything queued is delivered after it', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      const [a, b] = await cluster(2);
-      const remote = await connect(b!);
-      const got = record<number>(remote, 'n');
-      const restart = mongo!.standIn!.restart({ keepData: true, downtimeMs: 500 });
-      for (let i = 0; i < 30; i++) {
-        a!.io.emit('n', i);
-        a!.io.serverSideEmit('ping', i);
-        a!.io.socketsJoin('room');
-        await new Promise((resolve) => setTimeout(resolve, 20));
+  faultIt(
+    '7. a MongoDB outage causes no unhandled rejection; everything queued is delivered after it',
+    async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const [a, b] = await cluster(2);
+        const remote = await connect(b!);
+        const got = record<number>(remote, 'n');
+        const restart = mongo!.standIn!.restart({ keepData: true, downtimeMs: 500 });
+        for (let i = 0; i < 30; i++) {
+          a!.io.emit('n', i);
+          a!.io.serverSideEmit('ping', i);
+          a!.io.socketsJoin('room');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await restart;
+        await waitFor('all 30 after the outage', () => got.length >= 30, 15_000);
+        expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
       }
-      await restart;
-      await waitFor('all 30 after the outage', () => got.length >= 30, 15_000);
-      expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
-  }, 30_000);
+    },
+    30_000,
+  );
 
   it('9. responses reach only their requester (filtered by MongoDB) and publishes are batched', async () => {
     const [a, b, c] = await cluster(3);
@@ -172,7 +200,10 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
     await new Promise((resolve) => setTimeout(resolve, 300)); // both streams positioned
     for (let i = 0; i < 10; i++) await a!.io.fetchSockets();
     const FETCH_SOCKETS_RESPONSE = 8;
-    await waitFor('a sees the 20 responses addressed to it', () => forA.types.filter((t) => t === FETCH_SOCKETS_RESPONSE).length === 20);
+    await waitFor(
+      'a sees the 20 responses addressed to it',
+      () => forA.types.filter((t) => t === FETCH_SOCKETS_RESPONSE).length === 20,
+    );
     expect(forC.types.filter((t) => t === FETCH_SOCKETS_RESPONSE)).toEqual([]);
     await forA.stream.close();
     await forC.stream.close();
@@ -203,7 +234,10 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
   });
 
   it('11. takes mongodb as a peer dependency and recognises errors by code, never instanceof', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
     expect(pkg.peerDependencies?.mongodb).toBeDefined();
     expect(pkg.peerDependencies?.['socket.io-adapter']).toBeDefined();
     expect(pkg.dependencies?.mongodb).toBeUndefined();
@@ -214,7 +248,7 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
     }
   });
 
-  it('12. TTL deletes, sessions and other nodes\' traffic never reach a node\'s change stream', async () => {
+  it("12. TTL deletes, sessions and other nodes' traffic never reach a node's change stream", async () => {
     const [a] = await cluster(1);
     const uid = a!.adapter().health().node;
     const stream = a!.collection.watch(feedPipeline(uid), { maxAwaitTimeMS: 50 });
@@ -224,15 +258,59 @@ describe('what @socket.io/mongo-adapter gets wrong', () => {
       seen.push({ op: e.operationType, kind: doc?.kind, to: doc?.to, origin: doc?.origin });
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await a!.collection.insertOne({ kind: 'message', v: 1, origin: 'someone', seq: 1, uid: 'someone', nsp: '/', type: 2, to: '', echo: false, recoverable: false, createdAt: new Date(0) });
-    await a!.collection.insertOne({ kind: 'message', v: 1, origin: 'x', seq: 1, uid: 'x', nsp: '/', type: 8, to: 'another-node', echo: false, recoverable: false, createdAt: new Date() });
+    await a!.collection.insertOne({
+      kind: 'message',
+      v: 1,
+      origin: 'someone',
+      seq: 1,
+      uid: 'someone',
+      nsp: '/',
+      type: 2,
+      to: '',
+      echo: false,
+      recoverable: false,
+      createdAt: new Date(0),
+    });
+    await a!.collection.insertOne({
+      kind: 'message',
+      v: 1,
+      origin: 'x',
+      seq: 1,
+      uid: 'x',
+      nsp: '/',
+      type: 8,
+      to: 'another-node',
+      echo: false,
+      recoverable: false,
+      createdAt: new Date(),
+    });
     await a!.collection.insertOne({ kind: 'session', pid: 'p', expiresAt: new Date(0), createdAt: new Date() });
     await a!.collection.deleteMany({ origin: 'someone' });
-    if (onStandIn) await waitFor('the TTL monitor removed the expired session', async () => (await a!.collection.countDocuments({ kind: 'session', pid: 'p' })) === 0);
-    await a!.collection.insertOne({ kind: 'message', v: 1, origin: 'sentinel', seq: 1, uid: 'sentinel', nsp: '/', type: 2, to: '', echo: false, recoverable: false, createdAt: new Date() });
+    if (onStandIn)
+      await waitFor(
+        'the TTL monitor removed the expired session',
+        async () => (await a!.collection.countDocuments({ kind: 'session', pid: 'p' })) === 0,
+      );
+    await a!.collection.insertOne({
+      kind: 'message',
+      v: 1,
+      origin: 'sentinel',
+      seq: 1,
+      uid: 'sentinel',
+      nsp: '/',
+      type: 2,
+      to: '',
+      echo: false,
+      recoverable: false,
+      createdAt: new Date(),
+    });
     await waitFor('the sentinel arrived', () => seen.some((s) => s.origin === 'sentinel'));
     expect(seen.some((s) => s.origin === 'someone')).toBe(true);
     await stream.close();
-    expect(seen.every((s) => s.op === 'insert' && (s.to === '' || s.to === uid) && (s.kind === 'message' || s.kind === 'probe'))).toBe(true);
+    expect(
+      seen.every(
+        (s) => s.op === 'insert' && (s.to === '' || s.to === uid) && (s.kind === 'message' || s.kind === 'probe'),
+      ),
+    ).toBe(true);
   });
 });

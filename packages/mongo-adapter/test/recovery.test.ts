@@ -21,7 +21,8 @@ beforeAll(async () => {
   mongo = await startMongo();
   nodes = await startCluster(mongo, 3, { server: { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } } });
   for (const node of nodes) serve(node.io);
-  if (process.env.DEBUG_RESTORE) for (const node of nodes) node.factory.events.on('restore', (e) => console.log('restore', e));
+  if (process.env.DEBUG_RESTORE)
+    for (const node of nodes) node.factory.events.on('restore', (e) => console.log('restore', e));
 });
 afterEach(() => closeClients());
 afterAll(async () => {
@@ -52,7 +53,10 @@ async function dropAndPersist(client: ClientSocket, node: Node): Promise<{ pid: 
   const pid = state._pid!;
   client.io.engine.close();
   await waitFor('the node saw the disconnect', () => !node.io.sockets.sockets.has(id));
-  await waitFor('the session is stored', async () => (await node.collection.countDocuments({ kind: 'session', pid })) === 1);
+  await waitFor(
+    'the session is stored',
+    async () => (await node.collection.countDocuments({ kind: 'session', pid })) === 1,
+  );
   return { pid, offset: state._lastOffset!, id };
 }
 
@@ -128,7 +132,6 @@ describe('connection state recovery across nodes', () => {
     const garbage = await connect(b, '/', { auth: { pid, offset: 'not-an-offset' } });
     expect(garbage.id).not.toBe(id);
     expect(recovered.get(garbage.id!)).toBe(false);
-
   });
 
   it('keeps private packets off the cluster and restores them from the session', async () => {

@@ -24,7 +24,11 @@ describe('setupCollection', () => {
     expect(second.collection.collectionName).toBe('events');
     expect(first.sessions.collectionName).toBe('events');
     const indexes = await db.collection('events').listIndexes().toArray();
-    const ttl = Object.fromEntries(indexes.filter((i) => i.expireAfterSeconds !== undefined).map((i) => [Object.keys(i.key as object)[0], i.expireAfterSeconds]));
+    const ttl = Object.fromEntries(
+      indexes
+        .filter((i) => i.expireAfterSeconds !== undefined)
+        .map((i) => [Object.keys(i.key as object)[0], i.expireAfterSeconds]),
+    );
     expect(ttl).toEqual({ createdAt: 120, expiresAt: 0 });
   });
 
@@ -45,7 +49,9 @@ describe('setupCollection', () => {
   });
 
   it('rejects contradictory options with one coded error', async () => {
-    await expect(setupCollection(client.db(mongo.dbName), 'x', { ttlSeconds: 0, capped: { sizeBytes: 1 } })).rejects.toMatchObject({
+    await expect(
+      setupCollection(client.db(mongo.dbName), 'x', { ttlSeconds: 0, capped: { sizeBytes: 1 } }),
+    ).rejects.toMatchObject({
       code: 'INVALID_OPTIONS',
       details: expect.arrayContaining([expect.stringContaining('ttlSeconds'), expect.stringContaining('capped')]),
     });
@@ -56,7 +62,13 @@ describe('createAdapter options', () => {
   it('reports every invalid option at once', () => {
     const collection = client.db(mongo.dbName).collection('events');
     expect(() => createAdapter(collection, { heartbeatInterval: -1, heartbeatTimeout: 5, maxBatchDocs: 0 })).toThrow(
-      expect.objectContaining({ code: 'INVALID_OPTIONS', details: expect.arrayContaining([expect.stringContaining('heartbeatInterval'), expect.stringContaining('maxBatchDocs')]) }),
+      expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        details: expect.arrayContaining([
+          expect.stringContaining('heartbeatInterval'),
+          expect.stringContaining('maxBatchDocs'),
+        ]),
+      }),
     );
   });
 });

@@ -2,9 +2,20 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MongoClient, type Collection, type Document } from 'mongodb';
 import { Server, type ServerOptions } from 'socket.io';
-import { io as connectClient, type Socket as ClientSocket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import {
+  io as connectClient,
+  type Socket as ClientSocket,
+  type ManagerOptions,
+  type SocketOptions,
+} from 'socket.io-client';
 import { MongoStandIn } from '@switchyard/mongo-standin';
-import { createAdapter, setupCollection, type MongoAdapter, type MongoAdapterFactory, type MongoAdapterOptions } from '../src/index.js';
+import {
+  createAdapter,
+  setupCollection,
+  type MongoAdapter,
+  type MongoAdapterFactory,
+  type MongoAdapterOptions,
+} from '../src/index.js';
 
 /**
  * The suite runs on the stand-in, or on a real replica set when MONGODB_URI is set. Fault runs need the
@@ -61,7 +72,10 @@ export async function startMongo(options: Parameters<typeof MongoStandIn.start>[
       dbName,
       async stop() {
         const client = new MongoClient(REAL_URI);
-        await client.db(dbName).dropDatabase().catch(() => undefined);
+        await client
+          .db(dbName)
+          .dropDatabase()
+          .catch(() => undefined);
         await client.close();
       },
     };
@@ -97,7 +111,11 @@ export async function startNode(mongo: Mongo, options: NodeOptions = {}): Promis
     ...(options.appName ? { appName: options.appName } : {}),
   });
   await client.connect();
-  const { collection, sessions } = await setupCollection(client.db(mongo.dbName), options.collectionName ?? 'socket.io', { ttlSeconds: 600 });
+  const { collection, sessions } = await setupCollection(
+    client.db(mongo.dbName),
+    options.collectionName ?? 'socket.io',
+    { ttlSeconds: 600 },
+  );
   const factory = createAdapter(collection, { ...FAST, sessions, ...options.adapter });
   const http = createServer();
   const io = new Server(http, { adapter: factory, ...options.server });
@@ -148,7 +166,12 @@ export async function connect(
   /** Runs before the connection opens: listeners for packets delivered right after connecting (recovery). */
   beforeConnect?: (socket: ClientSocket) => void,
 ): Promise<ClientSocket> {
-  const socket = connectClient(`${node.url}${nsp}`, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
+  const socket = connectClient(`${node.url}${nsp}`, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    ...options,
+  });
   beforeConnect?.(socket);
   openClients.add(socket);
   await new Promise<void>((resolve, reject) => {
@@ -164,7 +187,11 @@ export function closeClients(): void {
 }
 
 /** Polls `condition` until it holds or the deadline passes. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;

@@ -21,6 +21,7 @@ export const ERRORS = {
   SLOW_CONSUMER: { code: 'SLOW_CONSUMER', status: 503, message: 'The stream fell too far behind and was closed; resume with the last event id' },
   TIMEOUT: { code: 'TIMEOUT', status: 504, message: 'No answer from the gateway in time' },
   DISCONNECTED: { code: 'DISCONNECTED', status: 503, message: 'Not connected to the gateway' },
+  NOT_READY: { code: 'NOT_READY', status: 503, message: 'This node cannot reach the cluster right now; try another node' },
   INTERNAL: { code: 'INTERNAL', status: 500, message: 'Internal error' },
 } as const;
 

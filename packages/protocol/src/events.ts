@@ -73,6 +73,11 @@ export interface ServerToClientEvents {
 export interface InterServerEvents {
   /** A node asks the others for the members they hold in a room. */
   'members:list': (room: string, reply: (members: Member[]) => void) => void;
+  /**
+   * A room event emitted on one node, relayed to the other nodes' local listeners (SSE
+   * streams). Sent right after the broadcast, through the same adapter, so it keeps its order.
+   */
+  'room:event': (room: string, event: RoomEventName, payload: RoomEventPayload) => void;
 }
 
 /** What the gateway keeps on each socket (`socket.data`). */
@@ -87,3 +92,5 @@ export type ClientEventName = (typeof CLIENT_EVENTS)[number];
 /** Names of room events streamed over SSE. */
 export const ROOM_EVENTS = ['message:new', 'presence:join', 'presence:leave', 'typing'] as const satisfies readonly (keyof ServerToClientEvents)[];
 export type RoomEventName = (typeof ROOM_EVENTS)[number];
+/** The payload of one room event, e.g. `RoomEventPayload<'message:new'>` is a `ChatMessage`. */
+export type RoomEventPayload<E extends RoomEventName = RoomEventName> = Parameters<ServerToClientEvents[E]>[0];

@@ -17,7 +17,8 @@ export interface ChildOptions {
   readyTimeoutMs?: number;
 }
 
-const live = new Set<ChildHandle<BaseCommands>>();
+/** Every child still running, whatever its commands: stopped when a scenario ends, killed on exit. */
+const live = new Set<{ stop(): Promise<void>; kill(): void }>();
 let counter = 0;
 
 /** A benchmark child process (server or load generator) driven over IPC. */
@@ -36,16 +37,19 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
     this.name = name;
     this.logFile = logFile;
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        live.delete(this as unknown as ChildHandle<BaseCommands>);
-        this.exitError = new BenchError(
-          'CHILD_FAILED',
-          `${name} exited (code ${code}, signal ${signal})${this.logTail()}`,
-        );
-        for (const { reject } of this.pending.values()) reject(this.exitError);
+      const gone = (error: BenchError) => {
+        if (this.exitError) return;
+        live.delete(this);
+        this.exitError = error;
+        for (const { reject } of this.pending.values()) reject(error);
         this.pending.clear();
         resolve();
-      });
+      };
+      child.once('exit', (code, signal) =>
+        gone(new BenchError('CHILD_FAILED', `${name} exited (code ${code}, signal ${signal})${this.logTail()}`)),
+      );
+      // Spawning itself failed (e.g. no `taskset`): there will be no 'exit'.
+      child.once('error', (error) => gone(new BenchError('CHILD_FAILED', `${name} could not run: ${error.message}`)));
     });
     child.on('message', (raw: unknown) => {
       const message = raw as ChildMessage;
@@ -75,7 +79,7 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
     });
     fs.closeSync(log);
     const handle = new ChildHandle<C>(child, options.name, logFile);
-    live.add(handle as unknown as ChildHandle<BaseCommands>);
+    live.add(handle);
     const timeoutMs = options.readyTimeoutMs ?? 60_000;
     handle.info = await new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -88,7 +92,7 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
           resolve(message.info);
         }
       });
-      child.once('exit', () => {
+      void handle.exited.then(() => {
         clearTimeout(timer);
         reject(handle.exitError ?? new BenchError('CHILD_FAILED', `${options.name} exited before ready`));
       });
@@ -125,7 +129,12 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
         },
       });
       const message: CallMessage = { kind: 'call', id, command, argument: argument ?? null };
-      this.child.send(message);
+      this.child.send(message, (error) => {
+        if (error)
+          this.pending
+            .get(id)
+            ?.reject(new BenchError('CHILD_FAILED', `${this.name}: ${command} not sent: ${error.message}`));
+      });
     });
   }
 
@@ -135,9 +144,9 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
 
   /** Asks the child to exit, then kills it if it has not within a few seconds. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.exitError) return;
     if (this.child.connected)
-      this.child.send({ kind: 'call', id: 0, command: 'exit', argument: null } satisfies CallMessage);
+      this.child.send({ kind: 'call', id: 0, command: 'exit', argument: null } satisfies CallMessage, () => {});
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
     await this.exited;
     clearTimeout(timer);

@@ -1,5 +1,6 @@
 import type { Scenario, ScenarioReport } from '../scenarios/types.js';
-import { renderTable } from './table.js';
+import { spread } from './stats.js';
+import { formatRatio, renderTable } from './table.js';
 
 export interface ReportInput {
   title: string;
@@ -21,8 +22,11 @@ else it was doing, ratios measured side by side much less. A cell shows the medi
 minimum and maximum in parentheses; the \`×\` column divides the row's median by the baseline row's median
 (for throughput higher is better, for latency, memory and size lower is better). ✓/✗ compare a ratio with
 the project's target. Servers and load generators are separate processes pinned to different cores; a row
-marked ⚠ had a load generator above 90 % of a core in some run, so its figure is a lower bound of what the
-server can do.`;
+marked ⚠ *load generator saturated* had a load generator above 90 % of a core in some run, so its figure is
+a lower bound of what the server can do; ⚠ *noisy* means other processes on the machine took more than a
+quarter of a core during a measured window (over half a core, the window is measured again once and the
+quieter one kept).
+CPU columns are context (a saturated server sits near 100 %) and carry no ratio.`;
 
 /** The markdown report: context first (how to read, machine, versions, command), then one section per scenario. */
 export function renderReport(input: ReportInput): string {
@@ -45,6 +49,8 @@ export function renderReport(input: ReportInput): string {
       ...input.versions.map((line) => `- ${line}`),
     ].join('\n') + '\n',
   );
+  const targets = targetSummary(input.results);
+  if (targets.length > 0) parts.push(`## Targets at a glance\n\n${targets.join('\n')}\n`);
   for (const { scenario, report } of input.results) {
     parts.push(`## ${scenario.title} (\`${scenario.id}\`)\n`);
     parts.push(`${scenario.description}\n`);
@@ -62,4 +68,31 @@ export function renderReport(input: ReportInput): string {
     for (const { scenario, error } of input.failures) parts.push(`### ${scenario.id}\n\n\`\`\`\n${error}\n\`\`\`\n`);
   }
   return parts.join('\n');
+}
+
+/** One line per figure that has a target: scenario, table, row and the ratio with its verdict. */
+function targetSummary(results: ReportInput['results']): string[] {
+  const lines: string[] = [];
+  for (const { scenario, report } of results) {
+    for (const table of report.tables) {
+      const baseline = table.rows.find((row) => row.label === table.baseline);
+      for (const metric of table.metrics) {
+        if (!metric.target) continue;
+        for (const row of table.rows) {
+          if (row === baseline || row.reference) continue;
+          const cell = formatRatio(
+            metric,
+            spread(row.samples[metric.key] ?? []),
+            spread(baseline?.samples[metric.key] ?? []),
+            false,
+          );
+          if (cell === '—') continue;
+          const caption = table.caption.replaceAll('*', '');
+          lines.push(`- \`${scenario.id}\` ${caption}, ${row.label}, ${metric.label} vs ${table.baseline}: ${cell}`);
+        }
+      }
+    }
+    for (const note of report.notes) if (note.includes('target')) lines.push(`- \`${scenario.id}\` ${note}`);
+  }
+  return lines;
 }

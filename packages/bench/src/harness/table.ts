@@ -22,6 +22,8 @@ export interface TableRow {
   /** Samples per metric key, one per run. */
   samples: Record<string, number[]>;
   notes: string[];
+  /** A row shown for reference (e.g. the raw `ws` ceiling): ratios, but no target verdicts. */
+  reference?: boolean;
 }
 
 /** One table of a scenario: rows are variants, each figure a ratio against the baseline row. */
@@ -48,6 +50,11 @@ export class TableBuilder {
       if (value === undefined) continue;
       (row.samples[key] ??= []).push(value);
     }
+  }
+
+  /** Marks a row as a reference: its ratios are shown without target verdicts. */
+  reference(label: string): void {
+    this.row(label).reference = true;
   }
 
   note(label: string, note: string): void {
@@ -166,7 +173,10 @@ export function renderTable(table: ResultTable): string {
       const cell = spread(row.samples[metric.key] ?? []);
       const base = baselineRow ? spread(baselineRow.samples[metric.key] ?? []) : undefined;
       cells.push(formatSpread(cell, metric.unit));
-      if (metric.compare !== false) cells.push(formatRatio(metric, cell, base, row === baselineRow));
+      if (metric.compare !== false)
+        cells.push(
+          formatRatio(row.reference ? { ...metric, target: undefined } : metric, cell, base, row === baselineRow),
+        );
     }
     if (hasNotes) cells.push(row.notes.join('; '));
     lines.push(`| ${cells.map(escapeCell).join(' | ')} |`);

@@ -108,6 +108,7 @@ export const fanoutScenario: Scenario = {
               await load.call('fanout.start', { mode: 'fixed', bytes, rate: halfRates.get(bytes) });
               const half = await measureWindow([server], load, profile);
               await load.call('workload.stop');
+              if (variant.target === 'ws') table.reference(variant.label);
               table.add(variant.label, {
                 saturated: saturated.rate,
                 p50: half.load.latency?.p50,

@@ -151,6 +151,11 @@ export const peersScenario: Scenario = {
       }
     }
     notes.push('On the baseline row every member is on the one node, so its "remote" latency is its only latency.');
+    if (!profile.quick && members < profile.fanoutMembers) {
+      notes.push(
+        `${members} members rather than the single-node fan-out's ${profile.fanoutMembers}: four variants × ${profile.runs} runs must fit the full run in about 15 minutes on 2 cores.`,
+      );
+    }
     for (const failure of referenceFailures)
       notes.push(`⚠ A reference variant failed (reported, not fatal: it is not our code): ${failure}`);
     const built = table.build();

@@ -19,14 +19,30 @@ export type Identify = (handshakeAuth: unknown, socketId: string) => Promise<Mem
 
 export function createIdentify(auth: AuthConfig): Identify {
   if (auth.mode === 'anonymous') return async (handshakeAuth, socketId) => identifyAnonymous(fields(handshakeAuth), socketId);
+  const verify = createTokenVerifier(auth);
+  return async (handshakeAuth) => (await verify(fields(handshakeAuth).token)).user;
+}
+
+/** A verified JWT: the user it names and all its claims (e.g. `scope` for the HTTP publish API). */
+export interface VerifiedToken {
+  user: Member;
+  claims: Readonly<Record<string, unknown>>;
+}
+
+export type TokenVerifier = (token: unknown) => Promise<VerifiedToken>;
+
+/**
+ * Verifies a JWT the way the socket handshake does (HS256 pinned, exp/nbf, iss/aud when
+ * configured, a usable `sub`); shared by sockets, SSE and the HTTP publish API.
+ */
+export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>): TokenVerifier {
   const key = new TextEncoder().encode(auth.secret);
   const options = {
     algorithms: ['HS256'],
     ...(auth.issuer === undefined ? {} : { issuer: auth.issuer }),
     ...(auth.audience === undefined ? {} : { audience: auth.audience }),
   };
-  return async (handshakeAuth) => {
-    const token = fields(handshakeAuth).token;
+  return async (token) => {
     if (token === undefined || token === null || token === '') throw new SwitchyardError('AUTH_REQUIRED');
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw new SwitchyardError('AUTH_INVALID');
     let payload: Record<string, unknown>;
@@ -41,7 +57,7 @@ export function createIdentify(auth: AuthConfig): Identify {
       throw new SwitchyardError('AUTH_INVALID', `${ERRORS.AUTH_INVALID.message}: the sub claim must be a string of 1-128 characters`);
     }
     const name = displayName(payload.name) ?? displayName(sub.slice(0, LIMITS.displayName.maxLength)) ?? 'user';
-    return { id: sub, name };
+    return { user: { id: sub, name }, claims: payload };
   };
 }
 

@@ -14,8 +14,10 @@ import {
   SwitchyardError,
   type TypingPayload,
 } from '@switchyard/protocol';
+import type { RoomAccess } from '../auth/room-access.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
+import type { RoomEvents } from '../room-events.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
 import { handleInbound, type HandlerResult, type InboundContext, isClientEvent } from '../rooms/inbound.js';
 import { roomPresence } from '../rooms/presence.js';
@@ -27,12 +29,16 @@ export interface RoomsPluginOptions {
   config: GatewayConfig;
   store: MessageStore;
   metrics: GatewayMetrics;
+  /** Every room event goes out through here, so SSE streams on every node see it too. */
+  roomEvents: RoomEvents;
+  /** Who may join which room (private rooms). */
+  roomAccess: RoomAccess;
 }
 
 type Handlers = { [E in ClientEventName]: (payload: never) => Promise<HandlerResult> };
 
 /** Chat rooms over Socket.IO: join/leave with presence, send with idempotent retries, typing, history. */
-export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, { io, config, store, metrics }) => {
+export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, { io, config, store, metrics, roomEvents, roomAccess }) => {
   metrics.observeRooms(() => {
     let rooms = 0;
     for (const channel of io.of('/').adapter.rooms.keys()) if (roomOfChannel(channel) !== undefined) rooms += 1;
@@ -44,7 +50,7 @@ export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, {
     const log = app.log.child({ socketId: socket.id, userId: user.id });
     const bucket = new TokenBucket({ bucketSize: config.rateLimit.burst, tokensPerInterval: config.rateLimit.perSecond, interval: 'second' });
     bucket.content = config.rateLimit.burst; // limiter starts buckets empty; a new socket gets its full burst.
-    const handlers = roomHandlers({ io, socket, config, store, metrics });
+    const handlers = roomHandlers({ io, socket, config, store, metrics, roomEvents, roomAccess });
     log.info({ transport: socket.conn.transport.name }, 'socket connected');
 
     for (const event of CLIENT_EVENTS) {
@@ -64,14 +70,14 @@ export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, {
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'socket disconnected');
       for (const room of roomsAtDisconnect) {
-        announceLeaveIfLast(io, metrics, room, user).catch((err: unknown) => log.warn({ err, room }, 'presence update failed'));
+        announceLeaveIfLast(io, roomEvents, room, user).catch((err: unknown) => log.warn({ err, room }, 'presence update failed'));
       }
     });
   });
 };
 
 /** The handlers trust their payloads: `handleInbound` validated them against the protocol schemas. */
-function roomHandlers({ io, socket, config, store, metrics }: Omit<RoomsPluginOptions, 'app'> & { socket: GatewaySocket }): Handlers {
+function roomHandlers({ io, socket, config, store, roomEvents, roomAccess }: Omit<RoomsPluginOptions, 'app'> & { socket: GatewaySocket }): Handlers {
   const user = socket.data.user;
   const requireJoined = (room: string): void => {
     if (!socket.rooms.has(roomChannel(room))) throw new SwitchyardError('NOT_IN_ROOM');
@@ -81,13 +87,13 @@ function roomHandlers({ io, socket, config, store, metrics }: Omit<RoomsPluginOp
     'room:join': async ({ room }: JoinRoomPayload): Promise<JoinRoomResult> => {
       const channel = roomChannel(room);
       const rejoin = socket.rooms.has(channel);
+      if (!roomAccess(user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
       if (!rejoin && joinedRooms(socket).length >= config.maxRoomsPerSocket) throw new SwitchyardError('TOO_MANY_ROOMS');
       // Joined before any await, so a socket that disconnects meanwhile is never left in a room.
       if (!rejoin) await socket.join(channel);
       const [presence, messages] = await Promise.all([roomPresence(io, room), store.latest(room, LIMITS.historyPage.default)]);
       if (!rejoin && presence.socketsOf(user.id) === 1) {
-        socket.to(channel).emit('presence:join', { room, member: user });
-        metrics.eventsOut.inc({ event: 'presence:join' });
+        roomEvents.emit(room, 'presence:join', { room, member: user }, { exceptSocket: socket.id });
       }
       return { room, members: presence.members, messages };
     },
@@ -95,7 +101,7 @@ function roomHandlers({ io, socket, config, store, metrics }: Omit<RoomsPluginOp
     'room:leave': async ({ room }: LeaveRoomPayload): Promise<{ room: string }> => {
       requireJoined(room);
       await socket.leave(roomChannel(room));
-      await announceLeaveIfLast(io, metrics, room, user);
+      await announceLeaveIfLast(io, roomEvents, room, user);
       return { room };
     },
 
@@ -106,17 +112,13 @@ function roomHandlers({ io, socket, config, store, metrics }: Omit<RoomsPluginOp
       }
       const { message, created } = await store.append({ room, text, author: user, clientMessageId });
       // A retry is answered with the stored message but not broadcast again.
-      if (created) {
-        io.to(roomChannel(room)).emit('message:new', message);
-        metrics.eventsOut.inc({ event: 'message:new' });
-      }
+      if (created) roomEvents.emit(room, 'message:new', message);
       return { message };
     },
 
     typing: async ({ room }: TypingPayload): Promise<HandlerResult> => {
       requireJoined(room);
-      socket.to(roomChannel(room)).volatile.emit('typing', { room, member: user });
-      metrics.eventsOut.inc({ event: 'typing' });
+      roomEvents.emit(room, 'typing', { room, member: user }, { exceptSocket: socket.id });
       return {};
     },
 
@@ -128,11 +130,10 @@ function roomHandlers({ io, socket, config, store, metrics }: Omit<RoomsPluginOp
   };
 }
 
-async function announceLeaveIfLast(io: GatewayServer, metrics: GatewayMetrics, room: string, user: GatewaySocket['data']['user']): Promise<void> {
+async function announceLeaveIfLast(io: GatewayServer, roomEvents: RoomEvents, room: string, user: GatewaySocket['data']['user']): Promise<void> {
   const presence = await roomPresence(io, room);
   if (presence.socketsOf(user.id) > 0) return;
-  io.to(roomChannel(room)).emit('presence:leave', { room, member: user });
-  metrics.eventsOut.inc({ event: 'presence:leave' });
+  roomEvents.emit(room, 'presence:leave', { room, member: user });
 }
 
 function joinedRooms(socket: GatewaySocket): string[] {

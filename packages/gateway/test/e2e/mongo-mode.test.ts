@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MongoStandIn } from '@switchyard/mongo-standin';
+import type { ChatMessage } from '@switchyard/protocol';
+import { nodeOfSessionId } from '../../src/cluster/session-id.js';
+import { MongoMessageStore } from '../../src/store/mongo.js';
+import { closeAll, connect, nextEvent, recordEvents, request, roundTrip, startGateway, type StartedGateway, waitFor } from '../helpers.js';
+
+/*
+ * MongoDB mode in one process: two gateways on the stand-in, each with its own MongoClient, the
+ * change-stream adapter between them and the MongoDB message store.
+ */
+
+let mongo: MongoStandIn;
+let db = 0;
+
+beforeAll(async () => {
+  mongo = await MongoStandIn.start();
+});
+afterAll(async () => {
+  await mongo?.stop();
+});
+afterEach(closeAll);
+
+function mongoEnv(nodeId: string, database: string): Record<string, string> {
+  return {
+    MONGODB_URI: mongo.uri,
+    MONGODB_DB: database,
+    NODE_ID: nodeId,
+    ADAPTER_HEARTBEAT_INTERVAL_MS: '200',
+    ADAPTER_HEARTBEAT_TIMEOUT_MS: '1500',
+    RATE_LIMIT_BURST: '1000',
+  };
+}
+
+async function ready(url: string): Promise<boolean> {
+  const response = await fetch(`${url}/readyz`);
+  return response.status === 200;
+}
+
+async function twoNodes(): Promise<[StartedGateway, StartedGateway]> {
+  const database = `mode${++db}`;
+  const nodes = await Promise.all([startGateway(mongoEnv('na', database)), startGateway(mongoEnv('nb', database))]);
+  for (const node of nodes) await waitFor('readiness', () => ready(node.url));
+  // Both nodes count each other: cluster-wide requests wait for every node.
+  await waitFor('the nodes to see each other', async () => {
+    const counts = await Promise.all(nodes.map((node) => node.gateway.io.of('/').adapter.serverCount()));
+    return counts.every((count) => count === 2);
+  });
+  return nodes as [StartedGateway, StartedGateway];
+}
+
+describe('gateway in MongoDB mode', () => {
+  it('names its node in every Engine.IO session id', async () => {
+    const [a] = await twoNodes();
+    const socket = await connect(a.url, { transports: ['polling'] });
+    expect(nodeOfSessionId(socket.io.engine.id)).toBe('na');
+  });
+
+  it('chats across nodes over polling and WebSocket, with cluster-wide members and shared history', async () => {
+    const [a, b] = await twoNodes();
+    const ada = await connect(a.url, { transports: ['polling'], auth: { name: 'Ada', userId: 'ada' } });
+    const bob = await connect(b.url, { transports: ['websocket'], auth: { name: 'Bob', userId: 'bob' } });
+    await request(ada, 'room:join', { room: 'lobby' });
+    const joined = nextEvent(ada, 'presence:join');
+    const bobJoin = await request<{ ok: true; members: { id: string }[] }>(bob, 'room:join', { room: 'lobby' });
+    expect(bobJoin, JSON.stringify(bobJoin)).toHaveProperty("members");
+    expect(bobJoin.members.map((member) => member.id).sort()).toEqual(['ada', 'bob']);
+    expect((await joined).member.id).toBe('bob');
+
+    const atBob = nextEvent(bob, 'message:new');
+    const sent = await request<{ ok: true; message: ChatMessage }>(ada, 'message:send', { room: 'lobby', text: 'hi Bob', clientMessageId: randomUUID() });
+    expect(await atBob).toEqual(sent.message);
+    const reply = await request<{ ok: true; message: ChatMessage }>(bob, 'message:send', { room: 'lobby', text: 'hi Ada', clientMessageId: randomUUID() });
+    expect(reply.message.id > sent.message.id).toBe(true);
+
+    const page = await request<{ ok: true; messages: ChatMessage[] }>(ada, 'history:fetch', { room: 'lobby' });
+    expect(page.messages.map((message) => message.text)).toEqual(['hi Bob', 'hi Ada']);
+  });
+
+  it('stores a retry once when it lands on another node', async () => {
+    const [a, b] = await twoNodes();
+    const onA = await connect(a.url, { transports: ['websocket'], auth: { name: 'Ada', userId: 'ada' } });
+    const onB = await connect(b.url, { transports: ['polling'], auth: { name: 'Ada', userId: 'ada' } });
+    await Promise.all([request(onA, 'room:join', { room: 'r' }), request(onB, 'room:join', { room: 'r' })]);
+    const seenA = recordEvents(onA, 'message:new');
+    const seenB = recordEvents(onB, 'message:new');
+    const clientMessageId = randomUUID();
+    const [first, second] = await Promise.all([
+      request<{ ok: true; message: ChatMessage }>(onA, 'message:send', { room: 'r', text: 'once', clientMessageId }),
+      request<{ ok: true; message: ChatMessage }>(onB, 'message:send', { room: 'r', text: 'once', clientMessageId }),
+    ]);
+    expect(second.message).toEqual(first.message);
+    await waitFor('the broadcast', () => seenA.length >= 1 && seenB.length >= 1);
+    await Promise.all([roundTrip(onA, 'r'), roundTrip(onB, 'r')]);
+    const page = await request<{ ok: true; messages: ChatMessage[] }>(onA, 'history:fetch', { room: 'r' });
+    expect(page.messages).toHaveLength(1);
+    expect(seenA).toHaveLength(1);
+    expect(seenB).toHaveLength(1);
+  });
+
+  it('is ready only while its change stream delivers, and exports the adapter metrics', async () => {
+    const [a] = await twoNodes();
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/^switchyard_adapter_ready 1$/m);
+    expect(metrics).toMatch(/^switchyard_adapter_nodes 2$/m);
+    expect(metrics).toContain('switchyard_adapter_publish_latency_seconds_count');
+
+    mongo.faults.pauseChangeEvents();
+    try {
+      await waitFor('readiness to drop', async () => !(await ready(a.url)));
+      const body = (await (await fetch(`${a.url}/readyz`)).json()) as { code: string };
+      expect(body.code).toBe('NOT_READY');
+    } finally {
+      mongo.faults.resumeChangeEvents();
+    }
+    await waitFor('readiness to come back', () => ready(a.url));
+  });
+});
+
+describe('MongoMessageStore', () => {
+  let client: MongoClient;
+  let store: MongoMessageStore;
+
+  beforeAll(async () => {
+    client = new MongoClient(mongo.uri);
+    await client.connect();
+    store = new MongoMessageStore(client.db('store'));
+    await store.setup();
+    await store.setup(); // idempotent
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  const author = { id: 'u1', name: 'U' };
+
+  it('orders ids per room and pages backwards and forwards', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i += 1) ids.push((await store.append({ room: 'paging', text: `m${i}`, author })).message.id);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(12);
+
+    const latest = await store.latest('paging', 5);
+    expect(latest.map((m) => m.text)).toEqual(['m7', 'm8', 'm9', 'm10', 'm11']);
+    const older = await store.before('paging', latest[0]?.id, 5);
+    expect(older.messages.map((m) => m.text)).toEqual(['m2', 'm3', 'm4', 'm5', 'm6']);
+    expect(older.hasMore).toBe(true);
+    const oldest = await store.before('paging', older.messages[0]?.id, 5);
+    expect(oldest.messages.map((m) => m.text)).toEqual(['m0', 'm1']);
+    expect(oldest.hasMore).toBe(false);
+    const newer = await store.after('paging', ids[9] as string, 10);
+    expect(newer).toEqual({ messages: [expect.objectContaining({ text: 'm10' }), expect.objectContaining({ text: 'm11' })], gap: false });
+  });
+
+  it('answers concurrent retries with the one stored message', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => store.append({ room: 'retry', text: 'x', author, clientMessageId: 'c-1' })),
+    );
+    expect(results.filter((result) => result.created)).toHaveLength(1);
+    expect(new Set(results.map((result) => result.message.id)).size).toBe(1);
+    expect(await store.latest('retry', 10)).toHaveLength(1);
+    // The same clientMessageId from another author, or in another room, is another message.
+    expect((await store.append({ room: 'retry', text: 'y', author: { id: 'u2', name: 'V' }, clientMessageId: 'c-1' })).created).toBe(true);
+    expect((await store.append({ room: 'retry-2', text: 'z', author, clientMessageId: 'c-1' })).created).toBe(true);
+  });
+});
