@@ -38,7 +38,7 @@ export const FULL_PROFILE: BenchProfile = {
   echoClients: 50,
   echoWindow: 4,
   sseSubscribers: 2_000,
-  peerMembersPerNode: 250,
+  peerMembersPerNode: 500,
 };
 
 export const QUICK_PROFILE: BenchProfile = {

@@ -91,7 +91,9 @@ describe('renderTable', () => {
   });
 
   it('gives reference rows (the ceiling) ratios without target verdicts', () => {
-    const builder = new TableBuilder('t', 'bare', [{ key: 'x', label: 'x', unit: 'count', target: { kind: 'min-ratio', value: 0.9 } }]);
+    const builder = new TableBuilder('t', 'bare', [
+      { key: 'x', label: 'x', unit: 'count', target: { kind: 'min-ratio', value: 0.9 } },
+    ]);
     builder.add('bare', { x: 10 });
     builder.add('ceiling', { x: 20 });
     builder.add('gateway', { x: 5 });

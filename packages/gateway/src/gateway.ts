@@ -4,19 +4,28 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Logger, LoggerOptions } from 'pino';
 import { Server, type ServerOptions } from 'socket.io';
 import { bridgeAdapterMetrics } from './cluster/adapter-metrics.js';
+import { trackInFlight } from './cluster/in-flight.js';
 import { connectMongoCluster, mongoAdapterOf, type MongoCluster } from './cluster/mongo-cluster.js';
 import { reapPresenceOfEvictedNodes } from './cluster/presence-reaper.js';
 import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig, LogLevel } from './config.js';
+import { createTokenVerifier } from './auth/identify.js';
+import { createRoomAccess } from './auth/room-access.js';
 import { Lifecycle } from './lifecycle.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.js';
 import { demoPlugin, type DemoOptions } from './plugins/demo.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { healthPlugin } from './plugins/health.js';
+import { httpApiPlugin } from './plugins/http-api.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { openapiPlugin } from './plugins/openapi.js';
 import { roomsPlugin } from './plugins/rooms.js';
 import { drainGateway, handshakeGate, shutdownPlugin } from './plugins/shutdown.js';
+import { ssePlugin } from './plugins/sse.js';
+import { createRoomEvents, type RoomEvents } from './room-events.js';
+import { SseHub } from './sse/hub.js';
+import { createSseMetrics } from './sse/metrics.js';
 import { originPolicy } from './origin-policy.js';
 import { MemoryMessageStore } from './store/memory.js';
 import type { MessageStore } from './store/message-store.js';
@@ -42,6 +51,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly store: MessageStore;
   readonly metrics: GatewayMetrics;
+  /** Emits room events to sockets and SSE streams on every node (`message:new` of a message stored elsewhere, say). */
+  readonly roomEvents: RoomEvents;
   /** True from the moment draining starts. */
   readonly draining: boolean;
   /** Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. */
@@ -52,8 +63,13 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** The version of the `/v1` HTTP API, shown in its OpenAPI document. */
+const GATEWAY_API_VERSION = '1.0.0';
+
 /** Share of DRAIN_TIMEOUT_MS spent waiting for clients to leave; the rest is for stopping. */
 const DRAIN_WAIT_SHARE = 0.8;
+/** Share of DRAIN_TIMEOUT_MS spent, after that, for handlers still running. */
+const IN_FLIGHT_WAIT_SHARE = 0.1;
 
 /** Log paths that may hold credentials. */
 const REDACT = [
@@ -88,19 +104,36 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     ...(config.maxDisconnectionDurationMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } } : {}),
   });
   useNodeSessionIds(io, config.nodeId);
+  const inFlight = trackInFlight(io);
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? cluster?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
 
+  const roomEvents = createRoomEvents({ io, metrics, log: app.log });
+  const roomAccess = createRoomAccess(config.privateRoomPrefix);
+  const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
+  const sseMetrics = createSseMetrics(metrics);
+  const sseHub = new SseHub({ roomEvents, config: config.sse, metrics: sseMetrics, log: app.log });
+
   let draining: Promise<void> | undefined;
-  const drain = (): Promise<void> =>
-    (draining ??= drainGateway({ io, lifecycle, metrics, log: app.log, timeoutMs: Math.floor(config.drainTimeoutMs * DRAIN_WAIT_SHARE) }));
+  const drain = (): Promise<void> => {
+    // SSE streams are told and ended at once; their clients reconnect (elsewhere) by themselves.
+    if (draining === undefined) sseHub.closeAll({ reason: 'draining', reconnectAfterMs: config.sse.retryMs });
+    return (draining ??= drainGateway({ io, lifecycle, metrics, log: app.log, timeoutMs: Math.floor(config.drainTimeoutMs * DRAIN_WAIT_SHARE) }).then(() =>
+      // Handlers still running (a send between store and broadcast) finish before the adapter closes.
+      inFlight.settle(Math.floor(config.drainTimeoutMs * IN_FLIGHT_WAIT_SHARE)),
+    ));
+  };
 
   await app.register(errorsPlugin);
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
   await app.register(authPlugin, { io, config, metrics });
-  await app.register(roomsPlugin, { io, config, store, metrics });
+  await app.register(roomsPlugin, { io, config, store, metrics, roomEvents, roomAccess });
+  await app.register(openapiPlugin, { version: GATEWAY_API_VERSION });
+  await app.register(ssePlugin, { hub: sseHub, store, config, lifecycle, roomAccess, verifyToken, metrics: sseMetrics });
+  await app.register(httpApiPlugin, { config, store, roomEvents, roomAccess, verifyToken, metrics });
+  app.addHook('onClose', async () => sseHub.stop());
   const mongoAdapter = mongoAdapterOf(io);
   await app.register(healthPlugin, { lifecycle, ...(mongoAdapter ? { dependency: () => mongoAdapter.health() } : {}) });
   await app.register(metricsPlugin, { io, metrics });
@@ -131,6 +164,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     config,
     store,
     metrics,
+    roomEvents,
     get draining() {
       return lifecycle.draining;
     },

@@ -10,10 +10,16 @@ export {
   type ConfigProblem,
   type GatewayConfig,
   type LogLevel,
+  type MongoConfig,
+  defaultNodeId,
   type TransportName,
 } from './config.js';
 export type { AppendInput, AppendResult, HistoryAfter, HistoryBefore, MessageStore } from './store/message-store.js';
 export { MemoryMessageStore, type MemoryMessageStoreOptions } from './store/memory.js';
+export { MongoMessageStore, type MongoMessageStoreOptions } from './store/mongo.js';
+export { connectMongoCluster, ADAPTER_COLLECTION, type MongoCluster } from './cluster/mongo-cluster.js';
+export { ADAPTER_METRIC_NAMES } from './cluster/adapter-metrics.js';
+export { sessionIdFor, nodeOfSessionId, workerOfSessionId } from './cluster/session-id.js';
 export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics.js';
 export { roomChannel, roomOfChannel } from './rooms/channel.js';
 export { roomPresence, type RoomPresence } from './rooms/presence.js';

@@ -33,6 +33,12 @@ describe('loadConfig', () => {
       rateLimit: { burst: 30, perSecond: 10 },
       historyPerRoom: 1000,
       drainTimeoutMs: 10_000,
+      sse: { heartbeatMs: 15_000, retryMs: 2000, maxStreams: 10_000, maxStreamsPerClient: 0, bufferBytes: 256 * 1024, bufferEvents: 1000 },
+      publish: { apiKeySha256: [], rateLimit: { max: 600, windowMs: 60_000 } },
+      privateRoomPrefix: 'private:',
+      nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
+      maxDisconnectionDurationMs: 120_000,
+      workers: 1,
     });
   });
 

@@ -162,7 +162,11 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
     try {
       const text = fs.readFileSync(this.logFile, 'utf8').trimEnd();
       if (!text) return '';
-      return `\n--- last lines of ${this.logFile} ---\n${text.split('\n').slice(-25).join('\n')}`;
+      const lines = text
+        .split('\n')
+        .slice(-12)
+        .map((line) => (line.length > 400 ? `${line.slice(0, 400)}…` : line));
+      return `\n--- last lines of ${this.logFile} ---\n${lines.join('\n')}`;
     } catch {
       return '';
     }
@@ -177,4 +181,15 @@ export async function stopAllChildren(): Promise<void> {
 /** Synchronous last resort on process exit: kill what is left, by the handles this process started. */
 export function killAllChildrenNow(): void {
   for (const handle of live) handle.kill();
+}
+
+/**
+ * Adds the end of each child's log to an error: a refusal the load generator saw ("room:join refused:
+ * INTERNAL") is explained by the server's log, and CI output should show both.
+ */
+export function withChildLogs(error: unknown, children: ({ logTail(): string } | undefined)[]): Error {
+  const base = error instanceof Error ? error : new Error(String(error));
+  const tails = children.map((child) => child?.logTail() ?? '').filter((tail) => tail && !base.message.includes(tail));
+  if (tails.length > 0) base.message += tails.join('');
+  return base;
 }

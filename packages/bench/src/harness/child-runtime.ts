@@ -28,7 +28,12 @@ function forcedGcStats(): ProcessStats {
 function describe(error: unknown): { code: string; message: string } {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return { code: typeof code === 'string' ? code : 'ERROR', message: error.stack ?? error.message };
+    // A plain refusal reads best as its message; a bug (TypeError...) needs its stack.
+    const plain = error.name === 'Error' || error.name === 'BenchError';
+    return {
+      code: typeof code === 'string' ? code : 'ERROR',
+      message: plain ? error.message : (error.stack ?? error.message),
+    };
   }
   return { code: 'ERROR', message: String(error) };
 }

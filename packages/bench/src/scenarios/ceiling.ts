@@ -1,4 +1,4 @@
-import type { ChildHandle } from '../harness/child-process.js';
+import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
 import type { ServerCommands } from '../harness/ipc.js';
 import { measureWindow, windowNotes } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
@@ -82,6 +82,8 @@ export const ceilingScenario: Scenario = {
               loadCpu: window.load.loadCpu,
             });
             for (const note of windowNotes(window)) table.note(variant.label, note);
+          } catch (error) {
+            throw withChildLogs(error, [server]);
           } finally {
             await Promise.all([load.stop(), server.stop()]);
           }

@@ -1,4 +1,4 @@
-import type { ChildHandle } from '../harness/child-process.js';
+import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
 import type { ServerCommands } from '../harness/ipc.js';
 import { measureWindow, windowNotes } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
@@ -119,6 +119,8 @@ export const fanoutScenario: Scenario = {
               for (const note of [...windowNotes(saturated), ...windowNotes(half)]) table.note(variant.label, note);
             }
             await load.call('connections.close');
+          } catch (error) {
+            throw withChildLogs(error, [server]);
           } finally {
             await Promise.all([load.stop(), server.stop()]);
           }

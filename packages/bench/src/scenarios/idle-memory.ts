@@ -1,4 +1,4 @@
-import type { ChildHandle } from '../harness/child-process.js';
+import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
 import type { ServerCommands } from '../harness/ipc.js';
 import { sleep } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
@@ -48,6 +48,8 @@ async function measureIdle(
       rss: (after.rss - before.rss) / count,
       connectMs: opened.ms,
     };
+  } catch (error) {
+    throw withChildLogs(error, [server]);
   } finally {
     await Promise.all([load.stop(), server.stop()]);
   }

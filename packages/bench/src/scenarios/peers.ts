@@ -1,4 +1,4 @@
-import type { ChildHandle } from '../harness/child-process.js';
+import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
 import type { ServerCommands } from '../harness/ipc.js';
 import type { LoadCommands } from '../load/commands.js';
 import { measureWindow, windowNotes, type MeasuredWindow } from '../harness/measure.js';
@@ -142,6 +142,8 @@ export const peersScenario: Scenario = {
               });
               for (const note of [...windowNotes(saturated), ...windowNotes(half)]) table.note(variant.label, note);
               await load.call('connections.close');
+            } catch (error) {
+              throw withChildLogs(error, nodes);
             } finally {
               await Promise.all([load?.stop(), ...nodes.map((node) => node.stop())]);
               await broker?.stop();

@@ -1,3 +1,4 @@
+import { withChildLogs } from '../harness/child-process.js';
 import { sleep, measureWindow, windowNotes } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import { authFactory, type AuthSpec } from '../load/auth.js';
@@ -126,6 +127,8 @@ export const sseScenario: Scenario = {
               loadCpu: saturated.load.loadCpu,
             });
             for (const note of [...windowNotes(saturated), ...windowNotes(half)]) fanout.note(variant.label, note);
+          } catch (error) {
+            throw withChildLogs(error, [server]);
           } finally {
             await Promise.all([load.stop(), server.stop()]);
           }

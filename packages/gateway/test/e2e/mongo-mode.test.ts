@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage } from '@switchyard/protocol';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
+import { ConfigError, defaultNodeId, loadConfig } from '../../src/config.js';
 import { MongoMessageStore } from '../../src/store/mongo.js';
 import { closeAll, connect, nextEvent, recordEvents, request, roundTrip, startGateway, type StartedGateway, waitFor } from '../helpers.js';
 
@@ -164,5 +165,45 @@ describe('MongoMessageStore', () => {
     // The same clientMessageId from another author, or in another room, is another message.
     expect((await store.append({ room: 'retry', text: 'y', author: { id: 'u2', name: 'V' }, clientMessageId: 'c-1' })).created).toBe(true);
     expect((await store.append({ room: 'retry-2', text: 'z', author, clientMessageId: 'c-1' })).created).toBe(true);
+  });
+});
+
+describe('MongoDB mode configuration', () => {
+  it('reads MONGODB_URI and the cluster settings, and stays in memory mode without it', () => {
+    const config = loadConfig({
+      MONGODB_URI: 'mongodb://db.example:27017/?replicaSet=rs0',
+      MONGODB_DB: 'chat',
+      NODE_ID: 'gw-7',
+      ADAPTER_HEARTBEAT_INTERVAL_MS: '1000',
+      ADAPTER_HEARTBEAT_TIMEOUT_MS: '4000',
+      MAX_DISCONNECTION_DURATION_MS: '30000',
+      GATEWAY_WORKERS: '4',
+    });
+    expect(config.mongo).toEqual({ uri: 'mongodb://db.example:27017/?replicaSet=rs0', db: 'chat', heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 4000 });
+    expect(config).toMatchObject({ nodeId: 'gw-7', maxDisconnectionDurationMs: 30_000, workers: 4 });
+    expect(loadConfig({}).mongo).toBeUndefined();
+  });
+
+  it('derives a valid default NODE_ID from the host name and pid', () => {
+    expect(defaultNodeId('Web_01.Example.COM', 42)).toBe('web-01-example-com-42');
+    expect(defaultNodeId('___', 7)).toBe('node-7');
+  });
+
+  it('reports bad values by name, without echoing the connection string', () => {
+    let problems: { name: string; received: string | undefined }[] = [];
+    try {
+      loadConfig({
+        MONGODB_URI: 'postgres://user:secret@db',
+        NODE_ID: 'GW.1',
+        ADAPTER_HEARTBEAT_INTERVAL_MS: '5000',
+        ADAPTER_HEARTBEAT_TIMEOUT_MS: '5000',
+        GATEWAY_WORKERS: '0',
+      });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      problems = [...(error as ConfigError).problems];
+    }
+    expect(problems.map((problem) => problem.name).sort()).toEqual(['ADAPTER_HEARTBEAT_TIMEOUT_MS', 'GATEWAY_WORKERS', 'MONGODB_URI', 'NODE_ID']);
+    expect(JSON.stringify(problems)).not.toContain('secret');
   });
 });

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '@switchyard/protocol';
+import { workerOfSessionId } from '../../src/cluster/session-id.js';
+import type { TestSocket } from '../helpers.js';
+import { closeSockets, connectedSocket, clientTo, type GatewayNode, startNode, stopEverything, stopNode, transportOf, waitUntil } from './harness.js';
+
+/*
+ * GATEWAY_WORKERS=2 without MongoDB: node:cluster workers behind @socket.io/sticky, joined by
+ * @socket.io/cluster-adapter. Long-polling requests must reach the worker that owns the session.
+ */
+
+let primary: GatewayNode;
+
+beforeAll(async () => {
+  primary = await startNode('gw1', { GATEWAY_WORKERS: '2', RATE_LIMIT_BURST: '1000' });
+}, 90_000);
+
+afterAll(async () => {
+  await stopEverything();
+}, 30_000);
+
+afterEach(closeSockets);
+
+function workerOf(socket: TestSocket): number | undefined {
+  const id = socket.io.engine?.id;
+  return id ? workerOfSessionId(id) : undefined;
+}
+
+/** Connects until the session lands on a worker other than `notOn`. */
+async function clientOnAnotherWorker(notOn: number | undefined, transports: ('polling' | 'websocket')[], name: string): Promise<TestSocket> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const socket = await connectedSocket(clientTo(primary.url, { transports, auth: { name, userId: name } }));
+    if (workerOf(socket) !== notOn) return socket;
+    socket.disconnect();
+  }
+  throw new Error('every session landed on the same worker');
+}
+
+describe('GATEWAY_WORKERS=2', () => {
+  it('polling and WebSocket clients on different workers chat, polling sessions staying on their worker', async () => {
+    const errors: string[] = [];
+    const polling = await clientOnAnotherWorker(undefined, ['polling'], 'pat');
+    const websocket = await clientOnAnotherWorker(workerOf(polling), ['websocket'], 'wes');
+    expect(workerOf(polling)).toBeDefined();
+    expect(workerOf(websocket)).toBeDefined();
+    expect(workerOf(websocket)).not.toBe(workerOf(polling));
+    for (const socket of [polling, websocket]) {
+      socket.on('connect_error', (error) => errors.push(error.message));
+      socket.on('disconnect', (reason) => errors.push(reason));
+    }
+
+    const room = `workers-${randomUUID().slice(0, 8)}`;
+    await polling.timeout(10_000).emitWithAck('room:join', { room });
+    const joined = (await websocket.timeout(10_000).emitWithAck('room:join', { room })) as { members: { id: string }[] };
+    expect(joined.members.map((member) => member.id).sort()).toEqual(['pat', 'wes']);
+
+    const atPolling: string[] = [];
+    const atWebSocket: string[] = [];
+    polling.on('message:new', (message: ChatMessage) => atPolling.push(message.text));
+    websocket.on('message:new', (message: ChatMessage) => atWebSocket.push(message.text));
+    for (let round = 0; round < 5; round += 1) {
+      await polling.timeout(10_000).emitWithAck('message:send', { room, text: `p${round}`, clientMessageId: randomUUID() });
+      await websocket.timeout(10_000).emitWithAck('message:send', { room, text: `w${round}`, clientMessageId: randomUUID() });
+    }
+    const expected = ['p0', 'w0', 'p1', 'w1', 'p2', 'w2', 'p3', 'w3', 'p4', 'w4'];
+    await waitUntil('both to receive everything', () => atPolling.length >= 10 && atWebSocket.length >= 10);
+    expect(atPolling).toEqual(expected);
+    expect(atWebSocket).toEqual(expected);
+    expect(transportOf(polling)).toBe('polling');
+    expect(errors).toEqual([]);
+  });
+
+  it('stops every worker on SIGTERM', async () => {
+    expect(await stopNode(primary)).toBe(0);
+  });
+});

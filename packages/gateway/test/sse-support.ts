@@ -1,0 +1,167 @@
+import { DEADLINE_MS, waitFor } from './helpers.js';
+
+/*
+ * A real SSE client over fetch for tests: it keeps every parsed event, comment and `retry:`
+ * of one response, so tests can assert on the wire format itself. The parser follows the
+ * HTML event-stream rules (CR, LF or CRLF line ends; `field: value`; blank line dispatches).
+ */
+
+export interface ParsedEvent {
+  event: string;
+  data: string;
+  id: string | undefined;
+}
+
+export interface OpenedStream {
+  response: Response;
+  events: ParsedEvent[];
+  comments: string[];
+  retries: number[];
+  /** Resolves when the server ends the stream (or it is aborted). */
+  ended: Promise<void>;
+  close(): void;
+  /** Events of one name with their JSON data parsed. */
+  dataOf<T = unknown>(event: string): T[];
+  /** Waits until `count` events of that name arrived. */
+  waitForEvents<T = unknown>(event: string, count: number): Promise<T[]>;
+}
+
+const open = new Set<AbortController>();
+
+export async function openStream(url: string, headers: Record<string, string> = {}): Promise<OpenedStream> {
+  const abort = new AbortController();
+  open.add(abort);
+  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
+  const events: ParsedEvent[] = [];
+  const comments: string[] = [];
+  const retries: number[] = [];
+  const parser = createParser({ onEvent: (e) => events.push(e), onComment: (c) => comments.push(c), onRetry: (r) => retries.push(r) });
+  const ended = (async () => {
+    if (response.body === null) return;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body) parser(decoder.decode(chunk as Uint8Array, { stream: true }));
+    } catch {
+      // aborted
+    }
+  })();
+  const dataOf = <T>(event: string): T[] => events.filter((e) => e.event === event).map((e) => JSON.parse(e.data) as T);
+  return {
+    response,
+    events,
+    comments,
+    retries,
+    ended,
+    close: () => {
+      abort.abort();
+      open.delete(abort);
+    },
+    dataOf,
+    waitForEvents: async <T>(event: string, count: number) => {
+      await waitFor(`${count} ${event} events (have ${dataOf(event).length})`, () => dataOf(event).length >= count, DEADLINE_MS);
+      return dataOf<T>(event);
+    },
+  };
+}
+
+/** A JSON error answer (status and body) of a refused stream. */
+export async function refusal(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: { code: string; message: string } }> {
+  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
+  expectJson(response);
+  return { status: response.status, body: (await response.json()) as { code: string; message: string } };
+}
+
+function expectJson(response: Response): void {
+  const type = response.headers.get('content-type') ?? '';
+  if (!type.startsWith('application/json')) throw new Error(`expected a JSON answer, got ${response.status} ${type}`);
+}
+
+export function closeStreams(): void {
+  for (const abort of open) abort.abort();
+  open.clear();
+}
+
+export function createParser(handlers: { onEvent(e: ParsedEvent): void; onComment(c: string): void; onRetry(ms: number): void }): (text: string) => void {
+  let buffer = '';
+  let event = '';
+  let data: string[] = [];
+  let id: string | undefined;
+  let sawData = false;
+  return (text) => {
+    buffer += text;
+    // Linear in the input: scan with an index, cut the buffer once per call.
+    const lineEnd = /\r\n|\r|\n/g;
+    let start = 0;
+    for (;;) {
+      lineEnd.lastIndex = start;
+      const match = lineEnd.exec(buffer);
+      // A lone CR at the very end may be half of a CRLF: wait for more.
+      if (match === null || (match[0] === '\r' && match.index === buffer.length - 1)) break;
+      const line = buffer.slice(start, match.index);
+      start = match.index + match[0].length;
+      if (line === '') {
+        if (sawData) handlers.onEvent({ event: event || 'message', data: data.join('\n'), id });
+        event = '';
+        data = [];
+        sawData = false;
+        id = undefined;
+        continue;
+      }
+      if (line.startsWith(':')) {
+        handlers.onComment(line.slice(1).trim());
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'event') event = value;
+      else if (field === 'data') {
+        data.push(value);
+        sawData = true;
+      } else if (field === 'id') id = value;
+      else if (field === 'retry' && /^\d+$/.test(value)) handlers.onRetry(Number(value));
+    }
+    buffer = buffer.slice(start);
+  };
+}
+
+export interface GapNoticeData {
+  lastEventId: string;
+  oldestAvailableId?: string;
+}
+
+export const JWT_SECRET = 'sse-test-secret-0123456789-abcdefghij';
+export const API_KEY = 'test-api-key-0123456789abcdef';
+
+/** An HS256 token for `sub`, signed with JWT_SECRET. */
+export async function tokenFor(sub: string, claims: Record<string, unknown> = {}, expiresIn: string | number = '1h'): Promise<string> {
+  const { SignJWT } = await import('jose');
+  return new SignJWT({ name: sub, ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+/** `POST /v1/rooms/:room/messages` with the test API key (unless headers say otherwise). */
+export async function publish(
+  url: string,
+  room: string,
+  body: unknown,
+  headers: Record<string, string> = { 'x-api-key': API_KEY },
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(`${url}/v1/rooms/${encodeURIComponent(room)}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+}
+
+/** One metric's value from the gateway's /metrics (0 when absent). */
+export async function metricValue(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
