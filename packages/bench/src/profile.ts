@@ -18,6 +18,11 @@ export interface BenchProfile {
   echoWindow: number;
   /** SSE subscribers (and as many WebSocket clients) in the SSE scenario. */
   sseSubscribers: number;
+  /**
+   * Runs of the SSE scenario: fewer than the others because joining thousands of WebSocket members to one
+   * gateway room takes minutes (every join fetches the room's presence).
+   */
+  sseRuns: number;
   /** Clients per node in the multi-node (peers) scenario. */
   peerMembersPerNode: number;
 }
@@ -25,8 +30,8 @@ export interface BenchProfile {
 export const FULL_PROFILE: BenchProfile = {
   quick: false,
   runs: 3,
-  warmupMs: 1_500,
-  windowMs: 4_000,
+  warmupMs: 1_000,
+  windowMs: 3_000,
   noisyRetries: 1,
   idleWebSocketClients: 5_000,
   idlePollingClients: 1_000,
@@ -38,6 +43,7 @@ export const FULL_PROFILE: BenchProfile = {
   echoClients: 50,
   echoWindow: 4,
   sseSubscribers: 2_000,
+  sseRuns: 1,
   peerMembersPerNode: 500,
 };
 
@@ -57,5 +63,6 @@ export const QUICK_PROFILE: BenchProfile = {
   echoClients: 4,
   echoWindow: 2,
   sseSubscribers: 20,
+  sseRuns: 1,
   peerMembersPerNode: 10,
 };

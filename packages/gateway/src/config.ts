@@ -19,6 +19,9 @@ export type TransportName = (typeof TRANSPORT_NAMES)[number];
 /** Node ids end Engine.IO session ids (`<random>.gw1`), which the load balancer routes on. */
 const NODE_ID_PATTERN = '^[a-z0-9-]{1,63}$';
 
+/** Connection state recovery window in MongoDB mode unless MAX_DISCONNECTION_DURATION_MS says otherwise. */
+const DEFAULT_MAX_DISCONNECTION_DURATION_MS = 120_000;
+
 /** HS256 secrets shorter than this are brute-forceable. */
 export const MIN_JWT_SECRET_LENGTH = 32;
 
@@ -69,12 +72,13 @@ const EnvSchema = Type.Object({
   ),
   MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', maxLength: 4096, description: 'a mongodb:// or mongodb+srv:// connection string' })),
   MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'switchyard', description: 'a database name of 1-63 characters A-Z a-z 0-9 _ -' }),
-  MAX_DISCONNECTION_DURATION_MS: Type.Integer({
-    minimum: 0,
-    maximum: 86_400_000,
-    default: 120_000,
-    description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
-  }),
+  MAX_DISCONNECTION_DURATION_MS: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 86_400_000,
+      description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
+    }),
+  ),
   ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000, description: 'an integer 10-600000 (milliseconds)' }),
   ADAPTER_HEARTBEAT_TIMEOUT_MS: Type.Integer({
     minimum: 20,
@@ -323,7 +327,8 @@ function toConfig(env: Env): GatewayConfig {
     },
     privateRoomPrefix: env.PRIVATE_ROOM_PREFIX,
     nodeId: env.NODE_ID ?? defaultNodeId(),
-    maxDisconnectionDurationMs: env.MAX_DISCONNECTION_DURATION_MS,
+    // On by default where a client may come back to another node (MongoDB mode).
+    maxDisconnectionDurationMs: env.MAX_DISCONNECTION_DURATION_MS ?? (env.MONGODB_URI === undefined ? 0 : DEFAULT_MAX_DISCONNECTION_DURATION_MS),
     ...(env.MONGODB_URI === undefined
       ? {}
       : {

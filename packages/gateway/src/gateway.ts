@@ -7,6 +7,7 @@ import { bridgeAdapterMetrics } from './cluster/adapter-metrics.js';
 import { trackInFlight } from './cluster/in-flight.js';
 import { connectMongoCluster, mongoAdapterOf, type MongoCluster } from './cluster/mongo-cluster.js';
 import { reapPresenceOfEvictedNodes } from './cluster/presence-reaper.js';
+import { announceRecoveredPresence } from './cluster/recovered-presence.js';
 import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig, LogLevel } from './config.js';
 import { createTokenVerifier } from './auth/identify.js';
@@ -105,6 +106,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   });
   useNodeSessionIds(io, config.nodeId);
   const inFlight = trackInFlight(io);
+  if (config.maxDisconnectionDurationMs > 0) announceRecoveredPresence(io, metrics, app.log);
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? cluster?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
 

@@ -24,7 +24,11 @@ function readConfig(): GatewayConfig {
 const config = readConfig();
 
 /** Runs `stop` once on the first signal; a second signal, or a stop longer than the drain timeout, exits at once. */
-function onSignals(stop: () => Promise<void>, log: Log, signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
+function onSignals(
+  stop: () => Promise<void>,
+  log: Log,
+  signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): void {
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -67,7 +71,13 @@ if (config.workers > 1 && cluster.isPrimary) {
   const gateway = await createGateway(config);
   const { url } = await gateway.listen();
   gateway.app.log.info(
-    { url, node: config.nodeId, authMode: config.auth.mode, transports: config.transports, mongodb: config.mongo !== undefined },
+    {
+      url,
+      node: config.nodeId,
+      authMode: config.auth.mode,
+      transports: config.transports,
+      mongodb: config.mongo !== undefined,
+    },
     `switchyard listening on ${url}`,
   );
   onSignals(() => gateway.close(), gateway.app.log);

@@ -37,7 +37,7 @@ describe('loadConfig', () => {
       publish: { apiKeySha256: [], rateLimit: { max: 600, windowMs: 60_000 } },
       privateRoomPrefix: 'private:',
       nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
-      maxDisconnectionDurationMs: 120_000,
+      maxDisconnectionDurationMs: 0,
       workers: 1,
     });
   });

@@ -1,8 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@switchyard/protocol';
+import { type HistoryAfter, MemoryMessageStore, type MessageStore } from '../src/index.js';
 import { closeAll, connect, DEADLINE_MS, request, startGateway, waitFor } from './helpers.js';
-import { closeStreams, createParser, metricValue, openStream, type ParsedEvent } from './sse-support.js';
+import { API_KEY, closeStreams, createParser, metricValue, openStream, type ParsedEvent, publish } from './sse-support.js';
 
 const sockets = new Set<Socket>();
 afterEach(async () => {
@@ -108,5 +109,33 @@ describe('SSE slow consumers', () => {
     expect(messages.map((e) => e.id)).toEqual(sent.slice(0, messages.length).map((m) => m.id));
     expect(messages.length).toBeLessThan(sent.length);
     expect(JSON.parse(error?.data ?? '{}')).toMatchObject({ code: 'SLOW_CONSUMER', lastEventId: messages.at(-1)?.id });
+  });
+
+  it('closes a stream whose replay falls too far behind the live events, naming the id it resumed from', async () => {
+    const inner = new MemoryMessageStore({ historyPerRoom: 1000 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let replayWaiting = false;
+    const store: MessageStore = {
+      append: (input) => inner.append(input),
+      latest: (room, limit) => inner.latest(room, limit),
+      before: (room, beforeId, limit) => inner.before(room, beforeId, limit),
+      async after(room, afterId, limit): Promise<HistoryAfter> {
+        replayWaiting = true;
+        await gate;
+        return inner.after(room, afterId, limit);
+      },
+    };
+    const { url } = await startGateway({ API_KEYS: API_KEY, SSE_BUFFER_EVENTS: '5', PUBLISH_RATE_LIMIT_MAX: '1000' }, { store });
+    const first = (await publish(url, 'slow', { text: 'first' })).body;
+    const stream = await openStream(`${url}/v1/rooms/slow/events`, { 'last-event-id': String(first.id) });
+    await waitFor('the replay to start', () => replayWaiting);
+    for (let i = 0; i < 6; i += 1) await publish(url, 'slow', { text: `live ${i}` });
+    const [error] = await stream.waitForEvents<{ code: string; lastEventId?: string }>('error', 1);
+    expect(error).toMatchObject({ code: 'SLOW_CONSUMER', lastEventId: first.id });
+    await stream.ended;
+    expect(stream.dataOf('message:new')).toEqual([]);
+    release();
+    expect(await metricValue(url, 'switchyard_sse_slow_consumer_closes_total')).toBe(1);
   });
 });

@@ -39,8 +39,13 @@ export async function openStream(url: string, headers: Record<string, string> = 
   const ended = (async () => {
     if (response.body === null) return;
     const decoder = new TextDecoder();
+    const reader = response.body.getReader();
     try {
-      for await (const chunk of response.body) parser(decoder.decode(chunk as Uint8Array, { stream: true }));
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        parser(decoder.decode(value, { stream: true }));
+      }
     } catch {
       // aborted
     }
@@ -164,4 +169,36 @@ export async function metricValue(url: string, name: string, labels = ''): Promi
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+/** A TCP pass-through to the gateway whose connections a test can cut, like a network would. */
+export async function startCutter(targetUrl: string): Promise<{ url: string; cutAll(): void; close(): Promise<void> }> {
+  const { createServer, connect: netConnect } = await import('node:net');
+  const target = new URL(targetUrl);
+  const open = new Set<import('node:net').Socket>();
+  const server = createServer((client) => {
+    const upstream = netConnect({ host: target.hostname, port: Number(target.port) });
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  const cutAll = (): void => {
+    for (const socket of open) socket.destroy();
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cutAll,
+    close: async () => {
+      cutAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -5,6 +5,8 @@ import type { ReplicaSetMember } from './member.js';
 import { isPlainObject } from './query/values.js';
 import { decodeRequest, encodeMsgReply, encodeQueryReply, FramingError, MessageFramer, OpCode } from './wire.js';
 
+const TRACE = (globalThis as { __standinTrace?: { records: Array<{ conn: number; req: number; cmd: string | undefined; t: number; replied: number; mtc: boolean; destroyedBefore: boolean }>; closes: Map<number, number> } }).__standinTrace;
+
 /**
  * One client connection: frames bytes into messages and answers them strictly in order (drivers send one
  * command at a time per connection; a waiting getMore holds its connection, as with mongod).
@@ -27,6 +29,7 @@ export class ClientConnection {
       // A reset by the peer is an ordinary way for a test client to leave; 'close' follows.
     });
     socket.on('close', () => {
+      TRACE?.closes.set(this.id, Date.now());
       this.aborter.abort();
       onClose();
     });
@@ -98,6 +101,8 @@ export class ClientConnection {
       db = typeof body.$db === 'string' ? body.$db : '';
     }
     this.captureAppName(body);
+    const rec = { conn: this.id, req: request.requestId, cmd: Object.keys(body)[0], t: Date.now(), replied: 0, mtc: request.kind === 'msg' && request.moreToCome, destroyedBefore: this.socket.destroyed };
+    TRACE?.records.push(rec);
     const result = await dispatch(body, db, this.member, {
       id: this.id,
       signal: this.aborter.signal,
@@ -109,6 +114,7 @@ export class ClientConnection {
       return;
     }
     if ('noReply' in result || (request.kind === 'msg' && request.moreToCome)) return;
+    if (!this.socket.destroyed && this.socket.writable) rec.replied = Date.now();
     this.write(
       request.kind === 'query'
         ? encodeQueryReply(request.requestId, result.reply)

@@ -73,11 +73,6 @@ export interface ServerToClientEvents {
 export interface InterServerEvents {
   /** A node asks the others for the members they hold in a room. */
   'members:list': (room: string, reply: (members: Member[]) => void) => void;
-  /**
-   * A room event emitted on one node, relayed to the other nodes' local listeners (SSE
-   * streams). Sent right after the broadcast, through the same adapter, so it keeps its order.
-   */
-  'room:event': (room: string, event: RoomEventName, payload: RoomEventPayload) => void;
 }
 
 /** What the gateway keeps on each socket (`socket.data`). */

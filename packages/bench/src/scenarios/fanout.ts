@@ -54,6 +54,7 @@ const METRICS: MetricSpec[] = [
   },
   { key: 'p50', label: 'p50 at half load', unit: 'ms' },
   { key: 'p99', label: 'p99 at half load', unit: 'ms' },
+  { key: 'joinMs', label: 'time to join all members', unit: 'ms' },
   { key: 'serverCpu', label: 'server CPU (saturated)', unit: 'core-fraction', compare: false },
   { key: 'loadCpu', label: 'load CPU (saturated)', unit: 'core-fraction', compare: false },
 ];
@@ -87,7 +88,7 @@ export const fanoutScenario: Scenario = {
           const server = await variant.start(context);
           const load = await startLoad(context);
           try {
-            await load.call('fanout.connect', {
+            const joined = await load.call('fanout.connect', {
               target: variant.target,
               urls: [serverUrl(server)],
               members: profile.fanoutMembers,
@@ -113,6 +114,7 @@ export const fanoutScenario: Scenario = {
                 saturated: saturated.rate,
                 p50: half.load.latency?.p50,
                 p99: half.load.latency?.p99,
+                joinMs: joined.ms,
                 serverCpu: saturated.serverCpu[0],
                 loadCpu: saturated.load.loadCpu,
               });

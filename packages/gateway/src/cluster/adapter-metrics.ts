@@ -84,23 +84,43 @@ export function bridgeAdapterMetrics(registry: Registry, source: AdapterMetricsS
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
     registers,
   });
-  const publishErrors = new Counter({ name: ADAPTER_METRIC_NAMES.publishErrors, help: 'Failed outbox batch writes (retried or rejected)', registers });
+  const publishErrors = new Counter({
+    name: ADAPTER_METRIC_NAMES.publishErrors,
+    help: 'Failed outbox batch writes (retried or rejected)',
+    registers,
+  });
   const rejected = new Counter({
     name: ADAPTER_METRIC_NAMES.rejected,
     help: 'Messages refused before being written, by code',
     labelNames: ['code'],
     registers,
   });
-  const overflows = new Counter({ name: ADAPTER_METRIC_NAMES.overflows, help: 'Publishes refused because the outbox was full', registers });
+  const overflows = new Counter({
+    name: ADAPTER_METRIC_NAMES.overflows,
+    help: 'Publishes refused because the outbox was full',
+    registers,
+  });
   const lag = new Histogram({
     name: ADAPTER_METRIC_NAMES.lag,
     help: 'Time from the MongoDB write of a message to its dispatch on this node',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers,
   });
-  const resumes = new Counter({ name: ADAPTER_METRIC_NAMES.resumes, help: 'Change stream reopenings after an error', registers });
-  const gaps = new Counter({ name: ADAPTER_METRIC_NAMES.gaps, help: 'Change stream history losses (messages may be missing)', registers });
-  const duplicates = new Counter({ name: ADAPTER_METRIC_NAMES.duplicates, help: 'Messages seen twice and dropped', registers });
+  const resumes = new Counter({
+    name: ADAPTER_METRIC_NAMES.resumes,
+    help: 'Change stream reopenings after an error',
+    registers,
+  });
+  const gaps = new Counter({
+    name: ADAPTER_METRIC_NAMES.gaps,
+    help: 'Change stream history losses (messages may be missing)',
+    registers,
+  });
+  const duplicates = new Counter({
+    name: ADAPTER_METRIC_NAMES.duplicates,
+    help: 'Messages seen twice and dropped',
+    registers,
+  });
   const restores = new Counter({
     name: ADAPTER_METRIC_NAMES.restores,
     help: 'Connection state recovery attempts, by outcome',

@@ -24,7 +24,11 @@ export interface MongoCluster {
   close(): Promise<void>;
 }
 
-export async function connectMongoCluster(config: MongoConfig, nodeId: string, log: FastifyBaseLogger): Promise<MongoCluster> {
+export async function connectMongoCluster(
+  config: MongoConfig,
+  nodeId: string,
+  log: FastifyBaseLogger,
+): Promise<MongoCluster> {
   const client = new MongoClient(config.uri, { appName: `switchyard-${nodeId}` });
   try {
     await client.connect();
@@ -44,7 +48,9 @@ export async function connectMongoCluster(config: MongoConfig, nodeId: string, l
         error: (obj, msg) => adapterLog.error(obj, msg),
       },
     });
-    adapter.events.on('gap', (gap) => adapterLog.error({ gap }, 'change stream history lost: messages may be missing on this node'));
+    adapter.events.on('gap', (gap) =>
+      adapterLog.error({ gap }, 'change stream history lost: messages may be missing on this node'),
+    );
     adapter.events.on('state', (state) => adapterLog.info(state, 'adapter state'));
     log.info({ db: config.db }, 'connected to MongoDB');
     let closed: Promise<void> | undefined;

@@ -38,7 +38,13 @@ interface HeartbeatAdapterInternals {
   nodesMap?: Map<string, number>;
 }
 
-export function reapPresenceOfEvictedNodes({ io, metrics, log, pollMs = 500, onEviction }: PresenceReaperOptions): PresenceReaper {
+export function reapPresenceOfEvictedNodes({
+  io,
+  metrics,
+  log,
+  pollMs = 500,
+  onEviction,
+}: PresenceReaperOptions): PresenceReaper {
   const nsp = io.of('/');
   const adapter = nsp.adapter;
   /** room → members cluster-wide, for rooms with at least one socket on this node. */

@@ -1,6 +1,9 @@
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
-import { setupPrimary as setupClusterAdapterPrimary, createAdapter as createClusterAdapter } from '@socket.io/cluster-adapter';
+import {
+  setupPrimary as setupClusterAdapterPrimary,
+  createAdapter as createClusterAdapter,
+} from '@socket.io/cluster-adapter';
 import { setupMaster as setupStickyPrimary, setupWorker as setupStickyWorker } from '@socket.io/sticky';
 import pino from 'pino';
 import type { GatewayConfig } from '../config.js';
@@ -24,7 +27,10 @@ export interface RunningWorkers {
 
 /** In the primary: listen, fork the workers, re-fork the ones that crash, stop them all on `stop()`. */
 export async function startPrimary(config: GatewayConfig): Promise<RunningWorkers> {
-  const log = pino({ ...gatewayLoggerOptions(config.logLevel), base: { pid: process.pid, role: 'primary', node: config.nodeId } });
+  const log = pino({
+    ...gatewayLoggerOptions(config.logLevel),
+    base: { pid: process.pid, role: 'primary', node: config.nodeId },
+  });
   const server = createServer();
   setupStickyPrimary(server, { loadBalancingMethod: 'least-connection' });
   if (config.mongo === undefined) setupClusterAdapterPrimary();
@@ -61,7 +67,10 @@ export async function startPrimary(config: GatewayConfig): Promise<RunningWorker
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  log.info({ port, workers: config.workers, adapter: config.mongo ? 'mongodb' : 'cluster' }, `switchyard primary listening on port ${port}`);
+  log.info(
+    { port, workers: config.workers, adapter: config.mongo ? 'mongodb' : 'cluster' },
+    `switchyard primary listening on port ${port}`,
+  );
 
   return {
     log,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyPluginAsync, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Counter } from 'prom-client';
@@ -117,8 +117,9 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (ap
  * Validates with TypeBox's compiler, like socket events, instead of fastify's Ajv (which strips
  * unknown properties where the protocol's schemas refuse them).
  */
-const typeboxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema }) => {
-  const compiled = TypeCompiler.Compile(schema);
+const typeboxValidatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema }) => {
+  // Every schema of the route is a TypeBox schema from the protocol (or built here with TypeBox).
+  const compiled = TypeCompiler.Compile(schema as TSchema);
   return (data: unknown) => {
     if (compiled.Check(data)) return { value: data };
     const first = compiled.Errors(data).First();

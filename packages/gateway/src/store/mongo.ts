@@ -54,7 +54,11 @@ export class MongoMessageStore implements MessageStore {
     await this.#messages.createIndex({ room: 1, id: 1 }, { name: 'room_id', unique: true });
     await this.#messages.createIndex(
       { room: 1, 'author.id': 1, clientMessageId: 1 },
-      { name: 'room_author_clientMessageId', unique: true, partialFilterExpression: { clientMessageId: { $exists: true } } },
+      {
+        name: 'room_author_clientMessageId',
+        unique: true,
+        partialFilterExpression: { clientMessageId: { $exists: true } },
+      },
     );
   }
 

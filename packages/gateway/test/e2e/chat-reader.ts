@@ -50,7 +50,11 @@ export class ChatReader {
       // replay is still found (and counted: see `fromHistoryAfterRecovery`).
       if (this.socket.recovered) this.recoveries += 1;
       const recovered = this.socket.recovered;
-      this.#resyncing = this.#resyncing.then(() => this.#resync(recovered)).catch(() => this.socket.io.engine?.close());
+      this.#resyncing = this.#resyncing
+        .then(() => this.#resync(recovered))
+        .catch(() => {
+          this.socket.io.engine?.close(); // a failed resync: reconnect and try again
+        });
     };
     socket.on('connect', onConnect);
     if (socket.connected) onConnect();
@@ -72,7 +76,9 @@ export class ChatReader {
       for (const message of page) this.messages.set(message.id, message);
       const oldest = page[0]?.id;
       if (known === undefined || oldest === undefined || oldest <= known) break;
-      const older = (await this.socket.timeout(10_000).emitWithAck('history:fetch', { room: this.room, before: oldest, limit: 100 })) as HistoryAck;
+      const older = (await this.socket
+        .timeout(10_000)
+        .emitWithAck('history:fetch', { room: this.room, before: oldest, limit: 100 })) as HistoryAck;
       if (!older.ok) throw new Error(`history:fetch refused: ${JSON.stringify(older)}`);
       page = older.messages ?? [];
       if (page.length === 0 || older.hasMore === false) {
@@ -82,7 +88,9 @@ export class ChatReader {
     }
     if (recovered) {
       // Messages the restored session did not replay but history had (diagnostic, not asserted).
-      for (const [id] of this.messages) if (!before.has(id) && !this.live.includes(id) && known !== undefined && id > known) this.fromHistoryAfterRecovery.push(id);
+      for (const [id] of this.messages)
+        if (!before.has(id) && !this.live.includes(id) && known !== undefined && id > known)
+          this.fromHistoryAfterRecovery.push(id);
     } else {
       this.joins += 1;
     }
@@ -90,7 +98,9 @@ export class ChatReader {
 
   /** Texts of everything known, in id order. */
   texts(): string[] {
-    return [...this.messages.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((message) => message.text);
+    return [...this.messages.values()]
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((message) => message.text);
   }
 
   duplicateDeliveries(): string[] {
@@ -103,7 +113,12 @@ export class ChatReader {
  * Sends `text` until it is acknowledged, always with the same clientMessageId, across disconnects
  * and nodes: the store keeps it once whichever node the retry reaches.
  */
-export async function sendUntilStored(reader: ChatReader, text: string, clientMessageId: string, deadlineMs = 60_000): Promise<ChatMessage> {
+export async function sendUntilStored(
+  reader: ChatReader,
+  text: string,
+  clientMessageId: string,
+  deadlineMs = 60_000,
+): Promise<ChatMessage> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     if (Date.now() > deadline) throw new Error(`could not send ${text}`);
@@ -112,7 +127,9 @@ export async function sendUntilStored(reader: ChatReader, text: string, clientMe
       continue;
     }
     try {
-      const ack = (await reader.socket.timeout(3000).emitWithAck('message:send', { room: reader.room, text, clientMessageId })) as {
+      const ack = (await reader.socket
+        .timeout(3000)
+        .emitWithAck('message:send', { room: reader.room, text, clientMessageId })) as {
         ok: boolean;
         message?: ChatMessage;
       };

@@ -44,7 +44,10 @@ beforeAll(async () => {
   // One at a time: three tsx start-ups at once are slow on a loaded 2-core machine.
   for (const nodeId of NODES) nodes.push(await startNode(nodeId, env));
   ensureSdkBundle();
-  [balancer, broken] = await Promise.all([startNginx(NGINX_TEMPLATES.sticky, nodes), startNginx(NGINX_TEMPLATES.websocketBreaking, nodes)]);
+  [balancer, broken] = await Promise.all([
+    startNginx(NGINX_TEMPLATES.sticky, nodes),
+    startNginx(NGINX_TEMPLATES.websocketBreaking, nodes),
+  ]);
 }, 120_000);
 
 afterAll(async () => {
@@ -70,11 +73,15 @@ async function join(socket: TestSocket, room: string): Promise<void> {
 /** Each socket sends one message; every socket (sender included) receives every message once. */
 async function everyoneHearsEveryone(sockets: TestSocket[], room: string): Promise<void> {
   const received = sockets.map(() => [] as string[]);
-  sockets.forEach((socket, index) => socket.on('message:new', (message: ChatMessage) => received[index]?.push(message.text)));
+  sockets.forEach((socket, index) =>
+    socket.on('message:new', (message: ChatMessage) => received[index]?.push(message.text)),
+  );
   const texts = sockets.map((_socket, index) => `from ${index} ${randomUUID()}`);
   await Promise.all(
     sockets.map(async (socket, index) => {
-      const ack = (await socket.timeout(10_000).emitWithAck('message:send', { room, text: texts[index] as string, clientMessageId: randomUUID() })) as {
+      const ack = (await socket
+        .timeout(10_000)
+        .emitWithAck('message:send', { room, text: texts[index] as string, clientMessageId: randomUUID() })) as {
         ok: boolean;
       };
       expect(ack.ok).toBe(true);
@@ -103,7 +110,12 @@ describe('three gateways behind nginx', () => {
     const errors: string[] = [];
     const sockets: TestSocket[] = [];
     for (const [index, nodeId] of NODES.entries()) {
-      sockets.push(await clientOn(balancer.url, nodeId, { transports: ['websocket'], auth: { name: `ws${index}`, userId: `ws-${index}` } }));
+      sockets.push(
+        await clientOn(balancer.url, nodeId, {
+          transports: ['websocket'],
+          auth: { name: `ws${index}`, userId: `ws-${index}` },
+        }),
+      );
     }
     expect(sockets.map(nodeOf)).toEqual(NODES);
     sockets.forEach((socket) => watchErrors(socket, errors));
@@ -121,7 +133,9 @@ describe('three gateways behind nginx', () => {
     const sockets: TestSocket[] = [];
     for (const nodeId of ['gw1', 'gw3']) sockets.push(await clientOn(broken.url, nodeId, { defaults: true }));
     sockets.forEach((socket) => watchErrors(socket, errors));
-    await waitUntil('the WebSocket upgrade probes to fail', () => sockets.every((socket) => upgradeErrorsOf(socket) > 0));
+    await waitUntil('the WebSocket upgrade probes to fail', () =>
+      sockets.every((socket) => upgradeErrorsOf(socket) > 0),
+    );
     const room = `broken-${randomUUID().slice(0, 8)}`;
     for (const socket of sockets) await join(socket, room);
     await everyoneHearsEveryone(sockets, room);

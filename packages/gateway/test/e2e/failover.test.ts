@@ -65,11 +65,17 @@ async function audience(room: string, senderNode: string): Promise<{ readers: Ch
   const readers: ChatReader[] = [];
   for (const nodeId of NODES) {
     for (const transport of ['polling', 'websocket'] as const) {
-      const socket = await clientOn(balancer.url, nodeId, { transports: [transport], auth: { name: `${nodeId}-${transport}`, userId: `${nodeId}-${transport}` } });
+      const socket = await clientOn(balancer.url, nodeId, {
+        transports: [transport],
+        auth: { name: `${nodeId}-${transport}`, userId: `${nodeId}-${transport}` },
+      });
       readers.push(await new ChatReader(socket, room).ready());
     }
   }
-  const sender = await new ChatReader(await clientOn(balancer.url, senderNode, { auth: { name: 'sender', userId: 'sender' } }), room).ready();
+  const sender = await new ChatReader(
+    await clientOn(balancer.url, senderNode, { auth: { name: 'sender', userId: 'sender' } }),
+    room,
+  ).ready();
   return { readers, sender };
 }
 
@@ -93,8 +99,13 @@ describe('nodes going away under traffic', () => {
     const room = `kill-${randomUUID().slice(0, 8)}`;
     const { readers, sender } = await audience(room, 'gw1');
     // A member who stays away: the survivors must hear that they left with the dead node.
-    const ghost = await clientOn(balancer.url, 'gw3', { reconnection: false, auth: { name: 'ghost', userId: 'ghost' } });
-    expect((await ghost.timeout(10_000).emitWithAck('room:join', { room })) as { ok: boolean }).toMatchObject({ ok: true });
+    const ghost = await clientOn(balancer.url, 'gw3', {
+      reconnection: false,
+      auth: { name: 'ghost', userId: 'ghost' },
+    });
+    expect((await ghost.timeout(10_000).emitWithAck('room:join', { room })) as { ok: boolean }).toMatchObject({
+      ok: true,
+    });
     const survivors = readers.filter((reader) => nodeOf(reader.socket) !== 'gw3');
 
     const texts = Array.from({ length: 60 }, (_, index) => `n${index + 1}`);
@@ -103,7 +114,11 @@ describe('nodes going away under traffic', () => {
       await sendUntilStored(sender, text, `kill-${index}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    await waitUntil('every reader to have every message', () => readers.every((reader) => reader.messages.size >= texts.length), 60_000);
+    await waitUntil(
+      'every reader to have every message',
+      () => readers.every((reader) => reader.messages.size >= texts.length),
+      60_000,
+    );
     expectEveryoneHasExactly([...readers, sender], texts);
     // The dead node's clients are on the others now.
     for (const reader of readers) expect(['gw1', 'gw2']).toContain(nodeOf(reader.socket));
@@ -111,7 +126,8 @@ describe('nodes going away under traffic', () => {
     await waitUntil('presence:leave for the member of the dead node', () =>
       [...survivors, sender].every((reader) => reader.presenceLeaves.some((member) => member.id === 'ghost')),
     );
-    for (const reader of [...survivors, sender]) expect(reader.presenceLeaves.filter((member) => member.id === 'ghost')).toHaveLength(1);
+    for (const reader of [...survivors, sender])
+      expect(reader.presenceLeaves.filter((member) => member.id === 'ghost')).toHaveLength(1);
 
     // Back to three nodes for the next test.
     nodes.set('gw3', await startNode('gw3', env, { port: node('gw3').port }));
@@ -153,13 +169,23 @@ describe('nodes going away under traffic', () => {
     stopAt = sent.length + 5;
     await stream;
 
-    await waitUntil('every reader to have every message', () => readers.every((reader) => reader.messages.size >= sent.length), 30_000).catch((error: unknown) => {
+    await waitUntil(
+      'every reader to have every message',
+      () => readers.every((reader) => reader.messages.size >= sent.length),
+      30_000,
+    ).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${readers.map(describeReader(sent)).join('\n')}`);
     });
     expectEveryoneHasExactly([...readers, sender], sent);
     expect(sent.length).toBeGreaterThanOrEqual(8);
     // Drained sessions were restored on other nodes by connection state recovery.
     expect(readers.some((reader) => reader.recoveries > 0)).toBe(true);
-    if (process.env.E2E_DEBUG) console.log(readers.map((reader) => `${reader.recoveries} recoveries, from history after recovery: ${reader.fromHistoryAfterRecovery.length}`));
+    if (process.env.E2E_DEBUG)
+      console.log(
+        readers.map(
+          (reader) =>
+            `${reader.recoveries} recoveries, from history after recovery: ${reader.fromHistoryAfterRecovery.length}`,
+        ),
+      );
   }, 150_000);
 });

@@ -44,7 +44,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitUntil<T>(what: string, check: () => T | Promise<T>, deadlineMs = E2E_DEADLINE_MS, everyMs = 50): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  deadlineMs = E2E_DEADLINE_MS,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   let lastError: unknown;
   for (;;) {
@@ -54,7 +59,8 @@ export async function waitUntil<T>(what: string, check: () => T | Promise<T>, de
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
@@ -109,7 +115,15 @@ export async function startNode(
       resolve(code);
     }),
   );
-  const node: GatewayNode = { nodeId, port, url: `http://127.0.0.1:${port}`, env: fullEnv, child, exited, output: () => lines.join('') };
+  const node: GatewayNode = {
+    nodeId,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    env: fullEnv,
+    child,
+    exited,
+    output: () => lines.join(''),
+  };
   if (options.ready !== false) {
     let gone = false;
     void exited.then(() => (gone = true));
@@ -146,7 +160,10 @@ export async function startNginx(template: string, nodes: readonly { port: numbe
   tempDirs.add(dir);
   const upstreams: Record<string, string> = { LISTEN: `127.0.0.1:${port}` };
   nodes.forEach((node, index) => (upstreams[`GW${index + 1}`] = `127.0.0.1:${node.port}`));
-  const server = readFileSync(template, 'utf8').replace(/\$\{([A-Z0-9]+)\}/g, (whole, name: string) => upstreams[name] ?? whole);
+  const server = readFileSync(template, 'utf8').replace(
+    /\$\{([A-Z0-9]+)\}/g,
+    (whole, name: string) => upstreams[name] ?? whole,
+  );
   writeFileSync(join(dir, 'switchyard.conf'), server);
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -170,7 +187,10 @@ export async function startNginx(template: string, nodes: readonly { port: numbe
     ].join('\n'),
   );
   const output: string[] = [];
-  const child = spawn(NGINX_BIN, ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const child = spawn(NGINX_BIN, ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: false,
+  });
   children.add(child);
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
@@ -220,7 +240,9 @@ export function clientTo(url: string, options: ClientOptions = {}): TestSocket {
       };
   const socket: TestSocket = ioClient(url, opts);
   sockets.add(socket);
-  socket.io.on('open', () => socket.io.engine.on('upgradeError', () => upgradeErrors.set(socket, (upgradeErrors.get(socket) ?? 0) + 1)));
+  socket.io.on('open', () =>
+    socket.io.engine.on('upgradeError', () => upgradeErrors.set(socket, (upgradeErrors.get(socket) ?? 0) + 1)),
+  );
   return socket;
 }
 

@@ -6,7 +6,17 @@ import type { ChatMessage } from '@switchyard/protocol';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
 import { ConfigError, defaultNodeId, loadConfig } from '../../src/config.js';
 import { MongoMessageStore } from '../../src/store/mongo.js';
-import { closeAll, connect, nextEvent, recordEvents, request, roundTrip, startGateway, type StartedGateway, waitFor } from '../helpers.js';
+import {
+  closeAll,
+  connect,
+  nextEvent,
+  recordEvents,
+  request,
+  roundTrip,
+  startGateway,
+  type StartedGateway,
+  waitFor,
+} from '../helpers.js';
 
 /*
  * MongoDB mode in one process: two gateways on the stand-in, each with its own MongoClient, the
@@ -66,14 +76,22 @@ describe('gateway in MongoDB mode', () => {
     await request(ada, 'room:join', { room: 'lobby' });
     const joined = nextEvent(ada, 'presence:join');
     const bobJoin = await request<{ ok: true; members: { id: string }[] }>(bob, 'room:join', { room: 'lobby' });
-    expect(bobJoin, JSON.stringify(bobJoin)).toHaveProperty("members");
+    expect(bobJoin, JSON.stringify(bobJoin)).toHaveProperty('members');
     expect(bobJoin.members.map((member) => member.id).sort()).toEqual(['ada', 'bob']);
     expect((await joined).member.id).toBe('bob');
 
     const atBob = nextEvent(bob, 'message:new');
-    const sent = await request<{ ok: true; message: ChatMessage }>(ada, 'message:send', { room: 'lobby', text: 'hi Bob', clientMessageId: randomUUID() });
+    const sent = await request<{ ok: true; message: ChatMessage }>(ada, 'message:send', {
+      room: 'lobby',
+      text: 'hi Bob',
+      clientMessageId: randomUUID(),
+    });
     expect(await atBob).toEqual(sent.message);
-    const reply = await request<{ ok: true; message: ChatMessage }>(bob, 'message:send', { room: 'lobby', text: 'hi Ada', clientMessageId: randomUUID() });
+    const reply = await request<{ ok: true; message: ChatMessage }>(bob, 'message:send', {
+      room: 'lobby',
+      text: 'hi Ada',
+      clientMessageId: randomUUID(),
+    });
     expect(reply.message.id > sent.message.id).toBe(true);
 
     const page = await request<{ ok: true; messages: ChatMessage[] }>(ada, 'history:fetch', { room: 'lobby' });
@@ -139,7 +157,8 @@ describe('MongoMessageStore', () => {
 
   it('orders ids per room and pages backwards and forwards', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 12; i += 1) ids.push((await store.append({ room: 'paging', text: `m${i}`, author })).message.id);
+    for (let i = 0; i < 12; i += 1)
+      ids.push((await store.append({ room: 'paging', text: `m${i}`, author })).message.id);
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(12);
 
@@ -152,7 +171,10 @@ describe('MongoMessageStore', () => {
     expect(oldest.messages.map((m) => m.text)).toEqual(['m0', 'm1']);
     expect(oldest.hasMore).toBe(false);
     const newer = await store.after('paging', ids[9] as string, 10);
-    expect(newer).toEqual({ messages: [expect.objectContaining({ text: 'm10' }), expect.objectContaining({ text: 'm11' })], gap: false });
+    expect(newer).toEqual({
+      messages: [expect.objectContaining({ text: 'm10' }), expect.objectContaining({ text: 'm11' })],
+      gap: false,
+    });
   });
 
   it('answers concurrent retries with the one stored message', async () => {
@@ -163,7 +185,10 @@ describe('MongoMessageStore', () => {
     expect(new Set(results.map((result) => result.message.id)).size).toBe(1);
     expect(await store.latest('retry', 10)).toHaveLength(1);
     // The same clientMessageId from another author, or in another room, is another message.
-    expect((await store.append({ room: 'retry', text: 'y', author: { id: 'u2', name: 'V' }, clientMessageId: 'c-1' })).created).toBe(true);
+    expect(
+      (await store.append({ room: 'retry', text: 'y', author: { id: 'u2', name: 'V' }, clientMessageId: 'c-1' }))
+        .created,
+    ).toBe(true);
     expect((await store.append({ room: 'retry-2', text: 'z', author, clientMessageId: 'c-1' })).created).toBe(true);
   });
 });
@@ -179,9 +204,17 @@ describe('MongoDB mode configuration', () => {
       MAX_DISCONNECTION_DURATION_MS: '30000',
       GATEWAY_WORKERS: '4',
     });
-    expect(config.mongo).toEqual({ uri: 'mongodb://db.example:27017/?replicaSet=rs0', db: 'chat', heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 4000 });
+    expect(config.mongo).toEqual({
+      uri: 'mongodb://db.example:27017/?replicaSet=rs0',
+      db: 'chat',
+      heartbeatIntervalMs: 1000,
+      heartbeatTimeoutMs: 4000,
+    });
     expect(config).toMatchObject({ nodeId: 'gw-7', maxDisconnectionDurationMs: 30_000, workers: 4 });
     expect(loadConfig({}).mongo).toBeUndefined();
+    // Recovery is on by default only where a client may come back to another node.
+    expect(loadConfig({}).maxDisconnectionDurationMs).toBe(0);
+    expect(loadConfig({ MONGODB_URI: 'mongodb://db' }).maxDisconnectionDurationMs).toBe(120_000);
   });
 
   it('derives a valid default NODE_ID from the host name and pid', () => {
@@ -203,7 +236,12 @@ describe('MongoDB mode configuration', () => {
       expect(error).toBeInstanceOf(ConfigError);
       problems = [...(error as ConfigError).problems];
     }
-    expect(problems.map((problem) => problem.name).sort()).toEqual(['ADAPTER_HEARTBEAT_TIMEOUT_MS', 'GATEWAY_WORKERS', 'MONGODB_URI', 'NODE_ID']);
+    expect(problems.map((problem) => problem.name).sort()).toEqual([
+      'ADAPTER_HEARTBEAT_TIMEOUT_MS',
+      'GATEWAY_WORKERS',
+      'MONGODB_URI',
+      'NODE_ID',
+    ]);
     expect(JSON.stringify(problems)).not.toContain('secret');
   });
 });

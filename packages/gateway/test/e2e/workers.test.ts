@@ -1,9 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage } from '@switchyard/protocol';
 import { workerOfSessionId } from '../../src/cluster/session-id.js';
 import type { TestSocket } from '../helpers.js';
-import { closeSockets, connectedSocket, clientTo, type GatewayNode, startNode, stopEverything, stopNode, transportOf, waitUntil } from './harness.js';
+import {
+  closeSockets,
+  connectedSocket,
+  clientTo,
+  type GatewayNode,
+  startNode,
+  stopEverything,
+  stopNode,
+  transportOf,
+  waitUntil,
+} from './harness.js';
 
 /*
  * GATEWAY_WORKERS=2 without MongoDB: node:cluster workers behind @socket.io/sticky, joined by
@@ -11,6 +22,7 @@ import { closeSockets, connectedSocket, clientTo, type GatewayNode, startNode, s
  */
 
 let primary: GatewayNode;
+let mongo: MongoStandIn | undefined;
 
 beforeAll(async () => {
   primary = await startNode('gw1', { GATEWAY_WORKERS: '2', RATE_LIMIT_BURST: '1000' });
@@ -18,6 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopEverything();
+  await mongo?.stop();
 }, 30_000);
 
 afterEach(closeSockets);
@@ -28,7 +41,12 @@ function workerOf(socket: TestSocket): number | undefined {
 }
 
 /** Connects until the session lands on a worker other than `notOn`. */
-async function clientOnAnotherWorker(notOn: number | undefined, transports: ('polling' | 'websocket')[], name: string): Promise<TestSocket> {
+async function clientOnAnotherWorker(
+  primary: GatewayNode,
+  notOn: number | undefined,
+  transports: ('polling' | 'websocket')[],
+  name: string,
+): Promise<TestSocket> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const socket = await connectedSocket(clientTo(primary.url, { transports, auth: { name, userId: name } }));
     if (workerOf(socket) !== notOn) return socket;
@@ -39,9 +57,38 @@ async function clientOnAnotherWorker(notOn: number | undefined, transports: ('po
 
 describe('GATEWAY_WORKERS=2', () => {
   it('polling and WebSocket clients on different workers chat, polling sessions staying on their worker', async () => {
+    await chatAcrossWorkers(primary);
+  });
+
+  it('with MONGODB_URI, each worker is a node of the MongoDB cluster and they chat through it', async () => {
+    mongo = await MongoStandIn.start();
+    const withMongo = await startNode('gw2', {
+      GATEWAY_WORKERS: '2',
+      RATE_LIMIT_BURST: '1000',
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: 'e2e-workers',
+      ADAPTER_HEARTBEAT_INTERVAL_MS: '500',
+      ADAPTER_HEARTBEAT_TIMEOUT_MS: '3000',
+    });
+    // A worker that is ready and counts the other worker as a node of the cluster.
+    await waitUntil('a ready worker that sees the other', async () => {
+      const metrics = await (await fetch(`${withMongo.url}/metrics`)).text();
+      return /^switchyard_adapter_ready 1$/m.test(metrics) && /^switchyard_adapter_nodes 2$/m.test(metrics);
+    });
+    await chatAcrossWorkers(withMongo);
+    expect(await stopNode(withMongo)).toBe(0);
+  }, 90_000);
+
+  it('stops every worker on SIGTERM', async () => {
+    expect(await stopNode(primary)).toBe(0);
+  });
+});
+
+async function chatAcrossWorkers(primary: GatewayNode): Promise<void> {
+  {
     const errors: string[] = [];
-    const polling = await clientOnAnotherWorker(undefined, ['polling'], 'pat');
-    const websocket = await clientOnAnotherWorker(workerOf(polling), ['websocket'], 'wes');
+    const polling = await clientOnAnotherWorker(primary, undefined, ['polling'], 'pat');
+    const websocket = await clientOnAnotherWorker(primary, workerOf(polling), ['websocket'], 'wes');
     expect(workerOf(polling)).toBeDefined();
     expect(workerOf(websocket)).toBeDefined();
     expect(workerOf(websocket)).not.toBe(workerOf(polling));
@@ -52,7 +99,9 @@ describe('GATEWAY_WORKERS=2', () => {
 
     const room = `workers-${randomUUID().slice(0, 8)}`;
     await polling.timeout(10_000).emitWithAck('room:join', { room });
-    const joined = (await websocket.timeout(10_000).emitWithAck('room:join', { room })) as { members: { id: string }[] };
+    const joined = (await websocket.timeout(10_000).emitWithAck('room:join', { room })) as {
+      members: { id: string }[];
+    };
     expect(joined.members.map((member) => member.id).sort()).toEqual(['pat', 'wes']);
 
     const atPolling: string[] = [];
@@ -60,8 +109,12 @@ describe('GATEWAY_WORKERS=2', () => {
     polling.on('message:new', (message: ChatMessage) => atPolling.push(message.text));
     websocket.on('message:new', (message: ChatMessage) => atWebSocket.push(message.text));
     for (let round = 0; round < 5; round += 1) {
-      await polling.timeout(10_000).emitWithAck('message:send', { room, text: `p${round}`, clientMessageId: randomUUID() });
-      await websocket.timeout(10_000).emitWithAck('message:send', { room, text: `w${round}`, clientMessageId: randomUUID() });
+      await polling
+        .timeout(10_000)
+        .emitWithAck('message:send', { room, text: `p${round}`, clientMessageId: randomUUID() });
+      await websocket
+        .timeout(10_000)
+        .emitWithAck('message:send', { room, text: `w${round}`, clientMessageId: randomUUID() });
     }
     const expected = ['p0', 'w0', 'p1', 'w1', 'p2', 'w2', 'p3', 'w3', 'p4', 'w4'];
     await waitUntil('both to receive everything', () => atPolling.length >= 10 && atWebSocket.length >= 10);
@@ -69,9 +122,7 @@ describe('GATEWAY_WORKERS=2', () => {
     expect(atWebSocket).toEqual(expected);
     expect(transportOf(polling)).toBe('polling');
     expect(errors).toEqual([]);
-  });
-
-  it('stops every worker on SIGTERM', async () => {
-    expect(await stopNode(primary)).toBe(0);
-  });
-});
+    polling.disconnect();
+    websocket.disconnect();
+  }
+}
