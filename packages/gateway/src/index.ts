@@ -22,6 +22,8 @@ export { ADAPTER_METRIC_NAMES } from './cluster/adapter-metrics.js';
 export { sessionIdFor, nodeOfSessionId, workerOfSessionId } from './cluster/session-id.js';
 export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics.js';
 export { roomChannel, roomOfChannel } from './rooms/channel.js';
+export type { RoomEventListener, RoomEventOptions, RoomEvents } from './room-events.js';
+export type { SseConfig, PublishConfig } from './config.js';
 export { roomPresence, type RoomPresence } from './rooms/presence.js';
 export { createIdentify, type Identify } from './auth/identify.js';
 export { httpErrorOf } from './plugins/errors.js';

@@ -5,7 +5,8 @@ import type { ReplicaSetMember } from './member.js';
 import { isPlainObject } from './query/values.js';
 import { decodeRequest, encodeMsgReply, encodeQueryReply, FramingError, MessageFramer, OpCode } from './wire.js';
 
-const TRACE = (globalThis as { __standinTrace?: { records: Array<{ conn: number; req: number; cmd: string | undefined; t: number; replied: number; mtc: boolean; destroyedBefore: boolean }>; closes: Map<number, number> } }).__standinTrace;
+let uidSeq = 0;
+const TRACE = (globalThis as { __standinTrace?: { records: Array<{ done: number; kind: string; conn: number; req: number; cmd: string | undefined; t: number; replied: number; mtc: boolean; destroyedBefore: boolean }>; closes: Map<number, number> } }).__standinTrace;
 
 /**
  * One client connection: frames bytes into messages and answers them strictly in order (drivers send one
@@ -16,6 +17,7 @@ export class ClientConnection {
   private readonly aborter = new AbortController();
   private queue: Promise<void> = Promise.resolve();
   private appName: string | undefined;
+  private readonly uid = ++uidSeq;
 
   constructor(
     readonly id: number,
@@ -29,7 +31,7 @@ export class ClientConnection {
       // A reset by the peer is an ordinary way for a test client to leave; 'close' follows.
     });
     socket.on('close', () => {
-      TRACE?.closes.set(this.id, Date.now());
+      TRACE?.closes.set(this.uid, Date.now());
       this.aborter.abort();
       onClose();
     });
@@ -101,13 +103,14 @@ export class ClientConnection {
       db = typeof body.$db === 'string' ? body.$db : '';
     }
     this.captureAppName(body);
-    const rec = { conn: this.id, req: request.requestId, cmd: Object.keys(body)[0], t: Date.now(), replied: 0, mtc: request.kind === 'msg' && request.moreToCome, destroyedBefore: this.socket.destroyed };
+    const rec = { conn: this.uid, done: 0, kind: '', req: request.requestId, cmd: Object.keys(body)[0], t: Date.now(), replied: 0, mtc: request.kind === 'msg' && request.moreToCome, destroyedBefore: this.socket.destroyed };
     TRACE?.records.push(rec);
     const result = await dispatch(body, db, this.member, {
       id: this.id,
       signal: this.aborter.signal,
       appName: this.appName,
     });
+    rec.done = Date.now(); rec.kind = Object.keys(result)[0]!;
     if ('close' in result) {
       this.member.counters.connectionsDropped += 1;
       this.destroy();
