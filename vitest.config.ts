@@ -2,17 +2,17 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Tests import every workspace package from its source, so no build step runs before them.
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+const source = (file: string) => fileURLToPath(new URL(`./packages/${file}`, import.meta.url));
 
 export const sharedConfig = defineConfig({
   resolve: {
-    alias: {
-      '@switchyard/protocol': src('protocol'),
-      '@switchyard/gateway': src('gateway'),
-      '@switchyard/client': src('client'),
-      '@switchyard/mongo-standin': src('mongo-standin'),
-      '@switchyard/mongo-adapter': src('mongo-adapter'),
-    },
+    alias: [
+      { find: /^@switchyard\/client\/subscribe$/, replacement: source('client/src/subscribe.ts') },
+      {
+        find: /^@switchyard\/(protocol|gateway|client|mongo-standin|mongo-adapter)$/,
+        replacement: source('$1/src/index.ts'),
+      },
+    ],
   },
   test: {
     testTimeout: 20_000,

@@ -13,6 +13,8 @@ import { build, type BuildOptions } from 'esbuild';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const defaultOutfile = resolve(packageDir, 'dist/browser/switchyard.js');
+/** The receive-only entry (`@switchyard/client/subscribe`): SSE, no socket.io-client. */
+export const subscribeOutfile = (outfile: string) => resolve(dirname(outfile), 'subscribe.js');
 
 export interface BundleReport {
   outfile: string;
@@ -52,8 +54,10 @@ export async function bundle(outfile: string = defaultOutfile): Promise<BundleRe
   const socketIo = await minified({
     stdin: { contents: "export { io } from 'socket.io-client';", resolveDir: packageDir, loader: 'js' },
   });
+  const listenOnly = await minified({ entryPoints: [resolve(packageDir, 'src/subscribe.ts')] });
   await mkdir(dirname(outfile), { recursive: true });
   await writeFile(outfile, sdk);
+  await writeFile(subscribeOutfile(outfile), listenOnly);
   const gzipBytes = gzipSync(sdk, { level: 9 }).length;
   const socketIoGzipBytes = gzipSync(socketIo, { level: 9 }).length;
   return { outfile, bytes: sdk.length, gzipBytes, socketIoGzipBytes, overheadGzipBytes: gzipBytes - socketIoGzipBytes };

@@ -3,6 +3,7 @@ import type { ClientToServerEvents, ErrorBody, ServerToClientEvents, ShutdownNot
 import type { ConnectionState, StateListener } from './connection-state.js';
 import { SwitchyardClientError, fromErrorBody, isClientError } from './errors.js';
 import { randomId } from './internal/ids.js';
+import { jwtSubject } from './internal/jwt-subject.js';
 import { Listeners } from './internal/listeners.js';
 import type { RequestEvent, RequestPayload, RequestResult, Requester } from './internal/requests.js';
 import { Room, type RoomLink } from './room.js';
@@ -63,6 +64,8 @@ export class SwitchyardClient {
   #state: ConnectionState = 'connecting';
   #stateError: SwitchyardClientError | undefined;
   #everConnected = false;
+  /** Our own user id as the gateway knows it (anonymous `userId`, or the JWT's `sub`), when we can tell. */
+  #selfId: string | undefined;
   #closed = false;
   /** Bumped on every connect and disconnect, so a stale rejoin does not announce `connected`. */
   #generation = 0;
@@ -173,9 +176,11 @@ export class SwitchyardClient {
     const auth: { name?: string; userId?: string; token?: string } = {};
     if (options.name !== undefined) auth.name = options.name;
     if (userId !== undefined) auth.userId = userId;
+    this.#selfId = userId;
     try {
       const token = options.getToken === undefined ? options.token : await options.getToken();
       if (token !== undefined) auth.token = token;
+      this.#selfId ??= jwtSubject(token);
     } catch (cause) {
       // The gateway will refuse the handshake without a token; say why here.
       this.#listeners.emit('error', new SwitchyardClientError('AUTH_REQUIRED', 'getToken() failed', { cause }));
@@ -191,7 +196,11 @@ export class SwitchyardClient {
     socket.io.on('reconnect_failed', () => this.#setState('disconnected'));
     socket.on('message:new', (message) => this.#rooms.get(message.room)?.receiveMessage(message));
     socket.on('presence:join', (event) => this.#rooms.get(event.room)?.receivePresence('join', event));
-    socket.on('presence:leave', (event) => this.#rooms.get(event.room)?.receivePresence('leave', event));
+    socket.on('presence:leave', (event) => {
+      // We are in every room we hold, so our own leave is stale: a recovered session gets the one
+      // the gateway sent when this socket dropped replayed, and must not drop us from `members`.
+      if (event.member.id !== this.#selfId) this.#rooms.get(event.room)?.receivePresence('leave', event);
+    });
     socket.on('typing', (event) => this.#rooms.get(event.room)?.receiveTyping(event));
     socket.on('server:shutdown', (notice) => void (this.#shutdownNotice = notice));
     socket.on('gateway:error', (error) => this.#listeners.emit('error', fromErrorBody(error, error.event)));
@@ -201,7 +210,12 @@ export class SwitchyardClient {
     const generation = ++this.#generation;
     this.#everConnected = true;
     this.#shutdownNotice = undefined;
-    const rooms = this.rooms;
+    // Recovered (connection state recovery): the gateway restored this socket's rooms and has
+    // replayed what it missed, and socket.io-client emits those packets before `connect`, through
+    // the usual handlers (seen ids drop duplicates). So only rooms that were not in sync when the
+    // connection dropped (a rejoin cut short) join again: the others would cost presence churn and
+    // history paging for nothing. Otherwise every room rejoins and catches up from history.
+    const rooms = this.socket.recovered ? this.rooms.filter((room) => !room.synced) : this.rooms;
     await Promise.all(rooms.map((room) => this.#rejoin(room, generation)));
     if (generation === this.#generation && this.socket.connected && !this.#closed) this.#setState('connected');
   }

@@ -8,15 +8,5 @@ export {
 } from './client.js';
 export { Room, type RoomEvents, type PresenceChange, type HistoryOptions } from './room.js';
 export { SwitchyardClientError, isClientError } from './errors.js';
-export {
-  subscribe,
-  type Subscription,
-  type SubscribeOptions,
-  type SubscriptionEvents,
-  type SubscriptionGap,
-  type SubscriptionState,
-  type EventSourceLike,
-  type EventSourceConstructor,
-} from './subscribe.js';
 export type { ConnectionState, StateListener } from './connection-state.js';
 export type { ChatMessage, Member, HistoryPage, TypingEvent, ErrorCode } from '@switchyard/protocol';

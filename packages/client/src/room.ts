@@ -49,7 +49,7 @@ export class Room {
   readonly name: string;
   readonly #link: RoomLink;
   readonly #listeners = new Listeners<RoomEvents>();
-  readonly #members = new Map<string, Member>();
+  #members = new Map<string, Member>();
   readonly #seen = new SeenIds();
   #initialMessages: readonly ChatMessage[] = [];
   #pending: Pending[] = [];
@@ -138,7 +138,7 @@ export class Room {
     const result = await send('room:join', { room: this.name });
     const fetchOlder = (before: string) => send('history:fetch', { room: this.name, before, limit: CATCH_UP_PAGE });
     const missed = rejoin
-      ? (await collectMissed(result.messages, this.#lastSeenId, fetchOlder, this.#link.catchUpPages)).messages
+      ? await collectMissed(result.messages, this.#lastSeenId, fetchOlder, this.#link.catchUpPages)
       : result.messages;
     if (!this.joined) return; // left while the join was in flight
     const initial: ChatMessage[] = [];
@@ -155,6 +155,14 @@ export class Room {
       else this.#applyPresence(item.change, rejoin);
     }
     if (!rejoin) this.#initialMessages = initial;
+  }
+
+  /**
+   * @internal Joined and caught up when the connection dropped. After a recovered reconnect such
+   * a room needs nothing: the gateway kept it and replays what it missed.
+   */
+  get synced(): boolean {
+    return this.#phase === 'joined';
   }
 
   /** @internal The gateway will not take us back: the room is gone for this client. */
@@ -199,16 +207,13 @@ export class Room {
 
   /** Replaces the member list; with `notify`, the difference goes out as presence changes. */
   #resetMembers(members: readonly Member[], notify: boolean): void {
-    const next = new Map(members.map((member) => [member.id, member]));
-    const before = [...this.#members.values()];
-    this.#members.clear();
-    for (const [id, member] of next) this.#members.set(id, member);
+    const before = this.#members;
+    const next = (this.#members = new Map(members.map((member) => [member.id, member])));
     if (!notify) return;
-    for (const member of before)
-      if (!next.has(member.id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
-    for (const member of members)
-      if (!before.some((old) => old.id === member.id))
-        this.#listeners.emit('presence', { type: 'join', room: this.name, member });
+    for (const [id, member] of before)
+      if (!next.has(id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
+    for (const [id, member] of next)
+      if (!before.has(id)) this.#listeners.emit('presence', { type: 'join', room: this.name, member });
   }
 
   #hold(item: Pending): void {

@@ -1,7 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@switchyard/protocol';
-import { createClient, type SwitchyardClientError, subscribe, type Subscription, type SubscriptionGap } from '../src/index.js';
+import { createClient, type SwitchyardClientError } from '../src/index.js';
+import { subscribe, type Subscription, type SubscriptionGap } from '../src/subscribe.js';
 import type { PresenceChange } from '../src/room.js';
 import { type RunningGateway, startGateway } from './helpers/gateway.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';

@@ -148,7 +148,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
         : bridgeAdapterMetrics(metrics.registry, {
             events: cluster.adapter.events,
             health: () => mongoAdapter?.health(),
-            serverCount: () => 1 + ((io.of('/').adapter as unknown as { nodesMap?: Map<string, number> }).nodesMap?.size ?? 0),
+            serverCount: () => 1 + (mongoAdapter?.liveNodes().length ?? 0),
           });
     const reaper = reapPresenceOfEvictedNodes({ io, metrics, log: app.log, onEviction: () => adapterMetrics?.nodeEvicted() });
     app.addHook('onClose', async () => {

@@ -1,6 +1,6 @@
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
-import { subscribe, type Subscription } from '@switchyard/client';
+import { subscribe, type Subscription } from '@switchyard/client/subscribe';
 import type { ChatMessage, TypingEvent } from '@switchyard/protocol';
 import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
 import { API_KEY, publish, startCutter } from './sse-support.js';

@@ -17,7 +17,8 @@ import { errorFacts } from './errors.js';
 import { AdapterEvents } from './events.js';
 import { LocalDeliveryQueue } from './local-delivery.js';
 import { resolveOptions, type MongoAdapterOptions, type ResolvedOptions } from './options.js';
-import { persistSession, PrivateLog, restoreSession, type SessionToPersist } from './recovery.js';
+import { persistSession, PrivateLog, replayablePacket, restoreSession, type SessionToPersist } from './recovery.js';
+import { RestoreHandoff } from './restore-handoff.js';
 
 /** What the adapter reads from socket.io's Namespace (typed here so nothing is `any`). */
 export interface NamespaceLike {
@@ -26,7 +27,24 @@ export interface NamespaceLike {
   readonly server: {
     readonly opts: { readonly connectionStateRecovery?: { readonly maxDisconnectionDuration?: number } };
   };
+  /** socket.io's Namespace is an EventEmitter; 'connect' fires when a socket is added to `sockets`. */
+  prependListener?(event: 'connect', listener: (socket: ConnectedSocket) => void): unknown;
 }
+
+/** The part of a socket.io Socket the adapter uses when one connects. */
+interface ConnectedSocket {
+  readonly id: string;
+  disconnect(close?: boolean): unknown;
+}
+
+/** socket.io-adapter's member list and its removal, private in its typings (see `watchNodes`). */
+interface HeartbeatInternals {
+  nodesMap?: Map<string, number>;
+  removeNode?: (uid: string) => void;
+}
+
+/** Why a node stopped being counted on: it announced it (ADAPTER_CLOSE, or it went deaf) or went silent. */
+export type NodeLeftReason = 'closed' | 'timeout';
 
 interface EncodedOptions {
   rooms: Room[];
@@ -42,6 +60,8 @@ interface EventPacket {
 }
 
 const EMITTER_UID = 'emitter';
+/** socket.io-parser's PacketType.EVENT. */
+const EVENT_PACKET = 2;
 const noop = () => undefined;
 
 function encodeOptions(opts: BroadcastOptions): EncodedOptions {
@@ -78,7 +98,11 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     }
   >();
   private ackSweep: NodeJS.Timeout | undefined;
+  private readonly handoff: RestoreHandoff;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** True while a message from the stream is being applied (removals then come from that message). */
+  private receiving = false;
 
   constructor(nsp: NamespaceLike, bus: Bus) {
     super(nsp, { heartbeatInterval: bus.options.heartbeatInterval, heartbeatTimeout: bus.options.heartbeatTimeout });
@@ -95,7 +119,24 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     const csr = nsp.server.opts.connectionStateRecovery;
     this.recovery = csr !== undefined && csr !== null && (csr as unknown) !== false;
     this.maxDisconnectionDuration = csr?.maxDisconnectionDuration ?? 2 * 60 * 1000;
+    this.handoff = new RestoreHandoff({
+      maxPackets: this.settings.restoreScanLimit,
+      expireAfterMs: this.settings.restoreTimeoutMs + 60_000,
+    });
+    if (this.recovery) nsp.prependListener?.('connect', (socket) => this.socketConnected(socket));
+    this.watchNodes();
     bus.attach(this);
+  }
+
+  /** What this adapter reports (the same emitter as `createAdapter(...).events`). */
+  get events(): AdapterEvents {
+    return this.bus.events;
+  }
+
+  /** Uids of the other nodes this node currently counts on (socket.io-adapter's member list). */
+  liveNodes(): string[] {
+    const nodes = (this as unknown as HeartbeatInternals).nodesMap;
+    return nodes ? [...nodes.keys()] : [];
   }
 
   get nspName(): string {
@@ -107,11 +148,17 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     return this.bus.health();
   }
 
-  override async close(): Promise<void> {
-    if (this.closed) return;
+  /** Idempotent: every call returns the promise of the first, which resolves once the bus is closed. */
+  override close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     super.close(); // publishes ADAPTER_CLOSE (written before the bus closes) and stops the heartbeat timers
     this.deliveries.flush();
+    this.handoff.clear();
     if (this.ackSweep) clearInterval(this.ackSweep);
     for (const request of this.pendingAcks.values()) clearTimeout(request.timer);
     this.pendingAcks.clear();
@@ -152,13 +199,53 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   // ---- Receiving (from the bus, in stream order) ----
 
   receive(doc: MessageDocument, event: FeedEvent): void {
-    const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: fromStored(doc.data) } as ClusterMessage;
-    this.onMessage(message, this.recovery ? this.bus.offsetFor(event.token) : undefined);
-    if (doc.deaf === true && doc.uid !== EMITTER_UID) {
-      // Its messages count, but a node that cannot hear must not be waited for.
-      this.onMessage({ uid: doc.uid, nsp: doc.nsp, type: MessageType.ADAPTER_CLOSE });
+    const offset = this.recovery ? this.bus.offsetFor(event.token) : undefined;
+    if (offset !== undefined && this.handoff.size > 0) {
+      const replayable = replayablePacket(doc, this.nspName);
+      if (replayable) this.keepForRestoring([...(fromStored(replayable.data) as unknown[]), offset], replayable);
     }
+    const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: fromStored(doc.data) } as ClusterMessage;
+    const nodes = (this as unknown as HeartbeatInternals).nodesMap;
+    const known = nodes?.has(doc.uid) === true;
+    this.receiving = true;
+    try {
+      this.onMessage(message, offset);
+      if (doc.deaf === true && doc.uid !== EMITTER_UID) {
+        // Its messages count, but a node that cannot hear must not be waited for.
+        this.onMessage({ uid: doc.uid, nsp: doc.nsp, type: MessageType.ADAPTER_CLOSE });
+      }
+    } finally {
+      this.receiving = false;
+    }
+    if (known && nodes?.has(doc.uid) === false) this.nodeLeft(doc.uid, 'closed');
     if (this.pendingAcks.size > 0) this.sweepAcks();
+  }
+
+  /**
+   * Reports nodes that leave socket.io-adapter's member list. Removals come from two places in
+   * `ClusterAdapterWithHeartbeat`: an ADAPTER_CLOSE (seen in `receive`) and its heartbeat-timeout sweep,
+   * which calls its private `removeNode`; wrapping that one method is the only way to hear the sweep.
+   */
+  private watchNodes(): void {
+    const internals = this as unknown as HeartbeatInternals;
+    const removeNode = internals.removeNode;
+    if (typeof removeNode !== 'function') {
+      this.settings.logger.warn(
+        { node: this.uid },
+        'mongo-adapter: socket.io-adapter has no removeNode; node-left events on heartbeat timeout are not reported',
+      );
+      return;
+    }
+    internals.removeNode = (uid: string) => {
+      const known = internals.nodesMap?.has(uid) === true;
+      removeNode.call(this, uid);
+      if (known && !this.receiving) this.nodeLeft(uid, 'timeout');
+    };
+  }
+
+  private nodeLeft(uid: string, reason: NodeLeftReason): void {
+    this.settings.logger.info({ node: this.uid, nsp: this.nspName, left: uid, reason }, 'mongo-adapter: node left');
+    this.bus.events.emit('node-left', { node: this.uid, nsp: this.nspName, uid, reason });
   }
 
   hearingChanged(hearing: boolean): void {
@@ -208,6 +295,9 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
         // Delivered here when it comes back through the stream, with the same server offset as everywhere.
         const settle = this.deliveries.addPending((token) => {
           if (token !== undefined) packet.data.push(this.bus.offsetFor(token));
+          if (this.handoff.size > 0) {
+            this.keepForRestoring(packet.data, { rooms: [...opts.rooms], except: [...(opts.except ?? [])] });
+          }
           Adapter.prototype.broadcast.call(this, packet, opts);
         }, this.settings.localDeliveryTimeoutMs);
         this.bus.publish({ ...message, onEcho: settle }).catch(noop);
@@ -300,26 +390,23 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     }
   }
 
-  /** socket.io-adapter keeps its member list private; it is the single source of truth, so we read it. */
-  private liveNodes(): string[] {
-    const nodes = (this as unknown as { nodesMap?: Map<string, number> }).nodesMap;
-    return nodes ? [...nodes.keys()] : [];
-  }
-
   // ---- Connection state recovery ----
 
   override persistSession(session: SessionToPersist): void {
     const log = this.privateLog.take(session.sid);
-    persistSession(this.bus, this.nspName, session, log, this.maxDisconnectionDuration).catch((error: unknown) => {
-      this.settings.logger.warn(
-        { node: this.uid, err: errorFacts(error).message },
-        'mongo-adapter: could not store a recovery session',
-      );
-    });
+    this.bus
+      .trackSessionWrite(persistSession(this.bus, this.nspName, session, log, this.maxDisconnectionDuration))
+      .catch((error: unknown) => {
+        this.settings.logger.warn(
+          { node: this.uid, err: errorFacts(error).message },
+          'mongo-adapter: could not store a recovery session',
+        );
+      });
   }
 
   override async restoreSession(pid: string, offset: string): Promise<Session> {
-    const outcome = await restoreSession(this.bus, this.nspName, pid, offset).catch(() => ({
+    const onCut = (sid: string, rooms: readonly string[]) => this.handoff.open(sid, rooms);
+    const outcome = await restoreSession(this.bus, this.nspName, pid, offset, onCut).catch(() => ({
       ok: false as const,
       reason: 'error' as const,
     }));
@@ -335,7 +422,35 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   override delAll(id: string): void {
     this.privateLog.forget(id);
+    // A restored socket cleaned up before it connected (middleware refused it, transport closed).
+    if (!(this.nsp as NamespaceLike).sockets.has(id)) this.handoff.drop(id);
     super.delAll(id);
+  }
+
+  /** A recoverable packet delivered here now: kept for the sockets being restored that it is for. */
+  private keepForRestoring(data: readonly unknown[], target: { rooms: string[]; except: string[] }): void {
+    this.handoff.capture(data, target.rooms, target.except, (sid) => this.sids.get(sid));
+  }
+
+  /**
+   * socket.io just added a socket to `nsp.sockets` (live delivery reaches it from now on). If it was
+   * restored here, what was delivered between its replay's cut and now is written to it first.
+   */
+  private socketConnected(socket: ConnectedSocket): void {
+    const kept = this.handoff.take(socket.id);
+    if (!kept) return;
+    if (kept.overflowed) {
+      this.settings.logger.error(
+        { node: this.uid, nsp: this.nspName, sid: socket.id, kept: kept.packets.length },
+        'mongo-adapter: too many packets while a restored socket was connecting; disconnecting it',
+      );
+      socket.disconnect(true);
+      return;
+    }
+    const target: BroadcastOptions = { rooms: new Set([socket.id]), except: new Set(), flags: {} };
+    for (const data of kept.packets) {
+      Adapter.prototype.broadcast.call(this, { type: EVENT_PACKET, data }, target);
+    }
   }
 }
 

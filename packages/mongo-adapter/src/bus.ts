@@ -87,6 +87,10 @@ export class Bus {
   private readonly gaps: GapInfo[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
+  /** Barrier requests of this event-loop turn: they share one probe (see `barrier`). */
+  private barrierWaiters: Array<(caughtUp: boolean) => void> | undefined;
+  /** Session writes in flight: close waits for them, so a draining node's sessions are stored. */
+  private readonly sessionWrites = new Set<Promise<void>>();
   readonly counters: BusCounters = {
     published: 0,
     batches: 0,
@@ -101,7 +105,7 @@ export class Bus {
   constructor(
     readonly collection: Collection<Document>,
     readonly options: ResolvedOptions,
-    private readonly events: AdapterEvents,
+    readonly events: AdapterEvents,
   ) {
     this.sessions = options.sessions ?? collection;
     const node = this.uid;
@@ -186,6 +190,7 @@ export class Bus {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const timer of this.timers) clearInterval(timer);
+      await this.settleSessionWrites(this.options.closeTimeoutMs);
       await this.outbox.drain(this.options.closeTimeoutMs);
       this.outbox.close();
       await this.feed.close();
@@ -193,6 +198,56 @@ export class Bus {
       this.echoWaiters.clear();
     })();
     return this.closing;
+  }
+
+  /** Runs a session write; `close` waits for it (bounded by closeTimeoutMs). */
+  trackSessionWrite(write: Promise<void>): Promise<void> {
+    this.sessionWrites.add(write);
+    const forget = () => this.sessionWrites.delete(write);
+    write.then(forget, forget);
+    return write;
+  }
+
+  private async settleSessionWrites(timeoutMs: number): Promise<void> {
+    if (this.sessionWrites.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.sessionWrites]),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Resolves true once this node's live feed has dispatched everything written to the collection before
+   * the call: a probe addressed to this node, written after the call, came back through the feed. False if
+   * it cannot come back (write refused, history lost, closing). Requests of one event-loop turn share a probe.
+   */
+  barrier(): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.barrierWaiters) {
+        this.barrierWaiters.push(resolve);
+        return;
+      }
+      const waiters = [resolve];
+      this.barrierWaiters = waiters;
+      setImmediate(() => {
+        this.barrierWaiters = undefined;
+        const probe = messageDocument({
+          kind: 'probe',
+          origin: this.uid,
+          uid: this.uid,
+          nsp: '',
+          type: 0,
+          to: this.uid,
+          echo: true,
+        });
+        const settle = (token: string | undefined) => {
+          for (const waiter of waiters) waiter(token !== undefined);
+        };
+        this.enqueue(probe, settle).catch(() => undefined);
+      });
+    });
   }
 
   /**
@@ -350,16 +405,16 @@ export class Bus {
       this.lastEventAt = now;
       this.counters.received++;
       if (doc.origin === this.uid) {
+        const waiter = this.echoWaiters.get(doc.seq);
+        if (waiter) {
+          this.echoWaiters.delete(doc.seq);
+          this.safely(() => waiter(event.token));
+        }
         if (doc.kind === 'probe') {
-          this.probePending = false;
+          // Any own probe proves hearing; only the heartbeat probe (no waiter: not a barrier) is awaited.
+          if (!waiter) this.probePending = false;
           this.lastProbeSeenAt = now;
           this.checkHearing();
-        } else {
-          const waiter = this.echoWaiters.get(doc.seq);
-          if (waiter) {
-            this.echoWaiters.delete(doc.seq);
-            this.safely(() => waiter(event.token));
-          }
         }
         continue;
       }

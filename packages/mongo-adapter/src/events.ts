@@ -35,6 +35,12 @@ export interface AdapterEventMap {
   state: { node: string; changeStream: FeedState; ready: boolean };
   /** A recovery session restore finished. */
   restore: { node: string; nsp: string; ok: boolean; reason: string; missedPackets: number };
+  /**
+   * Another node (`uid`) stopped being counted on by this node's adapter of namespace `nsp`: it announced
+   * it (`closed`: ADAPTER_CLOSE on shutdown, or it went deaf) or sent nothing for `heartbeatTimeout`
+   * (`timeout`). Emitted once per namespace adapter and departure.
+   */
+  'node-left': { node: string; nsp: string; uid: string; reason: 'closed' | 'timeout' };
 }
 
 export type AdapterEventName = keyof AdapterEventMap;

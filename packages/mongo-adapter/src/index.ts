@@ -1,4 +1,10 @@
-export { createAdapter, MongoAdapter, type MongoAdapterFactory, type NamespaceLike } from './adapter.js';
+export {
+  createAdapter,
+  MongoAdapter,
+  type MongoAdapterFactory,
+  type NamespaceLike,
+  type NodeLeftReason,
+} from './adapter.js';
 export { createEmitter, MongoEmitter, type MongoEmitterOptions } from './emitter.js';
 export { setupCollection, type SetupOptions, type SetupResult } from './setup.js';
 export { ADAPTER_ERRORS, MongoAdapterError, type AdapterErrorCode } from './errors.js';

@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import type { Bus } from './bus.js';
-import { asMessageDocument, documentBytes, feedSees, fromStored, toStorable } from './document.js';
+import { asMessageDocument, documentBytes, feedSees, fromStored, toStorable, type MessageDocument } from './document.js';
 import { closeWithin } from './change-feed.js';
 import { errorFacts, isHistoryLost } from './errors.js';
 
@@ -18,9 +18,11 @@ import { errorFacts, isHistoryLost } from './errors.js';
  * every packet (broadcast or private) whose offset has a smaller or equal `k`.
  *
  * Restore on any node: take the session document (findOneAndDelete: restorable once, checked against its
- * expiry), reopen a change stream with `resumeAfter: token` and replay what this node's live feed has
- * already dispatched (the rest reaches the restored socket live: dispatch happens in its own macrotask,
- * after socket.io has attached the socket). If the history is gone (286), the restore fails cleanly.
+ * expiry), wait until this node's live feed has caught up with "now" (so it has dispatched the client's
+ * offset too), reopen a change stream with `resumeAfter: token` and replay what the live feed has already
+ * dispatched, up to a cut. What the feed dispatches after the cut is kept by the adapter for the socket
+ * (`RestoreHandoff`) and written to it when socket.io connects it. If the history is gone (286), or
+ * anything cannot be done within `restoreTimeoutMs`, the restore fails cleanly: never a restore with holes.
  */
 
 export interface PrivateEntry {
@@ -170,6 +172,7 @@ export type RestoreOutcome =
         | 'history-lost'
         | 'private-log-truncated'
         | 'too-long'
+        | 'not-hearing'
         | 'error';
     };
 
@@ -181,9 +184,26 @@ interface ClusterBroadcastData {
 
 const BROADCAST = 3;
 
-export async function restoreSession(bus: Bus, nsp: string, pid: string, offset: string): Promise<RestoreOutcome> {
+/**
+ * Called synchronously at the replay's cut, with the restored socket's id and rooms: from this moment on,
+ * packets this node delivers live are not in the replay, and must reach the socket once it connects.
+ */
+export type ReplayCut = (sid: string, rooms: readonly string[]) => void;
+
+export async function restoreSession(
+  bus: Bus,
+  nsp: string,
+  pid: string,
+  offset: string,
+  onCut: ReplayCut,
+): Promise<RestoreOutcome> {
   const parsed = parseOffset(offset);
   if (!parsed) return { ok: false, reason: 'unknown-offset' };
+  const deadline = Date.now() + bus.options.restoreTimeoutMs;
+  // The client's offset may name an event this node has not dispatched yet (it lags the node that served
+  // the client). Live delivery would then hand the restored socket packets it already has: wait until this
+  // node's feed has dispatched everything written before now. Started at once, it runs during the lookup.
+  const caughtUp = bus.barrier();
   let stored = await takeSession(bus, nsp, pid);
   if (!stored) {
     // The disconnect may have happened a moment ago on another node, its session write still in flight.
@@ -198,8 +218,15 @@ export async function restoreSession(bus: Bus, nsp: string, pid: string, offset:
   if (stored.droppedK >= 0 && (!sameNode || parsed.k < stored.droppedK))
     return { ok: false, reason: 'private-log-truncated' };
 
+  const barrier = await beforeDeadline(caughtUp, deadline);
+  if (barrier === TIMED_OUT) return { ok: false, reason: 'too-long' };
+  if (!barrier) return { ok: false, reason: 'not-hearing' };
+
   const rooms = new Set(stored.rooms);
-  const replay = await replayBroadcasts(bus, nsp, parsed.token, rooms);
+  const session = stored;
+  const replay = await replayBroadcasts(bus, nsp, parsed.token, rooms, deadline, () =>
+    onCut(session.sid, session.rooms),
+  );
   if (!replay.ok) return replay;
 
   const privates = stored.privates.filter((p) => !sameNode || p.k > parsed.k).sort((a, b) => a.k - b.k);
@@ -241,12 +268,19 @@ type ReplayResult =
 /**
  * Reads the stream after `token` and returns the broadcasts for these rooms that this node's live feed has
  * already dispatched, in order, plus for every event seen the number of packets kept before it (to place
- * private packets). Stops at the first event the live feed has not dispatched yet: from there on the
- * restored socket receives live.
+ * private packets). Stops at the first event the live feed has not dispatched yet (or at the end of the
+ * stream) and calls `onCut` right there, before anything else can run: from there on the restored socket
+ * gets packets live (kept by the adapter until socket.io has attached it).
  */
-async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set<string>): Promise<ReplayResult> {
-  const { restoreScanLimit, restoreTimeoutMs } = bus.options;
-  const deadline = Date.now() + restoreTimeoutMs;
+async function replayBroadcasts(
+  bus: Bus,
+  nsp: string,
+  token: string,
+  rooms: Set<string>,
+  deadline: number,
+  onCut: () => void,
+): Promise<ReplayResult> {
+  const { restoreScanLimit } = bus.options;
   const stream = bus.collection.watch(
     [{ $match: { operationType: 'insert', 'fullDocument.kind': { $in: ['message', 'probe'] } } }],
     {
@@ -270,7 +304,10 @@ async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set
       if (!change) {
         // Empty getMore: the replay holds everything written before it started, so if the live feed
         // dispatched nothing new meanwhile, the replay covers all of it.
-        if (bus.counters.received + bus.counters.duplicates === dispatchedBefore) break;
+        if (bus.counters.received + bus.counters.duplicates === dispatchedBefore) {
+          onCut();
+          break;
+        }
         continue;
       }
       if (++scanned > restoreScanLimit) return { ok: false, reason: 'too-long' };
@@ -280,13 +317,13 @@ async function replayBroadcasts(bus: Bus, nsp: string, token: string, rooms: Set
       const previous = seen.get(doc.origin);
       if (previous !== undefined && doc.seq <= previous) continue;
       seen.set(doc.origin, doc.seq);
-      if (feedSees(doc, bus.uid) && !bus.dispatched(doc.origin, doc.seq)) break;
-      if (doc.kind === 'message' && doc.type === BROADCAST && doc.recoverable && doc.nsp === nsp) {
-        const data = doc.data as ClusterBroadcastData | undefined;
-        const packetData = data?.packet?.data;
-        if (Array.isArray(packetData) && data?.requestId === undefined && matchesRooms(data?.opts, rooms)) {
-          packets.push({ token: eventToken, data: fromStored(packetData) as unknown[] });
-        }
+      if (feedSees(doc, bus.uid) && !bus.dispatched(doc.origin, doc.seq)) {
+        onCut();
+        break;
+      }
+      const replayable = replayablePacket(doc, nsp);
+      if (replayable && matchesRooms(replayable, rooms)) {
+        packets.push({ token: eventToken, data: fromStored(replayable.data) as unknown[] });
       }
       positions.set(eventToken, packets.length);
     }
@@ -317,11 +354,29 @@ async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise
   }
 }
 
+export interface ReplayablePacket {
+  /** The packet's data array as stored (BSON Binary not yet converted back). */
+  data: unknown[];
+  rooms: string[];
+  except: string[];
+}
+
+/**
+ * The broadcast a restore replays from this document, if any: an event packet of this namespace without
+ * ack and not volatile (`recoverable`). Live delivery keeps for a restoring socket exactly the same ones.
+ */
+export function replayablePacket(doc: MessageDocument, nsp: string): ReplayablePacket | undefined {
+  if (doc.kind !== 'message' || doc.type !== BROADCAST || !doc.recoverable || doc.nsp !== nsp) return undefined;
+  const data = doc.data as ClusterBroadcastData | undefined;
+  const packetData = data?.packet?.data;
+  if (!Array.isArray(packetData) || data?.requestId !== undefined) return undefined;
+  const strings = (value: unknown): string[] =>
+    Array.isArray(value) ? value.filter((room): room is string => typeof room === 'string') : [];
+  return { data: packetData, rooms: strings(data?.opts?.rooms), except: strings(data?.opts?.except) };
+}
+
 /** socket.io's rule: in one of the target rooms (or no rooms = everyone), and in none of the excluded ones. */
-function matchesRooms(opts: ClusterBroadcastData['opts'], rooms: Set<string>): boolean {
-  const targets = Array.isArray(opts?.rooms) ? (opts.rooms as unknown[]) : [];
-  const except = Array.isArray(opts?.except) ? (opts.except as unknown[]) : [];
-  const included = targets.length === 0 || targets.some((room) => typeof room === 'string' && rooms.has(room));
-  const excluded = except.some((room) => typeof room === 'string' && rooms.has(room));
-  return included && !excluded;
+function matchesRooms(packet: ReplayablePacket, rooms: Set<string>): boolean {
+  const included = packet.rooms.length === 0 || packet.rooms.some((room) => rooms.has(room));
+  return included && !packet.except.some((room) => rooms.has(room));
 }

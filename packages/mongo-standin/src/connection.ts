@@ -5,9 +5,6 @@ import type { ReplicaSetMember } from './member.js';
 import { isPlainObject } from './query/values.js';
 import { decodeRequest, encodeMsgReply, encodeQueryReply, FramingError, MessageFramer, OpCode } from './wire.js';
 
-let uidSeq = 0;
-const TRACE = (globalThis as { __standinTrace?: { records: Array<{ done: number; kind: string; conn: number; req: number; cmd: string | undefined; t: number; replied: number; mtc: boolean; destroyedBefore: boolean }>; closes: Map<number, number> } }).__standinTrace;
-
 /**
  * One client connection: frames bytes into messages and answers them strictly in order (drivers send one
  * command at a time per connection; a waiting getMore holds its connection, as with mongod).
@@ -17,7 +14,7 @@ export class ClientConnection {
   private readonly aborter = new AbortController();
   private queue: Promise<void> = Promise.resolve();
   private appName: string | undefined;
-  private readonly uid = ++uidSeq;
+  private dropped = false;
 
   constructor(
     readonly id: number,
@@ -31,40 +28,61 @@ export class ClientConnection {
       // A reset by the peer is an ordinary way for a test client to leave; 'close' follows.
     });
     socket.on('close', () => {
-      TRACE?.closes.set(this.uid, Date.now());
       this.aborter.abort();
       onClose();
     });
   }
 
-  /** Closes the socket now; in-flight commands are abandoned without reply. */
-  destroy(): void {
+  /**
+   * Drops the connection as a network failure would. From now on nothing is read or answered (in-flight
+   * commands finish without a reply), and the peer gets a TCP reset, so its next read fails with
+   * ECONNRESET. Returns false when the connection was already dropped.
+   *
+   * Why a reset, and why two event-loop turns later: a client that sees an orderly close (FIN), or a reset
+   * arriving together with bytes it has not read yet (libuv then reports EOF, not the error), goes through
+   * end → finish → destroy → close; the official driver (7.x) does not learn of it until 'close', and a
+   * command it writes in between waits for a 'drain' that never comes — the operation never settles. A
+   * reset sent after the client has read what was already sent always surfaces as a network error. In one
+   * process, bytes written before this call are read in the next poll phase at the latest; the reset goes
+   * out in the check phase after it.
+   */
+  drop(): boolean {
+    if (this.dropped) return false;
+    this.dropped = true;
     this.aborter.abort();
-    this.socket.destroy();
+    this.socket.pause();
+    setImmediate(() => setImmediate(() => this.reset()));
+    return true;
+  }
+
+  private reset(): void {
+    if (!this.socket.destroyed) this.socket.resetAndDestroy();
   }
 
   private onData(chunk: Buffer): void {
+    if (this.dropped) return;
     let frames: Buffer[];
     try {
       frames = this.framer.push(chunk);
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
       this.member.counters.malformedMessages += 1;
-      this.destroy();
+      this.drop();
       return;
     }
     for (const frame of frames) {
-      this.queue = this.queue.then(() => this.process(frame));
+      // A failure the command layer did not turn into a reply must not leave the client waiting forever.
+      this.queue = this.queue.then(() => this.process(frame)).catch(() => void this.drop());
     }
   }
 
   private async process(frame: Buffer): Promise<void> {
-    if (this.socket.destroyed) return;
+    if (this.dropped) return;
     const request = decodeRequest(frame);
     if (request.kind === 'invalid') {
       this.member.counters.malformedMessages += 1;
       if (request.opCode !== OpCode.MSG && request.opCode !== OpCode.QUERY) {
-        this.destroy(); // mongod closes connections that speak opcodes it does not accept
+        this.drop(); // mongod closes connections that speak opcodes it does not accept
         return;
       }
       const code = /BSON/i.test(request.reason) ? 22 : 9;
@@ -103,21 +121,16 @@ export class ClientConnection {
       db = typeof body.$db === 'string' ? body.$db : '';
     }
     this.captureAppName(body);
-    const rec = { conn: this.uid, done: 0, kind: '', req: request.requestId, cmd: Object.keys(body)[0], t: Date.now(), replied: 0, mtc: request.kind === 'msg' && request.moreToCome, destroyedBefore: this.socket.destroyed };
-    TRACE?.records.push(rec);
     const result = await dispatch(body, db, this.member, {
       id: this.id,
       signal: this.aborter.signal,
       appName: this.appName,
     });
-    rec.done = Date.now(); rec.kind = Object.keys(result)[0]!;
     if ('close' in result) {
-      this.member.counters.connectionsDropped += 1;
-      this.destroy();
+      if (this.drop()) this.member.counters.connectionsDropped += 1;
       return;
     }
     if ('noReply' in result || (request.kind === 'msg' && request.moreToCome)) return;
-    if (!this.socket.destroyed && this.socket.writable) rec.replied = Date.now();
     this.write(
       request.kind === 'query'
         ? encodeQueryReply(request.requestId, result.reply)
@@ -132,7 +145,8 @@ export class ClientConnection {
     }
   }
 
+  /** A dropped connection answers nothing more, even a command that was already running when it dropped. */
   private write(bytes: Buffer): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
+    if (!this.dropped && !this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }
 }

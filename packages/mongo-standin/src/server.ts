@@ -145,8 +145,8 @@ export class MongoStandIn {
   }
 
   private dropConnections(): number {
-    const dropped = this.connections.size;
-    for (const connection of [...this.connections]) connection.destroy();
+    let dropped = 0;
+    for (const connection of [...this.connections]) if (connection.drop()) dropped += 1;
     this.connections.clear();
     this.member.counters.connectionsDropped += dropped;
     return dropped;

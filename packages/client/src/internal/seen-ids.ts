@@ -11,10 +11,6 @@ export class SeenIds {
     this.#capacity = capacity;
   }
 
-  has(id: string): boolean {
-    return this.#ids.has(id);
-  }
-
   /** Returns false when the id was already there. */
   add(id: string): boolean {
     if (this.#ids.has(id)) return false;

@@ -1,9 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { AdapterEventMap } from '@switchyard/mongo-adapter';
 import type { Member, PresenceEvent } from '@switchyard/protocol';
 import type { GatewayMetrics } from '../metrics.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
 import { roomPresence } from '../rooms/presence.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
+import { mongoAdapterOf } from './mongo-cluster.js';
 
 /*
  * A node that dies (kill -9, lost network) never says `presence:leave` for its users. The cluster
@@ -23,7 +25,7 @@ export interface PresenceReaperOptions {
   io: GatewayServer;
   metrics: GatewayMetrics;
   log: FastifyBaseLogger;
-  /** How often the adapter's node list is checked for evictions. Default 500 ms. */
+  /** How often the adapter's node list is checked for evictions (adapters without `node-left`). Default 500 ms. */
   pollMs?: number;
   /** Called once per evicted node. */
   onEviction?: (nodeUid: string) => void;
@@ -34,7 +36,7 @@ export interface PresenceReaper {
 }
 
 interface HeartbeatAdapterInternals {
-  /** socket.io-adapter's ClusterAdapterWithHeartbeat: uid → last seen. Not public API (see the report). */
+  /** socket.io-adapter's ClusterAdapterWithHeartbeat: uid → last seen. Not public API: only for adapters without `node-left`. */
   nodesMap?: Map<string, number>;
 }
 
@@ -120,26 +122,51 @@ export function reapPresenceOfEvictedNodes({
     }
   };
 
-  const nodes = (): Set<string> => new Set((adapter as unknown as HeartbeatAdapterInternals).nodesMap?.keys() ?? []);
-  let previous = nodes();
-  const timer = setInterval(() => {
-    const current = nodes();
-    const evicted = [...previous].filter((uid) => !current.has(uid));
-    previous = current;
-    if (evicted.length === 0) return;
+  const onEvicted = (evicted: string[]): void => {
     for (const uid of evicted) onEviction?.(uid);
     log.info({ evicted }, 'cluster nodes evicted: checking presence');
     reconciling = reconciling.then(reconcile);
-  }, pollMs);
-  timer.unref();
+  };
+  const stopWatching = watchEvictions(io, adapter, pollMs, onEvicted);
 
   return {
     close() {
-      clearInterval(timer);
+      stopWatching();
       adapter.off('join-room', onJoinRoom);
       adapter.off('delete-room', onDeleteRoom);
       io.off('connection', onConnection);
       known.clear();
     },
   };
+}
+
+/**
+ * Calls `onEvicted` with the nodes the cluster stops counting on. The MongoDB adapter says so itself
+ * (`node-left`); other heartbeat adapters (the workers' cluster adapter) are polled. Returns the stop function.
+ */
+function watchEvictions(
+  io: GatewayServer,
+  adapter: unknown,
+  pollMs: number,
+  onEvicted: (evicted: string[]) => void,
+): () => void {
+  const mongo = mongoAdapterOf(io);
+  if (mongo) {
+    const self = mongo.health().node;
+    const onNodeLeft = ({ node, nsp, uid }: AdapterEventMap['node-left']): void => {
+      if (node === self && nsp === '/') onEvicted([uid]);
+    };
+    mongo.events.on('node-left', onNodeLeft);
+    return () => mongo.events.off('node-left', onNodeLeft);
+  }
+  const nodes = (): Set<string> => new Set((adapter as HeartbeatAdapterInternals).nodesMap?.keys() ?? []);
+  let previous = nodes();
+  const timer = setInterval(() => {
+    const current = nodes();
+    const evicted = [...previous].filter((uid) => !current.has(uid));
+    previous = current;
+    if (evicted.length > 0) onEvicted(evicted);
+  }, pollMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
