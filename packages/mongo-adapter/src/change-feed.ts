@@ -60,8 +60,9 @@ interface RawChange {
  * starts again from now, reporting the gap.
  *
  * Events are handed over in batches from a `setImmediate` callback, never from a promise continuation:
- * a session restore can then take "everything dispatched so far" synchronously and socket.io attaches the
- * restored socket before the next batch is dispatched.
+ * a session restore can then cut "everything dispatched so far" synchronously, with no batch half
+ * dispatched. (socket.io attaches the restored socket much later: what is dispatched meanwhile is kept
+ * for it by the adapter, see `restore-handoff.ts`.)
  */
 export class ChangeFeed {
   private stream: ChangeStream | undefined;

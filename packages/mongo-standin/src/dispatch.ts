@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Document } from 'bson';
 import { ChangeStreamCursor } from './change-streams.js';
 import { aggregateCommands } from './commands/aggregate.js';
+import { collModCommands } from './commands/coll-mod.js';
 import type { CommandContext, CommandSpec } from './commands/context.js';
 import { ddlCommands } from './commands/ddl.js';
 import { handshakeCommands } from './commands/handshake.js';
@@ -18,6 +19,7 @@ const commands: Record<string, CommandSpec> = {
   ...readCommands,
   ...aggregateCommands,
   ...ddlCommands,
+  ...collModCommands,
   configureFailPoint: { handler: (cmd, ctx) => configureFailPoint(cmd, ctx.member) },
 };
 

@@ -310,6 +310,18 @@ export class Collection {
   indexNameForKey(key: Document): string | undefined {
     return this.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(key))?.spec.name;
   }
+
+  /**
+   * Changes options of an existing index in place, as collMod does: a TTL expiry (the TTL monitor reads
+   * it on its next pass) or the hidden flag (false removes the field, as mongod does).
+   */
+  updateIndexOptions(name: string, options: { expireAfterSeconds?: number; hidden?: boolean }): void {
+    const index = this.indexes.find((i) => i.spec.name === name);
+    if (!index) throw new CommandError(ErrorCodes.IndexNotFound, `index not found with name [${name}]`);
+    if (options.expireAfterSeconds !== undefined) index.spec.expireAfterSeconds = options.expireAfterSeconds;
+    if (options.hidden === true) index.spec.hidden = true;
+    if (options.hidden === false) delete index.spec.hidden;
+  }
 }
 
 const RESERVED_DATABASES = new Set(['admin', 'local', 'config']);

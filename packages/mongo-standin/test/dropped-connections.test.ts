@@ -53,7 +53,12 @@ describe('dropped connections', () => {
     expect(await idle.msg({ ping: 1, $db: 'admin' })).toMatchObject({ ok: 1 });
 
     const watcher = await raw(mongo);
-    const opened = await watcher.msg({ aggregate: 'quiet', pipeline: [{ $changeStream: {} }], cursor: {}, $db: 'test' });
+    const opened = await watcher.msg({
+      aggregate: 'quiet',
+      pipeline: [{ $changeStream: {} }],
+      cursor: {},
+      $db: 'test',
+    });
     expect(opened).toMatchObject({ ok: 1 });
     const cursorId = Long.fromValue(opened.cursor.id as number | Long);
     const getMoresBefore = mongo.counters.commandsByName.getMore ?? 0;
@@ -79,71 +84,77 @@ describe('dropped connections', () => {
     await waitFor('the dropped connections to be closed', () => mongo!.counters.connectionsOpen === 0);
   });
 
-  it('every driver operation settles while connections drop again and again under load', { timeout: 25_000 }, async () => {
-    mongo = await MongoStandIn.start();
-    const standIn = mongo;
-    for (let i = 0; i < 3; i++) {
-      const client = new MongoClient(standIn.uri, { ...clientOptions, maxPoolSize: 4 });
-      clients.push(client);
-      await client.connect();
-    }
-    // Generous: a retried write may wait for server selection after a drop (heartbeat 500 ms).
-    const SETTLE_BOUND_MS = 8_000;
-    const unsettled = new Set<string>();
-    const outcomes = { resolved: 0, rejected: 0 };
-    async function settles<T>(what: string, operation: Promise<T>): Promise<void> {
-      unsettled.add(what);
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<'unsettled'>((resolve) => (timer = setTimeout(() => resolve('unsettled'), SETTLE_BOUND_MS)));
-      const outcome = await Promise.race([
-        operation.then(
-          () => 'resolved' as const,
-          () => 'rejected' as const,
-        ),
-        bound,
-      ]);
-      clearTimeout(timer);
-      if (outcome !== 'unsettled') {
-        unsettled.delete(what);
-        outcomes[outcome] += 1;
+  it(
+    'every driver operation settles while connections drop again and again under load',
+    { timeout: 25_000 },
+    async () => {
+      mongo = await MongoStandIn.start();
+      const standIn = mongo;
+      for (let i = 0; i < 3; i++) {
+        const client = new MongoClient(standIn.uri, { ...clientOptions, maxPoolSize: 4 });
+        clients.push(client);
+        await client.connect();
       }
-    }
-
-    let running = true;
-    const watchers = clients.map(async (client, c) => {
-      const stream = client.db('stress').collection('events').watch([], { maxAwaitTimeMS: 20 });
-      for (let n = 0; running; n++) {
-        await settles(`watch ${c}/${n}`, stream.tryNext());
-        if (stream.closed) break;
-      }
-      await stream.close().catch(() => undefined);
-    });
-    const writers = clients.flatMap((client, c) =>
-      [0, 1, 2].map(async (w) => {
-        const collection = client.db('stress').collection('events');
-        for (let n = 0; running; n++) {
-          const docs = Array.from({ length: 1 + (n % 3) }, (_, i) => ({ c, w, n, i }));
-          await settles(`insertMany ${c}/${w}/${n}`, collection.insertMany(docs));
-          // Idle for a few event-loop turns, so the next write starts from a check phase: the moment a
-          // connection whose peer closed it in an orderly way is destroyed but not yet 'close'd.
-          for (let turn = 0; turn <= (n + w) % 4; turn++) await nextTurn();
+      // Generous: a retried write may wait for server selection after a drop (heartbeat 500 ms).
+      const SETTLE_BOUND_MS = 8_000;
+      const unsettled = new Set<string>();
+      const outcomes = { resolved: 0, rejected: 0 };
+      async function settles<T>(what: string, operation: Promise<T>): Promise<void> {
+        unsettled.add(what);
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<'unsettled'>(
+          (resolve) => (timer = setTimeout(() => resolve('unsettled'), SETTLE_BOUND_MS)),
+        );
+        const outcome = await Promise.race([
+          operation.then(
+            () => 'resolved' as const,
+            () => 'rejected' as const,
+          ),
+          bound,
+        ]);
+        clearTimeout(timer);
+        if (outcome !== 'unsettled') {
+          unsettled.delete(what);
+          outcomes[outcome] += 1;
         }
-      }),
-    );
+      }
 
-    const ROUNDS = 20;
-    for (let round = 0; round < ROUNDS; round++) {
-      // Let every client reconnect and write again, then drop whatever is open at that moment.
-      const inserted = standIn.counters.commandsByName.insert ?? 0;
-      await waitFor('writes to flow again', () => (standIn.counters.commandsByName.insert ?? 0) >= inserted + 6);
-      await sleep(round % 4);
-      standIn.faults.dropConnections();
-    }
-    running = false;
-    await Promise.all([...watchers, ...writers]);
+      let running = true;
+      const watchers = clients.map(async (client, c) => {
+        const stream = client.db('stress').collection('events').watch([], { maxAwaitTimeMS: 20 });
+        for (let n = 0; running; n++) {
+          await settles(`watch ${c}/${n}`, stream.tryNext());
+          if (stream.closed) break;
+        }
+        await stream.close().catch(() => undefined);
+      });
+      const writers = clients.flatMap((client, c) =>
+        [0, 1, 2].map(async (w) => {
+          const collection = client.db('stress').collection('events');
+          for (let n = 0; running; n++) {
+            const docs = Array.from({ length: 1 + (n % 3) }, (_, i) => ({ c, w, n, i }));
+            await settles(`insertMany ${c}/${w}/${n}`, collection.insertMany(docs));
+            // Idle for a few event-loop turns, so the next write starts from a check phase: the moment a
+            // connection whose peer closed it in an orderly way is destroyed but not yet 'close'd.
+            for (let turn = 0; turn <= (n + w) % 4; turn++) await nextTurn();
+          }
+        }),
+      );
 
-    expect([...unsettled]).toEqual([]);
-    expect(standIn.counters.connectionsDropped).toBeGreaterThanOrEqual(ROUNDS);
-    expect(outcomes.resolved).toBeGreaterThan(0);
-  });
+      const ROUNDS = 20;
+      for (let round = 0; round < ROUNDS; round++) {
+        // Let every client reconnect and write again, then drop whatever is open at that moment.
+        const inserted = standIn.counters.commandsByName.insert ?? 0;
+        await waitFor('writes to flow again', () => (standIn.counters.commandsByName.insert ?? 0) >= inserted + 6);
+        await sleep(round % 4);
+        standIn.faults.dropConnections();
+      }
+      running = false;
+      await Promise.all([...watchers, ...writers]);
+
+      expect([...unsettled]).toEqual([]);
+      expect(standIn.counters.connectionsDropped).toBeGreaterThanOrEqual(ROUNDS);
+      expect(outcomes.resolved).toBeGreaterThan(0);
+    },
+  );
 });
