@@ -1,7 +1,14 @@
 import type { Collection, Document } from 'mongodb';
 import { Server } from 'socket.io';
 import { expectTypeOf, test } from 'vitest';
-import { createAdapter, createEmitter, type BusHealth, type MongoAdapter } from '../src/index.js';
+import {
+  createAdapter,
+  createEmitter,
+  type AdapterEventMap,
+  type AdapterEvents,
+  type BusHealth,
+  type MongoAdapter,
+} from '../src/index.js';
 
 declare const collection: Collection<Document>;
 
@@ -15,4 +22,16 @@ test('the factory plugs into socket.io as is', () => {
 
 test('the emitter resolves to void', () => {
   expectTypeOf(createEmitter(collection).to('room').emit('event', 1)).toEqualTypeOf<Promise<void>>();
+});
+
+test('membership is public API: node-left and liveNodes', () => {
+  expectTypeOf<AdapterEventMap['node-left']>().toEqualTypeOf<{
+    node: string;
+    nsp: string;
+    uid: string;
+    reason: 'closed' | 'timeout';
+  }>();
+  expectTypeOf<ReturnType<MongoAdapter['liveNodes']>>().toEqualTypeOf<string[]>();
+  expectTypeOf<MongoAdapter['events']>().toEqualTypeOf<AdapterEvents>();
+  expectTypeOf<ReturnType<MongoAdapter['close']>>().toEqualTypeOf<Promise<void>>();
 });
