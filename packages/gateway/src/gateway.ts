@@ -22,6 +22,7 @@ import { httpApiPlugin } from './plugins/http-api.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { roomsPlugin } from './plugins/rooms.js';
+import { PresenceRegistry } from './rooms/presence-registry.js';
 import { drainGateway, handshakeGate, shutdownPlugin } from './plugins/shutdown.js';
 import { ssePlugin } from './plugins/sse.js';
 import { createRoomEvents, type RoomEvents } from './room-events.js';
@@ -106,7 +107,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   });
   useNodeSessionIds(io, config.nodeId);
   const inFlight = trackInFlight(io);
-  if (config.maxDisconnectionDurationMs > 0) announceRecoveredPresence(io, metrics, app.log);
+  const presence = new PresenceRegistry();
+  if (config.maxDisconnectionDurationMs > 0) announceRecoveredPresence(io, presence, metrics, app.log);
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? cluster?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
 
@@ -131,7 +133,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
   await app.register(authPlugin, { io, config, metrics });
-  await app.register(roomsPlugin, { io, config, store, metrics, roomEvents, roomAccess });
+  await app.register(roomsPlugin, { io, config, store, metrics, roomEvents, roomAccess, presence });
   await app.register(openapiPlugin, { version: GATEWAY_API_VERSION });
   await app.register(ssePlugin, { hub: sseHub, store, config, lifecycle, roomAccess, verifyToken, metrics: sseMetrics });
   await app.register(httpApiPlugin, { config, store, roomEvents, roomAccess, verifyToken, metrics });
@@ -150,7 +152,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
             health: () => mongoAdapter?.health(),
             serverCount: () => 1 + (mongoAdapter?.liveNodes().length ?? 0),
           });
-    const reaper = reapPresenceOfEvictedNodes({ io, metrics, log: app.log, onEviction: () => adapterMetrics?.nodeEvicted() });
+    const reaper = reapPresenceOfEvictedNodes({ io, presence, metrics, log: app.log, onEviction: () => adapterMetrics?.nodeEvicted() });
     app.addHook('onClose', async () => {
       reaper.close();
       // The adapter writes ADAPTER_CLOSE through the client: close it first (a no-op if already closed).

@@ -39,11 +39,29 @@ interface Emitted {
   invalidates: boolean;
 }
 
+/** mongod labels the change-stream errors no resume can fix, so drivers give up instead of retrying. */
+const NON_RESUMABLE = { errorLabels: ['NonResumableChangeStreamError'] };
+
 const historyLost = () =>
   new CommandError(
     ErrorCodes.ChangeStreamHistoryLost,
     'Resume of change stream was not possible, as the resume point may no longer be in the oplog.',
+    NON_RESUMABLE,
   );
+
+/** A resume token within the oplog's range that names no write: mongod's ensure-resume-token-present check. */
+const resumeTokenNotFound = (next: OplogEntry) =>
+  new CommandError(
+    ErrorCodes.ChangeStreamFatalError,
+    `cannot resume stream; the resume token was not found. {_data: "${next.token}"}`,
+    NON_RESUMABLE,
+  );
+
+/** A resumeAfter/startAfter token that must name a write the oplog really has (high-water marks need not). */
+interface ResumeTokenToFind {
+  data: string;
+  invalidate: boolean;
+}
 
 /** A parsed `$changeStream` stage plus the stages after it. */
 export class ChangeStreamDefinition {
@@ -51,6 +69,7 @@ export class ChangeStreamDefinition {
   readonly fullDocumentBeforeChange: BeforeChangeMode;
   readonly startPosition: string;
   readonly resumed: boolean;
+  readonly tokenToFind: ResumeTokenToFind | undefined;
   readonly stages: Stage[];
 
   constructor(
@@ -78,17 +97,19 @@ export class ChangeStreamDefinition {
       });
     }
     this.resumed = resumeOptions.length === 1;
-    if (stageSpec.resumeAfter !== undefined) {
-      const token = parseToken(stageSpec.resumeAfter);
-      if (token.kind === TokenKind.Invalidate) {
+    if (stageSpec.resumeAfter !== undefined || stageSpec.startAfter !== undefined) {
+      const token = parseToken(stageSpec.resumeAfter ?? stageSpec.startAfter);
+      if (stageSpec.resumeAfter !== undefined && token.kind === TokenKind.Invalidate) {
         throw new CommandError(
           ErrorCodes.InvalidResumeToken,
           "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification; use 'startAfter' instead.",
         );
       }
       this.startPosition = token.data;
-    } else if (stageSpec.startAfter !== undefined) {
-      this.startPosition = parseToken(stageSpec.startAfter).data;
+      this.tokenToFind =
+        token.kind === TokenKind.HighWaterMark
+          ? undefined
+          : { data: token.data, invalidate: token.kind === TokenKind.Invalidate };
     } else if (stageSpec.startAtOperationTime !== undefined) {
       const ts = stageSpec.startAtOperationTime as unknown;
       if (!(ts instanceof Timestamp) && (ts as { _bsontype?: string })?._bsontype !== 'Timestamp') {
@@ -142,6 +163,8 @@ export class ChangeStreamCursor implements ServerCursor {
   invalidated = false;
   private closed = false;
   private wakeUp: (() => void) | undefined;
+  /** Set until the resume token has been seen in the oplog (checked on each read until it can be decided). */
+  private tokenToFind: ResumeTokenToFind | undefined;
 
   constructor(
     readonly id: number,
@@ -150,6 +173,7 @@ export class ChangeStreamCursor implements ServerCursor {
     private readonly deps: ChangeStreamDeps,
   ) {
     this.position = definition.startPosition;
+    this.tokenToFind = definition.tokenToFind;
   }
 
   get postBatchResumeToken(): ResumeToken {
@@ -162,6 +186,7 @@ export class ChangeStreamCursor implements ServerCursor {
       this.deps.counters.historyLost += 1;
       throw historyLost();
     }
+    if (this.tokenToFind && process.env.NOVERIFY === undefined) this.verifyResumeToken(this.tokenToFind);
     const limit = batchSize && batchSize > 0 ? batchSize : Number.POSITIVE_INFINITY;
     const batch: Document[] = [];
     let bytes = 0;
@@ -193,6 +218,20 @@ export class ChangeStreamCursor implements ServerCursor {
     }
     this.deps.counters.eventsDelivered += batch.length;
     return batch;
+  }
+
+  /**
+   * Like mongod, a stream resumed from an event token must meet that very event before any later one;
+   * reaching a later write first means the token was never issued here (ChangeStreamFatalError, 280).
+   */
+  private verifyResumeToken(token: ResumeTokenToFind): void {
+    const found = this.deps.oplog.resumeTokenStatus(token.data, token.invalidate);
+    if (found.status === 'unknown') return;
+    if (found.status === 'not-issued') {
+      this.deps.counters.resumeTokensNotFound += 1;
+      throw resumeTokenNotFound(found.next);
+    }
+    this.tokenToFind = undefined;
   }
 
   /** awaitData semantics: returns as soon as events exist, or an empty batch once `maxTimeMS` has passed. */

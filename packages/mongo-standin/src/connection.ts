@@ -14,7 +14,11 @@ export class ClientConnection {
   private readonly aborter = new AbortController();
   private queue: Promise<void> = Promise.resolve();
   private appName: string | undefined;
+  /** Dropped: nothing more is answered, and the socket is reset at the first chance that is safe for the client. */
   private dropped = false;
+  private resetScheduled = false;
+  /** Requests received and not yet answered (queued or running). */
+  private inFlight = 0;
 
   constructor(
     readonly id: number,
@@ -34,45 +38,72 @@ export class ClientConnection {
   }
 
   /**
-   * Drops the connection as a network failure would. From now on nothing is read or answered (in-flight
-   * commands finish without a reply), and the peer gets a TCP reset, so its next read fails with
-   * ECONNRESET. Returns false when the connection was already dropped.
+   * Drops the connection as a network blip does: nothing more is answered (in-flight commands finish
+   * without a reply) and the client learns it from a TCP reset, so its read fails with ECONNRESET — a
+   * network error the driver retries or resumes on. A connection with a request in flight is reset now;
+   * an idle one when its next request arrives, as a broken TCP path shows itself when next used.
+   * Returns false when the connection was already dropped.
    *
-   * Why a reset, and why two event-loop turns later: a client that sees an orderly close (FIN), or a reset
-   * arriving together with bytes it has not read yet (libuv then reports EOF, not the error), goes through
-   * end → finish → destroy → close; the official driver (7.x) does not learn of it until 'close', and a
-   * command it writes in between waits for a 'drain' that never comes — the operation never settles. A
-   * reset sent after the client has read what was already sent always surfaces as a network error. In one
-   * process, bytes written before this call are read in the next poll phase at the latest; the reset goes
-   * out in the check phase after it.
+   * Why not close every socket at once: the official driver (7.x) only learns of a closed socket from its
+   * 'close' event. After an orderly close (FIN), a command it writes in the moment between the socket
+   * being destroyed and 'close' waits for a 'drain' that never comes, so the operation never settles; and
+   * a command written on an idle socket that has already received a reset, but not yet read it, fails with
+   * a bare ECONNRESET the driver neither retries nor resumes on. A client that is waiting for a reply does
+   * neither, so that is when the reset is sent.
    */
   drop(): boolean {
     if (this.dropped) return false;
     this.dropped = true;
     this.aborter.abort();
-    this.socket.pause();
-    setImmediate(() => setImmediate(() => this.reset()));
+    if (this.inFlight > 0) this.resetSoon();
     return true;
   }
 
-  private reset(): void {
-    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+  /** Resets the connection whatever it is doing (the stand-in is stopping). Returns false when already dropped. */
+  close(): boolean {
+    const first = !this.dropped;
+    this.dropped = true;
+    this.aborter.abort();
+    this.resetSoon();
+    return first;
+  }
+
+  /**
+   * Resets two event-loop turns from now, so a client in this process first reads every reply already sent
+   * (a reset that arrives together with unread bytes is reported by libuv as an orderly EOF, not an error).
+   */
+  private resetSoon(): void {
+    if (this.resetScheduled) return;
+    this.resetScheduled = true;
+    this.socket.pause();
+    setImmediate(() =>
+      setImmediate(() => {
+        if (!this.socket.destroyed) this.socket.resetAndDestroy();
+      }),
+    );
   }
 
   private onData(chunk: Buffer): void {
-    if (this.dropped) return;
+    if (this.dropped) {
+      this.resetSoon(); // the first request after a drop: the client now waits for a reply, and gets the reset
+      return;
+    }
     let frames: Buffer[];
     try {
       frames = this.framer.push(chunk);
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
       this.member.counters.malformedMessages += 1;
-      this.drop();
+      this.close();
       return;
     }
     for (const frame of frames) {
-      // A failure the command layer did not turn into a reply must not leave the client waiting forever.
-      this.queue = this.queue.then(() => this.process(frame)).catch(() => void this.drop());
+      this.inFlight += 1;
+      this.queue = this.queue
+        .then(() => this.process(frame))
+        // A failure the command layer did not turn into a reply must not leave the client waiting forever.
+        .catch(() => void this.close())
+        .finally(() => (this.inFlight -= 1));
     }
   }
 
@@ -82,7 +113,7 @@ export class ClientConnection {
     if (request.kind === 'invalid') {
       this.member.counters.malformedMessages += 1;
       if (request.opCode !== OpCode.MSG && request.opCode !== OpCode.QUERY) {
-        this.drop(); // mongod closes connections that speak opcodes it does not accept
+        this.close(); // mongod closes connections that speak opcodes it does not accept
         return;
       }
       const code = /BSON/i.test(request.reason) ? 22 : 9;
@@ -127,7 +158,7 @@ export class ClientConnection {
       appName: this.appName,
     });
     if ('close' in result) {
-      if (this.drop()) this.member.counters.connectionsDropped += 1;
+      if (this.close()) this.member.counters.connectionsDropped += 1;
       return;
     }
     if ('noReply' in result || (request.kind === 'msg' && request.moreToCome)) return;

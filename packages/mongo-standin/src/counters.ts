@@ -21,6 +21,8 @@ export interface StandInCounters {
   rejectedWhileSteppedDown: number;
   /** ChangeStreamHistoryLost (286) errors returned. */
   historyLost: number;
+  /** ChangeStreamFatalError (280) errors returned for a resume token that names no write in the oplog. */
+  resumeTokensNotFound: number;
   /** Times loseHistory() was applied. */
   historyLosses: number;
   /** Change events returned to clients (in firstBatch/nextBatch). */
@@ -58,6 +60,7 @@ export function newCounters(): StandInCounters {
     stepDowns: 0,
     rejectedWhileSteppedDown: 0,
     historyLost: 0,
+    resumeTokensNotFound: 0,
     historyLosses: 0,
     eventsDelivered: 0,
     changeStreamsOpened: 0,

@@ -8,7 +8,13 @@ import { ddlCommands } from './commands/ddl.js';
 import { handshakeCommands } from './commands/handshake.js';
 import { readCommands } from './commands/reads.js';
 import { writeCommands } from './commands/writes.js';
-import { CommandError, ErrorCodes, RESUMABLE_CHANGE_STREAM_CODES, RETRYABLE_WRITE_CODES } from './errors.js';
+import {
+  CommandError,
+  ErrorCodes,
+  NON_RESUMABLE_CHANGE_STREAM_CODES,
+  RESUMABLE_CHANGE_STREAM_CODES,
+  RETRYABLE_WRITE_CODES,
+} from './errors.js';
 import { configureFailPoint } from './faults.js';
 import type { FailPoint, ReplicaSetMember } from './member.js';
 import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
@@ -60,6 +66,7 @@ function labelsFor(
     labels.push('RetryableWriteError');
   if (RESUMABLE_CHANGE_STREAM_CODES.has(code) && isChangeStreamCommand(name, cmd, member))
     labels.push('ResumableChangeStreamError');
+  if (NON_RESUMABLE_CHANGE_STREAM_CODES.has(code)) labels.push('NonResumableChangeStreamError');
   return labels;
 }
 

@@ -99,6 +99,9 @@ export const RESUMABLE_CHANGE_STREAM_CODES: ReadonlySet<number> = new Set([
   6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 13388, 234, 133,
 ]);
 
+/** Codes mongod labels `NonResumableChangeStreamError` on any command (drivers then never resume). */
+export const NON_RESUMABLE_CHANGE_STREAM_CODES: ReadonlySet<number> = new Set([280, 286]);
+
 /** A misuse of the stand-in's own JavaScript API (not a MongoDB command error). */
 export class StandInError extends Error {
   readonly code: 'STANDIN_INVALID_OPTION' | 'STANDIN_NOT_RUNNING' | 'STANDIN_LISTEN_FAILED';

@@ -2,6 +2,9 @@ import type { Document, Timestamp } from 'bson';
 import type { ClusterClock } from './clock.js';
 import { tokenData, TokenKind } from './resume-token.js';
 
+/** The time part of a token ('82' + seconds + increment), without its kind: tokens of one write share it. */
+const timeOf = (token: string): string => token.slice(0, 18);
+
 export type OplogOp = 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'dropDatabase' | 'noop';
 
 /** One write, as change streams need it (a richer record than a real oplog entry: images are kept inline). */
@@ -41,6 +44,8 @@ export class Oplog {
   private bytes = 0;
   /** Token of the newest entry that is gone; streams positioned before it lost history. */
   private lostUpTo: string | undefined;
+  /** Token of the first entry ever appended: no position before it was ever issued by this log. */
+  private origin: string | undefined;
   private listeners = new Set<() => void>();
   private timers = new Set<NodeJS.Timeout>();
   private eventDelayMs = 0;
@@ -63,6 +68,7 @@ export class Oplog {
     const appliedAt = Math.max(now, last?.appliedAt ?? 0);
     const entry: OplogEntry = { ...fields, ts, token: tokenData(ts, TokenKind.Event), wall: new Date(now), appliedAt };
     this.entries.push(entry);
+    this.origin ??= entry.token;
     this.bytes += entry.bytes;
     this.truncate();
     if (this.eventDelayMs === 0) this.notify();
@@ -99,9 +105,33 @@ export class Oplog {
     if (this.lostUpTo === undefined || token > this.lostUpTo) this.lostUpTo = token;
   }
 
-  /** True when events after `position` may have fallen off the log. */
+  /**
+   * True when events after `position` may have fallen off the log, or when `position` is older than the
+   * log itself (a token from before this log began, e.g. another deployment's, or a made-up one).
+   */
   historyLostAfter(position: string): boolean {
-    return this.lostUpTo !== undefined && position < this.lostUpTo;
+    if (this.lostUpTo !== undefined && position < this.lostUpTo) return true;
+    return process.env.NOORIGIN === undefined && this.origin !== undefined && timeOf(position) < timeOf(this.origin);
+  }
+
+  /**
+   * Whether the event token `token` (or, with `invalidate`, the invalidate after a drop at its time) was
+   * issued by this log: 'issued', 'not-issued', or 'unknown' while nothing at or after its time is
+   * visible yet. Tokens of entries that fell off the log count as issued (history loss decides for them).
+   */
+  resumeTokenStatus(
+    token: string,
+    invalidate: boolean,
+  ): { status: 'issued' | 'unknown' } | { status: 'not-issued'; next: OplogEntry } {
+    if (this.lostUpTo !== undefined && token <= this.lostUpTo) return { status: 'issued' };
+    for (const entry of this.visibleFrom(token)) {
+      const sameTime = timeOf(entry.token) === timeOf(token);
+      const issued = invalidate
+        ? sameTime && (entry.op === 'drop' || entry.op === 'dropDatabase')
+        : entry.token === token;
+      return issued ? { status: 'issued' } : { status: 'not-issued', next: entry };
+    }
+    return { status: 'unknown' };
   }
 
   /** Token of the newest entry, or a high-water mark at the current cluster time when the log is empty. */
@@ -116,7 +146,7 @@ export class Oplog {
    */
   *visibleFrom(position: string): Generator<OplogEntry> {
     const now = Date.now();
-    for (let i = this.firstIndexAtOrAfter(position.slice(0, 18)); i < this.entries.length; i++) {
+    for (let i = this.firstIndexAtOrAfter(timeOf(position)); i < this.entries.length; i++) {
       const entry = this.entries[i]!;
       if (!this.isVisible(entry, now)) return;
       if (this.paused && (this.pausedAt === undefined || entry.token > this.pausedAt)) return;
@@ -145,7 +175,7 @@ export class Oplog {
     let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.entries[mid]!.token.slice(0, 18) < timePrefix) lo = mid + 1;
+      if (timeOf(this.entries[mid]!.token) < timePrefix) lo = mid + 1;
       else hi = mid;
     }
     return lo;

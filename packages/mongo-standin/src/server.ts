@@ -92,9 +92,11 @@ export class MongoStandIn {
     resetCounters(this.member.counters);
   }
 
-  /** Stops listening, closes every connection and timer. Idempotent. */
+  /** Stops listening, resets every connection, stops every timer. Idempotent. */
   async stop(): Promise<void> {
-    await this.goDown();
+    const server = this.goDown();
+    for (const connection of this.connections) connection.close();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     this.member.oplog.close();
   }
 
@@ -104,7 +106,8 @@ export class MongoStandIn {
    */
   async restart(options: RestartOptions = {}): Promise<void> {
     const downtime = requireNonNegativeMs('restart downtimeMs', options.downtimeMs ?? 0);
-    await this.goDown();
+    // The port is free once the listener is closed; dropped connections go away as their clients use them.
+    this.goDown()?.close();
     if (options.keepData === false) this.member.wipe();
     if (downtime > 0) await sleep(downtime);
     await this.listen(this.boundPort);
@@ -144,21 +147,22 @@ export class MongoStandIn {
     this.connections.add(connection);
   }
 
+  /** Drops every connection not dropped yet; they stay tracked until their sockets really close. */
   private dropConnections(): number {
     let dropped = 0;
-    for (const connection of [...this.connections]) if (connection.drop()) dropped += 1;
-    this.connections.clear();
+    for (const connection of this.connections) if (connection.drop()) dropped += 1;
     this.member.counters.connectionsDropped += dropped;
     return dropped;
   }
 
-  private async goDown(): Promise<void> {
+  /** Stops the TTL monitor, drops every connection, kills every cursor; returns the listener to close. */
+  private goDown(): Server | undefined {
     if (this.ttlTimer) clearInterval(this.ttlTimer);
     this.ttlTimer = undefined;
     const server = this.server;
     this.server = undefined;
     this.dropConnections();
     this.member.cursors.killAll();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    return server;
   }
 }

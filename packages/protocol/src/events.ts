@@ -21,7 +21,10 @@ export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
 
 export interface JoinRoomResult {
   room: string;
+  /** The room's members, at most a bounded number of them (see `memberCount`). */
   members: Member[];
+  /** How many distinct members the room has; more than `members.length` in a very large room. */
+  memberCount?: number;
   /** The latest messages, oldest first. */
   messages: ChatMessage[];
 }

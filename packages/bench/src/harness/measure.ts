@@ -31,7 +31,8 @@ export interface WindowTiming {
 /** A window in which other processes used more than this many cores is measured again, if retries are left. */
 export const NOISY_RETRY = 0.5;
 
-type Probe = { read(): Promise<number>; isCpuMicros?: boolean };
+/** A reading taken at both edges of a window (a broker's CPU µs, its insert count). */
+export type Probe = { read(): Promise<number>; isCpuMicros?: boolean };
 
 /**
  * With a workload already running in `load`: wait out the warm-up, then open a measured window on the

@@ -1,10 +1,10 @@
 import { io, type Socket } from 'socket.io-client';
-import { CpuMeter } from '../harness/cpu-meter.js';
 import { FixedRateSchedule } from '../harness/fixed-rate.js';
-import { LatencyRecorder } from '../harness/latency.js';
 import { authFactory, type AuthSpec } from './auth.js';
 import { forEachLimited } from './concurrency.js';
+import { waitForDrain } from './drain.js';
 import { markedText } from './sequence-marker.js';
+import { WindowMeter } from './window-meter.js';
 import type { WindowResult, Workload } from './workload.js';
 
 export interface AckClientsOptions {
@@ -50,16 +50,12 @@ export async function connectAckClients(options: AckClientsOptions): Promise<Soc
  * intended send time to the ack, so a stall is measured, not hidden.
  */
 export class AckLatencyWorkload implements Workload {
-  private readonly recorder = new LatencyRecorder();
-  private readonly cpu = new CpuMeter();
+  private readonly meter = new WindowMeter();
   private readonly schedule: FixedRateSchedule;
   private sent = 0;
   private acked = 0;
   private windowAcked = 0;
   private windowSent = 0;
-  private windowStart = 0;
-  private errors = 0;
-  private firstError: string | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -87,19 +83,14 @@ export class AckLatencyWorkload implements Workload {
       .then(
         (response: { ok: boolean; error?: { code: string; message: string } }) => {
           this.acked += 1;
-          if (response.ok) this.recorder.recordMs(performance.now() - intendedAt);
-          else this.fail(`message:send refused: ${response.error?.code} ${response.error?.message}`);
+          if (response.ok) this.meter.latency.recordMs(performance.now() - intendedAt);
+          else this.meter.fail(`message:send refused: ${response.error?.code} ${response.error?.message}`);
         },
         (error: Error) => {
           this.acked += 1;
-          this.fail(`message:send: ${error.message}`);
+          this.meter.fail(`message:send: ${error.message}`);
         },
       );
-  }
-
-  private fail(message: string): void {
-    this.errors += 1;
-    this.firstError ??= message;
   }
 
   private tick = (): void => {
@@ -110,30 +101,22 @@ export class AckLatencyWorkload implements Workload {
   };
 
   beginWindow(): void {
-    this.recorder.reset();
-    this.cpu.start();
+    this.meter.open();
     this.windowAcked = this.acked;
     this.windowSent = 0;
-    this.windowStart = performance.now();
   }
 
   endWindow(): WindowResult {
-    return {
-      durationMs: performance.now() - this.windowStart,
+    return this.meter.close({
       operations: this.acked - this.windowAcked,
       sent: this.windowSent,
-      latency: this.recorder.summary(),
-      loadCpu: this.cpu.read().coreFraction,
-      errors: this.errors,
-      firstError: this.firstError,
-    };
+      latency: this.meter.latency.summary(),
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const deadline = performance.now() + 10_000;
-    while (this.acked < this.sent && performance.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitForDrain(() => this.acked >= this.sent);
   }
 }

@@ -1,7 +1,6 @@
-import { CpuMeter } from '../harness/cpu-meter.js';
-import { LatencyRecorder } from '../harness/latency.js';
 import { authFactory, type AuthSpec } from './auth.js';
 import { RawSocketIoClient } from './raw-socketio-client.js';
+import { WindowMeter } from './window-meter.js';
 import type { WindowResult, Workload } from './workload.js';
 
 /**
@@ -9,15 +8,11 @@ import type { WindowResult, Workload } from './workload.js';
  * with the auth object; each socket closes once connected. Counts completed handshakes and their latency.
  */
 export class ConnectRateWorkload implements Workload {
-  private readonly recorder = new LatencyRecorder();
-  private readonly cpu = new CpuMeter();
+  private readonly meter = new WindowMeter();
   private completed = 0;
   private started = 0;
   private windowCompleted = 0;
   private windowStarted = 0;
-  private windowStart = 0;
-  private errors = 0;
-  private firstError: string | undefined;
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
 
@@ -35,13 +30,12 @@ export class ConnectRateWorkload implements Workload {
             const begin = performance.now();
             try {
               const client = await RawSocketIoClient.connect({ url, auth: authFor(index) });
-              this.recorder.recordMs(performance.now() - begin);
+              this.meter.latency.recordMs(performance.now() - begin);
               this.completed += 1;
               client.close();
               await client.whenClosed();
             } catch (error) {
-              this.errors += 1;
-              this.firstError ??= error instanceof Error ? error.message : String(error);
+              this.meter.fail(error instanceof Error ? error.message : String(error));
               // A refused handshake ends this loop: retrying at full speed would only measure failures.
               return;
             }
@@ -52,23 +46,17 @@ export class ConnectRateWorkload implements Workload {
   }
 
   beginWindow(): void {
-    this.recorder.reset();
-    this.cpu.start();
+    this.meter.open();
     this.windowCompleted = this.completed;
     this.windowStarted = this.started;
-    this.windowStart = performance.now();
   }
 
   endWindow(): WindowResult {
-    return {
-      durationMs: performance.now() - this.windowStart,
+    return this.meter.close({
       operations: this.completed - this.windowCompleted,
       sent: this.started - this.windowStarted,
-      latency: this.recorder.summary(),
-      loadCpu: this.cpu.read().coreFraction,
-      errors: this.errors,
-      firstError: this.firstError,
-    };
+      latency: this.meter.latency.summary(),
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
-import { CpuMeter } from '../harness/cpu-meter.js';
-import { LatencyRecorder } from '../harness/latency.js';
 import { authFactory, type AuthSpec } from './auth.js';
 import { forEachLimited } from './concurrency.js';
+import { waitForDrain } from './drain.js';
 import { RawSocketIoClient } from './raw-socketio-client.js';
 import { markedText } from './sequence-marker.js';
+import { WindowMeter } from './window-meter.js';
 import type { WindowResult, Workload } from './workload.js';
 
 /** A client that sends one request and calls back when its answer arrives: an echo or an ack. */
@@ -63,14 +63,10 @@ async function connectClients(params: EchoParams): Promise<RoundTripClient[]> {
 
 /** Closed-loop round trips at saturation: each client keeps `window` requests in flight. */
 export class EchoWorkload implements Workload {
-  private readonly recorder = new LatencyRecorder();
-  private readonly cpu = new CpuMeter();
+  private readonly meter = new WindowMeter();
   private completed = 0;
   private windowCompleted = 0;
-  private windowStart = 0;
   private inFlight = 0;
-  private errors = 0;
-  private firstError: string | undefined;
   private stopped = false;
 
   static async start(params: EchoParams): Promise<EchoWorkload> {
@@ -88,10 +84,8 @@ export class EchoWorkload implements Workload {
         this.inFlight -= 1;
         this.completed += 1;
         const started = sentAt.shift();
-        if (refusal) {
-          this.errors += 1;
-          this.firstError ??= refusal;
-        } else if (started !== undefined) this.recorder.recordMs(performance.now() - started);
+        if (refusal) this.meter.fail(refusal);
+        else if (started !== undefined) this.meter.latency.recordMs(performance.now() - started);
         if (!this.stopped) {
           sentAt.push(performance.now());
           this.inFlight += 1;
@@ -107,29 +101,18 @@ export class EchoWorkload implements Workload {
   }
 
   beginWindow(): void {
-    this.recorder.reset();
-    this.cpu.start();
+    this.meter.open();
     this.windowCompleted = this.completed;
-    this.windowStart = performance.now();
   }
 
   endWindow(): WindowResult {
     const operations = this.completed - this.windowCompleted;
-    return {
-      durationMs: performance.now() - this.windowStart,
-      operations,
-      sent: operations,
-      latency: this.recorder.summary(),
-      loadCpu: this.cpu.read().coreFraction,
-      errors: this.errors,
-      firstError: this.firstError,
-    };
+    return this.meter.close({ operations, sent: operations, latency: this.meter.latency.summary() });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    const deadline = performance.now() + 10_000;
-    while (this.inFlight > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitForDrain(() => this.inFlight <= 0);
     for (const client of this.clients) client.close();
   }
 }

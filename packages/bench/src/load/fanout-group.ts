@@ -20,6 +20,24 @@ export interface FanoutGroup {
   close(): Promise<void>;
 }
 
+/** Member 0's side of a Socket.IO group: `message:send` to the room, refusals passed to `onSendError`. */
+function messageSender(sender: RawSocketIoClient, room: string): Pick<FanoutGroup, 'send' | 'onSendError'> {
+  let sendErrorHandler: (message: string) => void = () => {};
+  sender.onUnclaimedAck = (frame) => {
+    // Acks of `message:send` are not awaited one by one; only a refusal matters.
+    if (frame.includes('"ok":false')) sendErrorHandler(frame.subarray(0, 300).toString());
+  };
+  return {
+    send: (sequence, bytes) => {
+      const payload = { room, text: markedText(sequence, bytes), clientMessageId: `c${sequence}` };
+      sender.sendEncodedUnclaimed(JSON.stringify(['message:send', payload]));
+    },
+    onSendError: (handler) => {
+      sendErrorHandler = handler;
+    },
+  };
+}
+
 export interface SocketIoGroupOptions {
   /** One url per node; member `i` connects to `urls[i % urls.length]`. */
   urls: string[];
@@ -53,24 +71,13 @@ export async function connectSocketIoGroup(options: SocketIoGroupOptions): Promi
     throw error;
   }
   const sender = clients[0]!;
-  let sendErrorHandler: (message: string) => void = () => {};
-  sender.onUnclaimedAck = (frame) => {
-    // Acks of `message:send` are not awaited one by one; only a refusal matters.
-    if (frame.includes('"ok":false')) sendErrorHandler(frame.subarray(0, 300).toString());
-  };
   return {
+    ...messageSender(sender, options.room),
     size: clients.length,
     onFrame: (index, handler) => {
       clients[index]!.onEvent = handler;
     },
     nodeOf: (index) => index % options.urls.length,
-    send: (sequence, bytes) => {
-      const payload = { room: options.room, text: markedText(sequence, bytes), clientMessageId: `c${sequence}` };
-      sender.sendEncodedUnclaimed(JSON.stringify(['message:send', payload]));
-    },
-    onSendError: (handler) => {
-      sendErrorHandler = handler;
-    },
     close: async () => {
       for (const client of clients) client.close();
       await Promise.all(clients.map((client) => client.whenClosed()));
@@ -156,23 +163,13 @@ export async function connectSseGroup(
     for (const subscription of subscriptions) subscription?.close();
     throw error;
   }
-  let sendErrorHandler: (message: string) => void = () => {};
-  sender.onUnclaimedAck = (frame) => {
-    if (frame.includes('"ok":false')) sendErrorHandler(frame.subarray(0, 300).toString());
-  };
   return {
+    ...messageSender(sender, options.room),
     size: options.members,
     onFrame: (index, handler) => {
       handlers[index] = handler;
     },
     nodeOf: () => 0,
-    send: (sequence, bytes) => {
-      const payload = { room: options.room, text: markedText(sequence, bytes), clientMessageId: `c${sequence}` };
-      sender.sendEncodedUnclaimed(JSON.stringify(['message:send', payload]));
-    },
-    onSendError: (handler) => {
-      sendErrorHandler = handler;
-    },
     close: async () => {
       for (const subscription of subscriptions) subscription.close();
       sender.close();

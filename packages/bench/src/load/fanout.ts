@@ -1,8 +1,9 @@
-import { CpuMeter } from '../harness/cpu-meter.js';
 import { FixedRateSchedule } from '../harness/fixed-rate.js';
 import { LatencyRecorder } from '../harness/latency.js';
+import { waitForDrain } from './drain.js';
 import type { FanoutGroup } from './fanout-group.js';
 import { sequenceIn } from './sequence-marker.js';
+import { WindowMeter } from './window-meter.js';
 import type { WindowResult, Workload } from './workload.js';
 
 export interface FanoutParams {
@@ -27,10 +28,9 @@ export class FanoutWorkload implements Workload {
   private readonly group: FanoutGroup;
   private readonly params: FanoutParams;
   private readonly intended: number[] = [];
-  private readonly recorder = new LatencyRecorder();
+  private readonly meter = new WindowMeter();
   /** Deliveries to members on another node than the sender's (multi-node runs only). */
   private readonly remoteRecorder = new LatencyRecorder();
-  private readonly cpu = new CpuMeter();
   private readonly firstSequence = nextSequence;
   private sent = 0;
   private trackerReceived = 0;
@@ -38,9 +38,6 @@ export class FanoutWorkload implements Workload {
   private deliveries = 0;
   private windowDeliveries = 0;
   private windowSent = 0;
-  private windowStart = 0;
-  private errors = 0;
-  private firstError: string | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private schedule: FixedRateSchedule | undefined;
@@ -52,7 +49,7 @@ export class FanoutWorkload implements Workload {
     const measureLatency = params.mode === 'fixed';
     for (let index = 0; index < group.size; index++) {
       const isTracker = index === tracker;
-      const recorder = group.nodeOf(index) === 0 ? this.recorder : this.remoteRecorder;
+      const recorder = group.nodeOf(index) === 0 ? this.meter.latency : this.remoteRecorder;
       group.onFrame(index, (frame) => {
         const index = sequenceIn(frame) - this.firstSequence;
         if (index < 0 || index >= this.sent) return;
@@ -71,8 +68,7 @@ export class FanoutWorkload implements Workload {
   }
 
   private fail(message: string): void {
-    this.errors += 1;
-    this.firstError ??= message;
+    this.meter.fail(message);
   }
 
   private sendNext(intendedAt: number): void {
@@ -97,12 +93,10 @@ export class FanoutWorkload implements Workload {
   };
 
   beginWindow(): void {
-    this.recorder.reset();
+    this.meter.open();
     this.remoteRecorder.reset();
-    this.cpu.start();
     this.windowDeliveries = this.deliveries;
     this.windowSent = 0;
-    this.windowStart = performance.now();
   }
 
   endWindow(): WindowResult {
@@ -110,27 +104,24 @@ export class FanoutWorkload implements Workload {
     if (this.sent > this.trackerReceived && now - this.lastProgress > STALL_MS) {
       this.fail(`stalled: no delivery to the tracker for ${Math.round(now - this.lastProgress)} ms`);
     }
-    return {
-      durationMs: now - this.windowStart,
-      operations: this.deliveries - this.windowDeliveries,
-      sent: this.windowSent,
-      latency: this.params.mode === 'fixed' ? this.recorder.summary() : undefined,
-      remoteLatency:
-        this.params.mode === 'fixed' && this.remoteRecorder.summary().count > 0
-          ? this.remoteRecorder.summary()
-          : undefined,
-      loadCpu: this.cpu.read().coreFraction,
-      errors: this.errors,
-      firstError: this.firstError,
-    };
+    return this.meter.close(
+      {
+        operations: this.deliveries - this.windowDeliveries,
+        sent: this.windowSent,
+        // Saturation is closed loop: its latency is service time, not a figure to report.
+        latency: this.params.mode === 'fixed' ? this.meter.latency.summary() : undefined,
+        remoteLatency:
+          this.params.mode === 'fixed' && this.remoteRecorder.summary().count > 0
+            ? this.remoteRecorder.summary()
+            : undefined,
+      },
+      now,
+    );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const deadline = performance.now() + 10_000;
-    while (this.trackerReceived < this.sent && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitForDrain(() => this.trackerReceived >= this.sent);
   }
 }

@@ -1,10 +1,10 @@
-import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
-import type { ServerCommands } from '../harness/ipc.js';
-import { measureWindow, windowNotes } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import type { AuthSpec } from '../load/auth.js';
-import { BENCH_JWT_SECRET, packageExists, serverUrl, startBareServer, startGateway, startLoad } from './targets.js';
-import { attempt, type Scenario, type ScenarioContext } from './types.js';
+import { forEachRun } from './run-loop.js';
+import { ANONYMOUS, GATEWAY_JWT, bareServer, jwtGateway, withGatewayVariants } from './server-variants.js';
+import { measureServerWorkload, type StartServer } from './server-workload.js';
+import type { Scenario } from './types.js';
+import { noteWindows } from './window-rows.js';
 
 const BASELINE = 'socket.io (bare), WebSocket';
 
@@ -19,7 +19,7 @@ interface Variant {
   label: string;
   transport: 'websocket' | 'polling';
   auth: AuthSpec;
-  start(context: ScenarioContext): Promise<ChildHandle<ServerCommands>>;
+  start: StartServer;
 }
 
 export const ackLatencyScenario: Scenario = {
@@ -31,65 +31,50 @@ export const ackLatencyScenario: Scenario = {
     const { profile } = context;
     const failures: string[] = [];
     const notes: string[] = [];
-    const anonymous: AuthSpec = { mode: 'anonymous' };
-    const jwt: AuthSpec = { mode: 'jwt', secret: BENCH_JWT_SECRET };
-    const variants: Variant[] = [
-      { label: BASELINE, transport: 'websocket', auth: anonymous, start: (c) => startBareServer(c) },
-      { label: 'socket.io (bare), polling', transport: 'polling', auth: anonymous, start: (c) => startBareServer(c) },
-    ];
-    if (packageExists('gateway')) {
-      variants.push(
-        {
-          label: 'gateway (JWT), WebSocket',
-          transport: 'websocket',
-          auth: jwt,
-          start: (c) => startGateway(c, { auth: 'jwt' }),
-        },
-        {
-          label: 'gateway (JWT), polling',
-          transport: 'polling',
-          auth: jwt,
-          start: (c) => startGateway(c, { auth: 'jwt' }),
-        },
-      );
-    } else notes.push('The gateway package is not written yet in this checkout: its rows are missing.');
+    const variants = withGatewayVariants<Variant>(
+      [
+        { label: BASELINE, transport: 'websocket', auth: ANONYMOUS, start: bareServer },
+        { label: 'socket.io (bare), polling', transport: 'polling', auth: ANONYMOUS, start: bareServer },
+      ],
+      [
+        { label: 'gateway (JWT), WebSocket', transport: 'websocket', auth: GATEWAY_JWT, start: jwtGateway },
+        { label: 'gateway (JWT), polling', transport: 'polling', auth: GATEWAY_JWT, start: jwtGateway },
+      ],
+      notes,
+    );
     const table = new TableBuilder(
       `**${profile.ackClients} clients, ${profile.ackRate} messages/s in total, 100 B messages**`,
       BASELINE,
       METRICS,
     );
-    for (let run = 0; run < profile.runs; run++) {
-      for (const variant of variants) {
-        context.log(`ack run ${run + 1}/${profile.runs}: ${variant.label}`);
-        await attempt(failures, `run ${run + 1}, ${variant.label}`, async () => {
-          const server = await variant.start(context);
-          const load = await startLoad(context);
-          try {
+    await forEachRun(context, 'ack', variants, failures, (variant) =>
+      measureServerWorkload(
+        context,
+        variant.start,
+        {
+          start: async (load, url) => {
             await load.call('ack.connect', {
-              url: serverUrl(server),
+              url,
               clients: profile.ackClients,
               transport: variant.transport,
               auth: variant.auth,
             });
             await load.call('ack.start', { rate: profile.ackRate, bytes: 100 });
-            const window = await measureWindow([server], load, profile);
-            await load.call('workload.stop');
-            await load.call('connections.close');
-            table.add(variant.label, {
-              p50: window.load.latency?.p50,
-              p99: window.load.latency?.p99,
-              max: window.load.latency?.max,
-              serverCpu: window.serverCpu[0],
-            });
-            for (const note of windowNotes(window)) table.note(variant.label, note);
-          } catch (error) {
-            throw withChildLogs(error, [server]);
-          } finally {
-            await Promise.all([load.stop(), server.stop()]);
-          }
-        });
-      }
-    }
+          },
+          // The ack clients are real sockets that outlive the workload: close them before the row is written.
+          closeConnections: true,
+        },
+        (window) => {
+          table.add(variant.label, {
+            p50: window.load.latency?.p50,
+            p99: window.load.latency?.p99,
+            max: window.load.latency?.max,
+            serverCpu: window.serverCpu[0],
+          });
+          noteWindows(table, variant.label, window);
+        },
+      ),
+    );
     return { tables: [table.build()], notes, failures };
   },
 };

@@ -1,18 +1,10 @@
-import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
-import type { ServerCommands } from '../harness/ipc.js';
-import { measureWindow, windowNotes } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import type { AuthSpec } from '../load/auth.js';
-import {
-  BENCH_JWT_SECRET,
-  packageExists,
-  serverUrl,
-  startBareServer,
-  startGateway,
-  startLoad,
-  startWsServer,
-} from './targets.js';
-import { attempt, type Scenario, type ScenarioContext } from './types.js';
+import { forEachRun } from './run-loop.js';
+import { ANONYMOUS, GATEWAY_JWT, bareServer, jwtGateway, withGatewayVariants, wsServer } from './server-variants.js';
+import { measureServerWorkload, type StartServer } from './server-workload.js';
+import type { Scenario } from './types.js';
+import { noteWindows, throughputCells } from './window-rows.js';
 
 const BASELINE = 'raw ws echo (ceiling)';
 
@@ -28,7 +20,7 @@ interface Variant {
   label: string;
   kind: 'ws' | 'socketio';
   auth: AuthSpec;
-  start(context: ScenarioContext): Promise<ChildHandle<ServerCommands>>;
+  start: StartServer;
 }
 
 export const ceilingScenario: Scenario = {
@@ -40,56 +32,40 @@ export const ceilingScenario: Scenario = {
     const { profile } = context;
     const failures: string[] = [];
     const notes: string[] = [];
-    const variants: Variant[] = [
-      { label: BASELINE, kind: 'ws', auth: { mode: 'anonymous' }, start: (c) => startWsServer(c) },
-      { label: 'socket.io (bare)', kind: 'socketio', auth: { mode: 'anonymous' }, start: (c) => startBareServer(c) },
-    ];
-    if (packageExists('gateway')) {
-      variants.push({
-        label: 'gateway (JWT)',
-        kind: 'socketio',
-        auth: { mode: 'jwt', secret: BENCH_JWT_SECRET },
-        start: (c) => startGateway(c, { auth: 'jwt' }),
-      });
-    } else notes.push('The gateway package is not written yet in this checkout: its rows are missing.');
+    const variants = withGatewayVariants<Variant>(
+      [
+        { label: BASELINE, kind: 'ws', auth: ANONYMOUS, start: wsServer },
+        { label: 'socket.io (bare)', kind: 'socketio', auth: ANONYMOUS, start: bareServer },
+      ],
+      [{ label: 'gateway (JWT)', kind: 'socketio', auth: GATEWAY_JWT, start: jwtGateway }],
+      notes,
+    );
     const table = new TableBuilder(
       `**${profile.echoClients} clients × ${profile.echoWindow} in flight, 100 B**`,
       BASELINE,
       METRICS,
     );
-    for (let run = 0; run < profile.runs; run++) {
-      for (const variant of variants) {
-        context.log(`ceiling run ${run + 1}/${profile.runs}: ${variant.label}`);
-        await attempt(failures, `run ${run + 1}, ${variant.label}`, async () => {
-          const server = await variant.start(context);
-          const load = await startLoad(context);
-          try {
-            await load.call('echo.start', {
-              url: serverUrl(server),
+    await forEachRun(context, 'ceiling', variants, failures, (variant) =>
+      measureServerWorkload(
+        context,
+        variant.start,
+        {
+          start: (load, url) =>
+            load.call('echo.start', {
+              url,
               kind: variant.kind,
               clients: profile.echoClients,
               window: profile.echoWindow,
               bytes: 100,
               auth: variant.auth,
-            });
-            const window = await measureWindow([server], load, profile);
-            await load.call('workload.stop');
-            table.add(variant.label, {
-              rate: window.rate,
-              p50: window.load.latency?.p50,
-              p99: window.load.latency?.p99,
-              serverCpu: window.serverCpu[0],
-              loadCpu: window.load.loadCpu,
-            });
-            for (const note of windowNotes(window)) table.note(variant.label, note);
-          } catch (error) {
-            throw withChildLogs(error, [server]);
-          } finally {
-            await Promise.all([load.stop(), server.stop()]);
-          }
-        });
-      }
-    }
+            }),
+        },
+        (window) => {
+          table.add(variant.label, throughputCells(window));
+          noteWindows(table, variant.label, window);
+        },
+      ),
+    );
     return { tables: [table.build()], notes, failures };
   },
 };

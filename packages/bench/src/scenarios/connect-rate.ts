@@ -1,10 +1,17 @@
-import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
-import type { ServerCommands } from '../harness/ipc.js';
-import { measureWindow, windowNotes } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import type { AuthSpec } from '../load/auth.js';
-import { BENCH_JWT_SECRET, packageExists, serverUrl, startBareServer, startGateway, startLoad } from './targets.js';
-import { attempt, type Scenario, type ScenarioContext } from './types.js';
+import {
+  ANONYMOUS,
+  GATEWAY_JWT,
+  anonymousGateway,
+  bareServer,
+  jwtGateway,
+  withGatewayVariants,
+} from './server-variants.js';
+import { forEachRun } from './run-loop.js';
+import { measureServerWorkload, type StartServer } from './server-workload.js';
+import type { Scenario } from './types.js';
+import { noteWindows, throughputCells } from './window-rows.js';
 
 const BASELINE = 'socket.io (bare), no auth';
 
@@ -19,7 +26,7 @@ const METRICS: MetricSpec[] = [
 interface Variant {
   label: string;
   auth: AuthSpec;
-  start(context: ScenarioContext): Promise<ChildHandle<ServerCommands>>;
+  start: StartServer;
 }
 
 export const connectRateScenario: Scenario = {
@@ -31,56 +38,33 @@ export const connectRateScenario: Scenario = {
     const { profile } = context;
     const failures: string[] = [];
     const notes: string[] = [];
-    const variants: Variant[] = [{ label: BASELINE, auth: { mode: 'anonymous' }, start: (c) => startBareServer(c) }];
-    if (packageExists('gateway')) {
-      variants.push(
-        {
-          label: 'gateway, JWT',
-          auth: { mode: 'jwt', secret: BENCH_JWT_SECRET },
-          start: (c) => startGateway(c, { auth: 'jwt' }),
-        },
-        {
-          label: 'gateway, anonymous',
-          auth: { mode: 'anonymous' },
-          start: (c) => startGateway(c, { auth: 'anonymous' }),
-        },
-      );
-    } else notes.push('The gateway package is not written yet in this checkout: its rows are missing.');
+    const variants = withGatewayVariants<Variant>(
+      [{ label: BASELINE, auth: ANONYMOUS, start: bareServer }],
+      [
+        { label: 'gateway, JWT', auth: GATEWAY_JWT, start: jwtGateway },
+        { label: 'gateway, anonymous', auth: ANONYMOUS, start: anonymousGateway },
+      ],
+      notes,
+    );
     const table = new TableBuilder(
       `**${profile.connectConcurrency} concurrent handshake loops over WebSocket**`,
       BASELINE,
       METRICS,
     );
-    for (let run = 0; run < profile.runs; run++) {
-      for (const variant of variants) {
-        context.log(`connect run ${run + 1}/${profile.runs}: ${variant.label}`);
-        await attempt(failures, `run ${run + 1}, ${variant.label}`, async () => {
-          const server = await variant.start(context);
-          const load = await startLoad(context);
-          try {
-            await load.call('connect.start', {
-              url: serverUrl(server),
-              concurrency: profile.connectConcurrency,
-              auth: variant.auth,
-            });
-            const window = await measureWindow([server], load, profile);
-            await load.call('workload.stop');
-            table.add(variant.label, {
-              rate: window.rate,
-              p50: window.load.latency?.p50,
-              p99: window.load.latency?.p99,
-              serverCpu: window.serverCpu[0],
-              loadCpu: window.load.loadCpu,
-            });
-            for (const note of windowNotes(window)) table.note(variant.label, note);
-          } catch (error) {
-            throw withChildLogs(error, [server]);
-          } finally {
-            await Promise.all([load.stop(), server.stop()]);
-          }
-        });
-      }
-    }
+    await forEachRun(context, 'connect', variants, failures, (variant) =>
+      measureServerWorkload(
+        context,
+        variant.start,
+        {
+          start: (load, url) =>
+            load.call('connect.start', { url, concurrency: profile.connectConcurrency, auth: variant.auth }),
+        },
+        (window) => {
+          table.add(variant.label, throughputCells(window));
+          noteWindows(table, variant.label, window);
+        },
+      ),
+    );
     return { tables: [table.build()], notes, failures };
   },
 };

@@ -1,10 +1,11 @@
-import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
-import type { ServerCommands } from '../harness/ipc.js';
 import { sleep } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import type { AuthSpec } from '../load/auth.js';
-import { BENCH_JWT_SECRET, packageExists, serverUrl, startBareServer, startGateway, startLoad } from './targets.js';
-import { attempt, type Scenario, type ScenarioContext } from './types.js';
+import { forEachRun } from './run-loop.js';
+import { ANONYMOUS, GATEWAY_JWT, bareServer, jwtGateway, withGatewayVariants } from './server-variants.js';
+import { withServerAndLoad, type StartServer } from './server-workload.js';
+import { serverUrl } from './targets.js';
+import type { Scenario, ScenarioContext } from './types.js';
 
 const BASELINE = 'socket.io (bare)';
 
@@ -17,7 +18,7 @@ const METRICS: MetricSpec[] = [
 interface Variant {
   label: string;
   auth: AuthSpec;
-  start(context: ScenarioContext): Promise<ChildHandle<ServerCommands>>;
+  start: StartServer;
 }
 
 /** Server memory after a forced GC, before and after `count` idle clients connect, divided by `count`. */
@@ -27,9 +28,7 @@ async function measureIdle(
   transport: 'websocket' | 'polling',
   count: number,
 ) {
-  const server = await variant.start(context);
-  const load = await startLoad(context);
-  try {
+  return withServerAndLoad(context, variant.start, async (server, load) => {
     const before = await server.stats();
     const opened = await load.call(
       'idle.open',
@@ -48,11 +47,7 @@ async function measureIdle(
       rss: (after.rss - before.rss) / count,
       connectMs: opened.ms,
     };
-  } catch (error) {
-    throw withChildLogs(error, [server]);
-  } finally {
-    await Promise.all([load.stop(), server.stop()]);
-  }
+  });
 }
 
 export const idleMemoryScenario: Scenario = {
@@ -64,14 +59,11 @@ export const idleMemoryScenario: Scenario = {
     const { profile } = context;
     const failures: string[] = [];
     const notes: string[] = [];
-    const variants: Variant[] = [{ label: BASELINE, auth: { mode: 'anonymous' }, start: (c) => startBareServer(c) }];
-    if (packageExists('gateway')) {
-      variants.push({
-        label: 'gateway (JWT)',
-        auth: { mode: 'jwt', secret: BENCH_JWT_SECRET },
-        start: (c) => startGateway(c, { auth: 'jwt' }),
-      });
-    } else notes.push('The gateway package is not written yet in this checkout: its rows are missing.');
+    const variants = withGatewayVariants<Variant>(
+      [{ label: BASELINE, auth: ANONYMOUS, start: bareServer }],
+      [{ label: 'gateway (JWT)', auth: GATEWAY_JWT, start: jwtGateway }],
+      notes,
+    );
     const transports = [
       { transport: 'websocket' as const, count: profile.idleWebSocketClients },
       { transport: 'polling' as const, count: profile.idlePollingClients },
@@ -84,16 +76,20 @@ export const idleMemoryScenario: Scenario = {
           METRICS,
         ),
     );
-    for (let run = 0; run < profile.runs; run++) {
-      for (const [index, { transport, count }] of transports.entries()) {
-        for (const variant of variants) {
-          context.log(`idle run ${run + 1}/${profile.runs}: ${count} ${transport} clients on ${variant.label}`);
-          await attempt(failures, `run ${run + 1}, ${transport}, ${variant.label}`, async () => {
-            tables[index]!.add(variant.label, await measureIdle(context, variant, transport, count));
-          });
-        }
-      }
-    }
+    // Each run measures every transport on every variant; a row is one (transport, variant) pair.
+    const cases = transports.flatMap(({ transport, count }, index) =>
+      variants.map((variant) => ({ label: `${transport}, ${variant.label}`, variant, transport, count, index })),
+    );
+    await forEachRun(
+      context,
+      'idle',
+      cases,
+      failures,
+      async ({ variant, transport, count, index }) => {
+        tables[index]!.add(variant.label, await measureIdle(context, variant, transport, count));
+      },
+      { describe: ({ variant, transport, count }) => `${count} ${transport} clients on ${variant.label}` },
+    );
     return { tables: tables.map((table) => table.build()), notes, failures };
   },
 };

@@ -1,13 +1,17 @@
 import { withChildLogs, type ChildHandle } from '../harness/child-process.js';
 import type { ServerCommands } from '../harness/ipc.js';
 import type { LoadCommands } from '../load/commands.js';
-import { measureWindow, windowNotes, type MeasuredWindow } from '../harness/measure.js';
+import type { MeasuredWindow } from '../harness/measure.js';
 import { ratio, spread } from '../harness/stats.js';
 import { TableBuilder, type MetricSpec, type ResultTable } from '../harness/table.js';
 import type { BareServerConfig } from '../servers/server-config.js';
 import { ensureRedisServer, startRedis, startStandIn, type Broker } from './brokers.js';
+import { forEachRun } from './run-loop.js';
+import { saturationWindow } from './saturation-window.js';
+import { measureWorkload } from './server-workload.js';
 import { packageExists, serverUrl, startBareServer, startLoad } from './targets.js';
-import { attempt, type Scenario, type ScenarioContext } from './types.js';
+import type { Scenario, ScenarioContext } from './types.js';
+import { noteWindows } from './window-rows.js';
 
 const BASELINE = 'one node, in-memory adapter';
 
@@ -66,10 +70,6 @@ function plan(context: ScenarioContext): { variants: Variant[]; notes: string[] 
   return { variants, notes };
 }
 
-function saturationWindow(members: number): number {
-  return Math.min(64, Math.max(8, Math.ceil(16_000 / members)));
-}
-
 export const peersScenario: Scenario = {
   id: 'peers',
   title: 'Cross-node fan-out: adapters side by side',
@@ -82,76 +82,16 @@ export const peersScenario: Scenario = {
     const referenceFailures: string[] = [];
     const members = profile.peerMembersPerNode * 2;
     const table = new TableBuilder(`**${members} members in one room, 100 B messages**`, BASELINE, METRICS);
-    for (let run = 0; run < profile.runs; run++) {
-      for (const variant of variants) {
-        context.log(`peers run ${run + 1}/${profile.runs}: ${variant.label}`);
-        await attempt(
-          variant.reference ? referenceFailures : failures,
-          `run ${run + 1}, ${variant.label}`,
-          async () => {
-            const broker = await variant.startBroker?.(context);
-            const nodes: ChildHandle<ServerCommands>[] = [];
-            let load: ChildHandle<LoadCommands> | undefined;
-            try {
-              const config: Partial<BareServerConfig> = {
-                adapter: variant.adapter,
-                ...(variant.adapter === 'redis' ? { redisUrl: broker?.url } : {}),
-                ...(variant.adapter.startsWith('mongo')
-                  ? { mongoUri: broker?.url, mongoCollection: `bench-${variant.adapter}` }
-                  : {}),
-              };
-              // One at a time: the first node creates the shared collection.
-              for (let node = 0; node < variant.nodes; node++)
-                nodes.push(await startBareServer(context, config, `node${node + 1}-${variant.adapter}`));
-              load = await startLoad(context);
-              await load.call('fanout.connect', {
-                target: 'socketio',
-                urls: nodes.map(serverUrl),
-                members,
-                room: 'bench-peers',
-                auth: { mode: 'anonymous' },
-                concurrency: 50,
-              });
-              const probes = broker
-                ? [
-                    { read: () => broker.cpuMicros(), isCpuMicros: true },
-                    ...(broker.inserts ? [{ read: () => broker.inserts!() }] : []),
-                  ]
-                : [];
-              await load.call('fanout.start', { mode: 'saturate', bytes: 100, window: saturationWindow(members) });
-              const saturated = await measureWindow(nodes, load, profile, probes);
-              await load.call('workload.stop');
-              await load.call('fanout.start', {
-                mode: 'fixed',
-                bytes: 100,
-                rate: Math.max(1, saturated.rate / members / 2),
-              });
-              const half = await measureWindow(nodes, load, profile, probes);
-              await load.call('workload.stop');
-              const cpuMs = totalCpuMs(saturated);
-              table.add(variant.label, {
-                saturated: saturated.rate,
-                remoteP50: variant.nodes > 1 ? half.load.remoteLatency?.p50 : half.load.latency?.p50,
-                remoteP99: variant.nodes > 1 ? half.load.remoteLatency?.p99 : half.load.latency?.p99,
-                localP99: half.load.latency?.p99,
-                cpuPer1000: saturated.load.operations > 0 ? (cpuMs / saturated.load.operations) * 1000 : undefined,
-                insertsPerBroadcast:
-                  broker?.inserts && saturated.load.sent > 0
-                    ? saturated.probeDeltas[1]! / saturated.load.sent
-                    : undefined,
-              });
-              for (const note of [...windowNotes(saturated), ...windowNotes(half)]) table.note(variant.label, note);
-              await load.call('connections.close');
-            } catch (error) {
-              throw withChildLogs(error, nodes);
-            } finally {
-              await Promise.all([load?.stop(), ...nodes.map((node) => node.stop())]);
-              await broker?.stop();
-            }
-          },
-        );
-      }
-    }
+    await forEachRun(
+      context,
+      'peers',
+      variants,
+      failures,
+      (variant) => measurePeers(context, variant, members, table),
+      {
+        failuresFor: (variant) => (variant.reference ? referenceFailures : failures),
+      },
+    );
     notes.push('On the baseline row every member is on the one node, so its "remote" latency is its only latency.');
     if (!profile.quick && members < profile.fanoutMembers) {
       notes.push(
@@ -165,6 +105,78 @@ export const peersScenario: Scenario = {
     return { tables: [built], notes, failures };
   },
 };
+
+/** One variant's row: its broker and nodes up, members spread over the nodes, saturation then half load. */
+async function measurePeers(
+  context: ScenarioContext,
+  variant: Variant,
+  members: number,
+  table: TableBuilder,
+): Promise<void> {
+  const broker = await variant.startBroker?.(context);
+  const nodes: ChildHandle<ServerCommands>[] = [];
+  let load: ChildHandle<LoadCommands> | undefined;
+  try {
+    const config: Partial<BareServerConfig> = {
+      adapter: variant.adapter,
+      ...(variant.adapter === 'redis' ? { redisUrl: broker?.url } : {}),
+      ...(variant.adapter.startsWith('mongo')
+        ? { mongoUri: broker?.url, mongoCollection: `bench-${variant.adapter}` }
+        : {}),
+    };
+    // One at a time: the first node creates the shared collection.
+    for (let node = 0; node < variant.nodes; node++)
+      nodes.push(await startBareServer(context, config, `node${node + 1}-${variant.adapter}`));
+    const started = await startLoad(context);
+    load = started;
+    await started.call('fanout.connect', {
+      target: 'socketio',
+      urls: nodes.map(serverUrl),
+      members,
+      room: 'bench-peers',
+      auth: { mode: 'anonymous' },
+      concurrency: 50,
+    });
+    const probes = broker
+      ? [
+          { read: () => broker.cpuMicros(), isCpuMicros: true },
+          ...(broker.inserts ? [{ read: () => broker.inserts!() }] : []),
+        ]
+      : [];
+    const saturated = await measureWorkload(
+      nodes,
+      started,
+      context,
+      () => started.call('fanout.start', { mode: 'saturate', bytes: 100, window: saturationWindow(members) }),
+      probes,
+    );
+    const half = await measureWorkload(
+      nodes,
+      started,
+      context,
+      () =>
+        started.call('fanout.start', { mode: 'fixed', bytes: 100, rate: Math.max(1, saturated.rate / members / 2) }),
+      probes,
+    );
+    const cpuMs = totalCpuMs(saturated);
+    table.add(variant.label, {
+      saturated: saturated.rate,
+      remoteP50: variant.nodes > 1 ? half.load.remoteLatency?.p50 : half.load.latency?.p50,
+      remoteP99: variant.nodes > 1 ? half.load.remoteLatency?.p99 : half.load.latency?.p99,
+      localP99: half.load.latency?.p99,
+      cpuPer1000: saturated.load.operations > 0 ? (cpuMs / saturated.load.operations) * 1000 : undefined,
+      insertsPerBroadcast:
+        broker?.inserts && saturated.load.sent > 0 ? saturated.probeDeltas[1]! / saturated.load.sent : undefined,
+    });
+    noteWindows(table, variant.label, saturated, half);
+    await started.call('connections.close');
+  } catch (error) {
+    throw withChildLogs(error, nodes);
+  } finally {
+    await Promise.all([load?.stop(), ...nodes.map((node) => node.stop())]);
+    await broker?.stop();
+  }
+}
 
 /** Issue 4's targets compare our adapter with the official one, not with the baseline: spelled out here. */
 function adapterTargets(table: ResultTable): string[] {

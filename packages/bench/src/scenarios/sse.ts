@@ -1,13 +1,16 @@
-import { withChildLogs } from '../harness/child-process.js';
-import { measureWindow, sleep, windowNotes } from '../harness/measure.js';
+import { sleep } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
-import { authFactory, type AuthSpec } from '../load/auth.js';
-import { BENCH_JWT_SECRET, packageExists, serverUrl, startGateway, startLoad } from './targets.js';
-import { attempt, type Scenario, type ScenarioContext } from './types.js';
+import { authFactory } from '../load/auth.js';
+import { forEachRun } from './run-loop.js';
+import { saturationWindow } from './saturation-window.js';
+import { GATEWAY_JWT, jwtGateway } from './server-variants.js';
+import { measureWorkload, withServerAndLoad } from './server-workload.js';
+import { packageExists, serverUrl } from './targets.js';
+import type { Scenario, ScenarioContext } from './types.js';
+import { noteWindows } from './window-rows.js';
 
 const WEBSOCKET = 'Socket.IO over WebSocket';
 const SSE = 'Server-Sent Events';
-const JWT: AuthSpec = { mode: 'jwt', secret: BENCH_JWT_SECRET };
 
 const MEMORY_METRICS: MetricSpec[] = [
   { key: 'heap', label: 'heap per listener', unit: 'bytes' },
@@ -25,9 +28,9 @@ const FANOUT_METRICS: MetricSpec[] = [
 
 /** Whether the gateway serves `GET /v1/rooms/:room/events`: a 404 means the SSE route is not written yet. */
 async function probeSse(context: ScenarioContext): Promise<'ready' | 'missing'> {
-  const gateway = await startGateway(context, { auth: 'jwt' });
+  const gateway = await jwtGateway(context);
   try {
-    const token = (await authFactory(JWT, 1))(0).token as string;
+    const token = (await authFactory(GATEWAY_JWT, 1))(0).token as string;
     const abort = new AbortController();
     const response = await fetch(`${serverUrl(gateway)}/v1/rooms/probe/events`, {
       headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
@@ -77,64 +80,61 @@ export const sseScenario: Scenario = {
         `${runs} run(s) instead of ${profile.runs}: joining ${count} WebSocket members to one gateway room takes minutes (see "time to connect and join all"), so more runs would push the full run well past 15 minutes.`,
       );
     }
-    for (let run = 0; run < runs; run++) {
-      let halfRate: number | undefined;
-      for (const variant of variants) {
-        context.log(`sse run ${run + 1}/${runs}: ${variant.label}`);
-        await attempt(failures, `run ${run + 1}, ${variant.label}`, async () => {
-          const server = await startGateway(context, { auth: 'jwt' });
-          const load = await startLoad(context);
-          try {
-            // One set of listeners serves both figures: memory once they are all in, then fan-out to them.
-            const before = await server.stats();
-            const connected = await load.call(
-              'fanout.connect',
-              {
-                target: variant.target,
-                urls: [serverUrl(server)],
-                members: count + 1,
-                room: 'bench-sse',
-                auth: JWT,
-                concurrency: 50,
-              },
-              300_000,
-            );
-            context.log(`  ${count} listeners + 1 sender connected in ${(connected.ms / 1000).toFixed(1)} s`);
-            await sleep(profile.quick ? 200 : 1_000);
-            const after = await server.stats();
-            memory.add(variant.label, {
-              heap: (after.heapUsed - before.heapUsed) / (count + 1),
-              rss: (after.rss - before.rss) / (count + 1),
-              connectMs: connected.ms,
-            });
-            await load.call('fanout.start', {
-              mode: 'saturate',
-              bytes: 100,
-              window: Math.min(64, Math.max(8, Math.ceil(16_000 / count))),
-            });
-            const saturated = await measureWindow([server], load, profile);
-            await load.call('workload.stop');
-            halfRate ??= Math.max(1, saturated.rate / (count + 1) / 2);
-            await load.call('fanout.start', { mode: 'fixed', bytes: 100, rate: halfRate });
-            const half = await measureWindow([server], load, profile);
-            await load.call('workload.stop');
-            await load.call('connections.close');
-            fanout.add(variant.label, {
-              saturated: saturated.rate,
-              p50: half.load.latency?.p50,
-              p99: half.load.latency?.p99,
-              serverCpu: saturated.serverCpu[0],
-              loadCpu: saturated.load.loadCpu,
-            });
-            for (const note of [...windowNotes(saturated), ...windowNotes(half)]) fanout.note(variant.label, note);
-          } catch (error) {
-            throw withChildLogs(error, [server]);
-          } finally {
-            await Promise.all([load.stop(), server.stop()]);
-          }
-        });
-      }
-    }
+    // The WebSocket row goes first in every run: its saturated rate sets the half-load rate for both.
+    let halfRate: number | undefined;
+    await forEachRun(
+      context,
+      'sse',
+      variants,
+      failures,
+      (variant) =>
+        withServerAndLoad(context, jwtGateway, async (server, load) => {
+          // One set of listeners serves both figures: memory once they are all in, then fan-out to them.
+          const before = await server.stats();
+          const connected = await load.call(
+            'fanout.connect',
+            {
+              target: variant.target,
+              urls: [serverUrl(server)],
+              members: count + 1,
+              room: 'bench-sse',
+              auth: GATEWAY_JWT,
+              concurrency: 50,
+            },
+            300_000,
+          );
+          context.log(`  ${count} listeners + 1 sender connected in ${(connected.ms / 1000).toFixed(1)} s`);
+          await sleep(profile.quick ? 200 : 1_000);
+          const after = await server.stats();
+          memory.add(variant.label, {
+            heap: (after.heapUsed - before.heapUsed) / (count + 1),
+            rss: (after.rss - before.rss) / (count + 1),
+            connectMs: connected.ms,
+          });
+          const saturated = await measureWorkload([server], load, context, () =>
+            load.call('fanout.start', { mode: 'saturate', bytes: 100, window: saturationWindow(count) }),
+          );
+          halfRate ??= Math.max(1, saturated.rate / (count + 1) / 2);
+          const half = await measureWorkload([server], load, context, () =>
+            load.call('fanout.start', { mode: 'fixed', bytes: 100, rate: halfRate }),
+          );
+          await load.call('connections.close');
+          fanout.add(variant.label, {
+            saturated: saturated.rate,
+            p50: half.load.latency?.p50,
+            p99: half.load.latency?.p99,
+            serverCpu: saturated.serverCpu[0],
+            loadCpu: saturated.load.loadCpu,
+          });
+          noteWindows(fanout, variant.label, saturated, half);
+        }),
+      {
+        runs,
+        afterRun: () => {
+          halfRate = undefined;
+        },
+      },
+    );
     return { tables: [memory.build(), fanout.build()], notes, failures };
   },
 };

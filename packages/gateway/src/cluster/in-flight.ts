@@ -18,23 +18,25 @@ const POLL_MS = 10;
 
 export function trackInFlight(io: GatewayServer): InFlight {
   let count = 0;
+  // One middleware shared by every socket: it needs no socket, and an idle socket should cost nothing.
+  const track = (packet: unknown[], next: (err?: Error) => void): void => {
+    const last = packet.length - 1;
+    const ack = packet[last] as unknown;
+    if (last > 0 && typeof ack === 'function') {
+      count += 1;
+      let done = false;
+      packet[last] = (...args: unknown[]) => {
+        if (!done) {
+          done = true;
+          count -= 1;
+        }
+        (ack as (...args: unknown[]) => void)(...args);
+      };
+    }
+    next();
+  };
   io.on('connection', (socket) => {
-    socket.use((packet, next) => {
-      const last = packet.length - 1;
-      const ack = packet[last] as unknown;
-      if (last > 0 && typeof ack === 'function') {
-        count += 1;
-        let done = false;
-        packet[last] = (...args: unknown[]) => {
-          if (!done) {
-            done = true;
-            count -= 1;
-          }
-          (ack as (...args: unknown[]) => void)(...args);
-        };
-      }
-      next();
-    });
+    socket.use(track);
   });
   return {
     get count() {

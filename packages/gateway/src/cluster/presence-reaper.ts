@@ -3,7 +3,8 @@ import type { AdapterEventMap } from '@switchyard/mongo-adapter';
 import type { Member, PresenceEvent } from '@switchyard/protocol';
 import type { GatewayMetrics } from '../metrics.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
-import { roomPresence } from '../rooms/presence.js';
+import { clusterPresence } from '../rooms/cluster-presence.js';
+import type { PresenceRegistry } from '../rooms/presence-registry.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 import { mongoAdapterOf } from './mongo-cluster.js';
 
@@ -13,7 +14,7 @@ import { mongoAdapterOf } from './mongo-cluster.js';
  * sockets which members vanished with it.
  *
  * To know who vanished, each node keeps the cluster-wide member list of every room it has sockets
- * in: seeded with `fetchSockets` when its first socket joins, then kept current by the
+ * in: seeded from the nodes' presence registries (`members:list`) when its first socket joins, then kept current by the
  * `presence:join` / `presence:leave` packets it delivers to its sockets (seen with `onAnyOutgoing`,
  * so remote announcements count too). On an eviction it recomputes each such room's presence and
  * emits `presence:leave`, to local sockets only, for every member that is gone. Every surviving node
@@ -23,6 +24,8 @@ import { mongoAdapterOf } from './mongo-cluster.js';
 
 export interface PresenceReaperOptions {
   io: GatewayServer;
+  /** This node's room members (the other nodes' are asked with `members:list`). */
+  presence: PresenceRegistry;
   metrics: GatewayMetrics;
   log: FastifyBaseLogger;
   /** How often the adapter's node list is checked for evictions (adapters without `node-left`). Default 500 ms. */
@@ -42,6 +45,7 @@ interface HeartbeatAdapterInternals {
 
 export function reapPresenceOfEvictedNodes({
   io,
+  presence: registry,
   metrics,
   log,
   pollMs = 500,
@@ -58,7 +62,7 @@ export function reapPresenceOfEvictedNodes({
     const leftMeanwhile = new Set<string>();
     seeding.set(room, leftMeanwhile);
     try {
-      const presence = await roomPresence(io, room);
+      const presence = await clusterPresence(io, registry, room);
       const members = known.get(room);
       if (!members) return;
       for (const member of presence.members) if (!leftMeanwhile.has(member.id)) members.set(member.id, member);
@@ -86,19 +90,21 @@ export function reapPresenceOfEvictedNodes({
   adapter.on('join-room', onJoinRoom);
   adapter.on('delete-room', onDeleteRoom);
 
+  // One listener shared by every socket: it needs no socket, and an idle socket should cost nothing.
+  const onOutgoing = (event: string, payload: PresenceEvent): void => {
+    if (event !== 'presence:join' && event !== 'presence:leave') return;
+    const members = known.get(payload.room);
+    if (!members) return;
+    if (event === 'presence:join') {
+      members.set(payload.member.id, payload.member);
+      seeding.get(payload.room)?.delete(payload.member.id);
+    } else {
+      members.delete(payload.member.id);
+      seeding.get(payload.room)?.add(payload.member.id);
+    }
+  };
   const onConnection = (socket: GatewaySocket): void => {
-    socket.onAnyOutgoing((event: string, payload: PresenceEvent) => {
-      if (event !== 'presence:join' && event !== 'presence:leave') return;
-      const members = known.get(payload.room);
-      if (!members) return;
-      if (event === 'presence:join') {
-        members.set(payload.member.id, payload.member);
-        seeding.get(payload.room)?.delete(payload.member.id);
-      } else {
-        members.delete(payload.member.id);
-        seeding.get(payload.room)?.add(payload.member.id);
-      }
-    });
+    socket.onAnyOutgoing(onOutgoing);
   };
   io.on('connection', onConnection);
 
@@ -107,7 +113,7 @@ export function reapPresenceOfEvictedNodes({
     for (const [room, members] of [...known]) {
       let present: Set<string>;
       try {
-        present = new Set((await roomPresence(io, room)).members.map((member) => member.id));
+        present = new Set((await clusterPresence(io, registry, room)).members.map((member) => member.id));
       } catch (err) {
         log.warn({ err, room }, 'presence check after node eviction failed');
         continue;

@@ -1,7 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
-import { TokenBucket } from 'limiter';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import {
-  CLIENT_EVENTS,
   type ClientEventName,
   type HistoryFetchPayload,
   type HistoryPage,
@@ -9,6 +7,7 @@ import {
   type JoinRoomResult,
   LIMITS,
   type LeaveRoomPayload,
+  type Member,
   type SendMessagePayload,
   type SendMessageResult,
   SwitchyardError,
@@ -19,8 +18,10 @@ import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { RoomEvents } from '../room-events.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
-import { handleInbound, type HandlerResult, type InboundContext, isClientEvent } from '../rooms/inbound.js';
-import { roomPresence } from '../rooms/presence.js';
+import { answerMembersList, clusterPresence, remoteMembers } from '../rooms/cluster-presence.js';
+import { handleInbound, type HandlerResult, type InboundContext, type InboundHandler, isClientEvent } from '../rooms/inbound.js';
+import type { PresenceRegistry } from '../rooms/presence-registry.js';
+import { SocketRateLimits } from '../rooms/rate-limit.js';
 import type { MessageStore } from '../store/message-store.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 
@@ -33,107 +34,133 @@ export interface RoomsPluginOptions {
   roomEvents: RoomEvents;
   /** Who may join which room (private rooms). */
   roomAccess: RoomAccess;
+  /** This node's room members; the plugin keeps it current on join, leave and disconnect. */
+  presence: PresenceRegistry;
 }
 
-type Handlers = { [E in ClientEventName]: (payload: never) => Promise<HandlerResult> };
+/** At most this many members in a `room:join` ack (`memberCount` says how many there are). */
+export const MAX_JOIN_ACK_MEMBERS = 500;
 
-/** Chat rooms over Socket.IO: join/leave with presence, send with idempotent retries, typing, history. */
-export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, { io, config, store, metrics, roomEvents, roomAccess }) => {
-  metrics.observeRooms(() => {
-    let rooms = 0;
-    for (const channel of io.of('/').adapter.rooms.keys()) if (roomOfChannel(channel) !== undefined) rooms += 1;
-    return rooms;
-  });
+type Handlers = { [E in ClientEventName]: InboundHandler };
+
+/*
+ * Chat rooms over Socket.IO: join/leave with presence, send with idempotent retries, typing, history.
+ *
+ * An idle socket is what a node holds most of, so nothing here is allocated per socket: the
+ * listeners and handlers are shared functions that get their socket as `this` (Node's
+ * EventEmitter calls listeners that way) or as an argument, the rate-limit bucket is made on a
+ * socket's first event, and log context is bound when a line is written.
+ */
+export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, options) => {
+  const { io, config, metrics, presence } = options;
+  metrics.observeRooms(() => presence.roomCount);
+  const stopAnswering = answerMembersList(io, presence);
+  app.addHook('onClose', async () => stopAnswering());
+
+  const handlers = roomHandlers(options, app.log);
+  const ctx: InboundContext = { log: app.log, metrics, rateLimits: new SocketRateLimits(config.rateLimit) };
+
+  function onClientEvent(this: GatewaySocket, event: unknown, ...args: unknown[]): void {
+    const name = String(event);
+    void handleInbound(ctx, this, name, args, isClientEvent(name) ? handlers[name] : undefined);
+  }
+
+  function onDisconnecting(this: GatewaySocket): void {
+    // Rooms are gone by the time 'disconnect' fires: take them while they are still there.
+    const socket = this;
+    const rooms = joinedRooms(socket);
+    socket.once('disconnect', (reason) => {
+      app.log.info({ socketId: socket.id, userId: socket.data.user.id, reason }, 'socket disconnected');
+      for (const room of rooms) leaveRoom(options, app.log, room, socket.data.user);
+    });
+  }
 
   io.on('connection', (socket) => {
-    const user = socket.data.user;
-    const log = app.log.child({ socketId: socket.id, userId: user.id });
-    const bucket = new TokenBucket({ bucketSize: config.rateLimit.burst, tokensPerInterval: config.rateLimit.perSecond, interval: 'second' });
-    bucket.content = config.rateLimit.burst; // limiter starts buckets empty; a new socket gets its full burst.
-    const handlers = roomHandlers({ io, socket, config, store, metrics, roomEvents, roomAccess });
-    log.info({ transport: socket.conn.transport.name }, 'socket connected');
-
-    for (const event of CLIENT_EVENTS) {
-      const ctx: InboundContext = { socket, log: log.child({ event }), metrics, bucket };
-      onInbound(socket, event, (...args) => void handleInbound(ctx, event, args, handlers[event]));
-    }
-    const unknownCtx: InboundContext = { socket, log, metrics, bucket };
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event !== 'string' || !isClientEvent(event)) void handleInbound(unknownCtx, String(event), args);
-    });
-
-    // Rooms are gone by the time 'disconnect' fires: remember them while they are still there.
-    let roomsAtDisconnect: string[] = [];
-    socket.on('disconnecting', () => {
-      roomsAtDisconnect = joinedRooms(socket);
-    });
-    socket.on('disconnect', (reason) => {
-      log.info({ reason }, 'socket disconnected');
-      for (const room of roomsAtDisconnect) {
-        announceLeaveIfLast(io, roomEvents, room, user).catch((err: unknown) => log.warn({ err, room }, 'presence update failed'));
-      }
-    });
+    app.log.info({ socketId: socket.id, userId: socket.data.user.id, transport: socket.conn.transport.name }, 'socket connected');
+    socket.onAny(onClientEvent);
+    socket.on('disconnecting', onDisconnecting);
   });
 };
 
 /** The handlers trust their payloads: `handleInbound` validated them against the protocol schemas. */
-function roomHandlers({ io, socket, config, store, roomEvents, roomAccess }: Omit<RoomsPluginOptions, 'app'> & { socket: GatewaySocket }): Handlers {
-  const user = socket.data.user;
-  const requireJoined = (room: string): void => {
+function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Handlers {
+  const { io, config, store, roomEvents, roomAccess, presence } = options;
+  const requireJoined = (socket: GatewaySocket, room: string): void => {
     if (!socket.rooms.has(roomChannel(room))) throw new SwitchyardError('NOT_IN_ROOM');
   };
 
   return {
-    'room:join': async ({ room }: JoinRoomPayload): Promise<JoinRoomResult> => {
+    'room:join': async (socket: GatewaySocket, { room }: JoinRoomPayload): Promise<JoinRoomResult> => {
+      const user = socket.data.user;
       const channel = roomChannel(room);
       const rejoin = socket.rooms.has(channel);
       if (!roomAccess(user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
       if (!rejoin && joinedRooms(socket).length >= config.maxRoomsPerSocket) throw new SwitchyardError('TOO_MANY_ROOMS');
-      // Joined before any await, so a socket that disconnects meanwhile is never left in a room.
-      if (!rejoin) await socket.join(channel);
-      const [presence, messages] = await Promise.all([roomPresence(io, room), store.latest(room, LIMITS.historyPage.default)]);
-      if (!rejoin && presence.socketsOf(user.id) === 1) {
+      // Joined and counted before any await, so a socket that disconnects meanwhile is never left
+      // in a room, and its 'disconnecting' (which sees the room) uncounts it.
+      let first = false;
+      if (!rejoin) {
+        const joined = socket.join(channel);
+        first = presence.enter(room, user) === 1;
+        await joined;
+      }
+      const [members, messages] = await Promise.all([clusterPresence(io, presence, room, MAX_JOIN_ACK_MEMBERS), store.latest(room, LIMITS.historyPage.default)]);
+      if (first && !members.elsewhere(user.id)) {
         roomEvents.emit(room, 'presence:join', { room, member: user }, { exceptSocket: socket.id });
       }
-      return { room, members: presence.members, messages };
+      return { room, members: members.members, memberCount: members.memberCount, messages };
     },
 
-    'room:leave': async ({ room }: LeaveRoomPayload): Promise<{ room: string }> => {
-      requireJoined(room);
-      await socket.leave(roomChannel(room));
-      await announceLeaveIfLast(io, roomEvents, room, user);
+    'room:leave': async (socket: GatewaySocket, { room }: LeaveRoomPayload): Promise<{ room: string }> => {
+      requireJoined(socket, room);
+      const left = socket.leave(roomChannel(room));
+      const announced = leaveRoom(options, log, room, socket.data.user);
+      await left;
+      await announced;
       return { room };
     },
 
-    'message:send': async ({ room, text, clientMessageId }: SendMessagePayload): Promise<SendMessageResult> => {
-      requireJoined(room);
+    'message:send': async (socket: GatewaySocket, { room, text, clientMessageId }: SendMessagePayload): Promise<SendMessageResult> => {
+      requireJoined(socket, room);
       if (text.length > config.maxMessageLength) {
         throw new SwitchyardError('MESSAGE_TOO_LONG', `The message text is longer than ${config.maxMessageLength} characters`);
       }
-      const { message, created } = await store.append({ room, text, author: user, clientMessageId });
+      const { message, created } = await store.append({ room, text, author: socket.data.user, clientMessageId });
       // A retry is answered with the stored message but not broadcast again.
       if (created) roomEvents.emit(room, 'message:new', message);
       return { message };
     },
 
-    typing: async ({ room }: TypingPayload): Promise<HandlerResult> => {
-      requireJoined(room);
-      roomEvents.emit(room, 'typing', { room, member: user }, { exceptSocket: socket.id });
+    typing: async (socket: GatewaySocket, { room }: TypingPayload): Promise<HandlerResult> => {
+      requireJoined(socket, room);
+      roomEvents.emit(room, 'typing', { room, member: socket.data.user }, { exceptSocket: socket.id });
       return {};
     },
 
-    'history:fetch': async ({ room, before, limit }: HistoryFetchPayload): Promise<HistoryPage> => {
-      requireJoined(room);
+    'history:fetch': async (socket: GatewaySocket, { room, before, limit }: HistoryFetchPayload): Promise<HistoryPage> => {
+      requireJoined(socket, room);
       const page = await store.before(room, before, limit ?? LIMITS.historyPage.default);
       return { room, messages: page.messages, hasMore: page.hasMore };
     },
   };
 }
 
-async function announceLeaveIfLast(io: GatewayServer, roomEvents: RoomEvents, room: string, user: GatewaySocket['data']['user']): Promise<void> {
-  const presence = await roomPresence(io, room);
-  if (presence.socketsOf(user.id) > 0) return;
-  roomEvents.emit(room, 'presence:leave', { room, member: user });
+/**
+ * Uncounts one socket of `user` in `room` (synchronously) and announces `presence:leave` when it
+ * was the user's last socket in the room, on this node and (asked only when there are other
+ * nodes) on every other. Never rejects: a failed check is logged.
+ */
+async function leaveRoom({ io, roomEvents, presence }: RoomsPluginOptions, log: FastifyBaseLogger, room: string, user: Member): Promise<void> {
+  if (presence.exit(room, user.id) > 0) return;
+  try {
+    const remote = await remoteMembers(io, room);
+    if (remote?.some((members) => members.some((member) => member.id === user.id))) return;
+    // The user may have come back on this node while other nodes were asked.
+    if (presence.socketsOf(room, user.id) > 0) return;
+    roomEvents.emit(room, 'presence:leave', { room, member: user });
+  } catch (err) {
+    log.warn({ err, room, userId: user.id }, 'presence update failed');
+  }
 }
 
 function joinedRooms(socket: GatewaySocket): string[] {
@@ -143,9 +170,4 @@ function joinedRooms(socket: GatewaySocket): string[] {
     if (room !== undefined) rooms.push(room);
   }
   return rooms;
-}
-
-/** The one untyped boundary: listeners receive raw arguments, which `handleInbound` validates. */
-function onInbound(socket: GatewaySocket, event: ClientEventName, listener: (...args: unknown[]) => void): void {
-  (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, listener);
 }

@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { TokenBucket } from 'limiter';
 import {
   type AckError,
   CLIENT_EVENTS,
@@ -12,6 +11,7 @@ import {
 } from '@switchyard/protocol';
 import { countRejection, type GatewayMetrics } from '../metrics.js';
 import type { GatewaySocket } from '../types.js';
+import type { SocketRateLimits } from './rate-limit.js';
 
 /*
  * Every inbound socket event goes through `handleInbound`: rate limit, known name, schema,
@@ -19,12 +19,15 @@ import type { GatewaySocket } from '../types.js';
  * `gateway:error` emit when it sent no ack), a metric is counted, and nothing throws.
  */
 
+/** Shared by every socket: nothing here is per socket, so an idle socket costs nothing. */
 export interface InboundContext {
-  socket: GatewaySocket;
   log: FastifyBaseLogger;
   metrics: GatewayMetrics;
-  bucket: TokenBucket;
+  rateLimits: SocketRateLimits;
 }
+
+/** A handler of one client event, shared by every socket. */
+export type InboundHandler = (socket: GatewaySocket, payload: never) => Promise<HandlerResult>;
 
 type Ack = (response: unknown) => void;
 
@@ -48,9 +51,10 @@ export function splitArgs(args: readonly unknown[]): { payload: unknown; ack: Ac
 
 export async function handleInbound(
   ctx: InboundContext,
+  socket: GatewaySocket,
   eventName: string,
   args: readonly unknown[],
-  handler?: (payload: never) => Promise<HandlerResult>,
+  handler?: InboundHandler,
 ): Promise<void> {
   const started = performance.now();
   const known = isClientEvent(eventName);
@@ -61,15 +65,17 @@ export async function handleInbound(
 
   let response: { ok: true } | AckError;
   try {
-    if (!ctx.bucket.tryRemoveTokens(1)) throw new SwitchyardError('RATE_LIMITED');
+    if (!ctx.rateLimits.tryTake(socket)) throw new SwitchyardError('RATE_LIMITED');
     if (!known || handler === undefined) throw new SwitchyardError('UNKNOWN_EVENT', `${ERRORS.UNKNOWN_EVENT.message}: ${event}`);
     validate(eventName as ClientEventName, payload);
-    response = { ok: true, ...(await handler(payload as never)) };
+    response = { ok: true, ...(await handler(socket, payload as never)) };
   } catch (error) {
     const refusal = toRefusal(error);
     countRejection(ctx.metrics, metricEvent, refusal.code);
-    if (refusal.code === 'INTERNAL') ctx.log.error({ err: error, event }, 'event handler failed');
-    else ctx.log.debug({ event, code: refusal.code }, 'event refused');
+    // Context is bound here, when there is something to log, not as a child logger per socket.
+    const context = { socketId: socket.id, userId: socket.data.user?.id, event };
+    if (refusal.code === 'INTERNAL') ctx.log.error({ ...context, err: error }, 'event handler failed');
+    else ctx.log.debug({ ...context, code: refusal.code }, 'event refused');
     response = { ok: false, error: refusal.toJSON() };
   }
 
@@ -79,8 +85,8 @@ export async function handleInbound(
     } finally {
       ctx.metrics.ackLatency.observe({ event: metricEvent }, (performance.now() - started) / 1000);
     }
-  } else if (!response.ok && ctx.socket.connected) {
-    ctx.socket.emit('gateway:error', { ...response.error, event });
+  } else if (!response.ok && socket.connected) {
+    socket.emit('gateway:error', { ...response.error, event });
     ctx.metrics.eventsOut.inc({ event: 'gateway:error' });
   }
 }

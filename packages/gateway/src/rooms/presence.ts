@@ -10,8 +10,9 @@ export interface RoomPresence {
 }
 
 /**
- * Who is in a room. `fetchSockets` asks the adapter, so with a cluster adapter the answer
- * is cluster-wide without any change here.
+ * Who is in a room, socket by socket. `fetchSockets` asks the adapter, so with a cluster adapter
+ * the answer is cluster-wide. O(sockets in the room): for occasional inspection only — the join,
+ * leave and disconnect paths use the `PresenceRegistry` and `clusterPresence` instead.
  */
 export async function roomPresence(io: GatewayServer, room: string): Promise<RoomPresence> {
   const sockets = await io.in(roomChannel(room)).fetchSockets();

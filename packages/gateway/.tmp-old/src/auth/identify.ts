@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { ERRORS, LIMITS, type Member, SwitchyardError } from '@switchyard/protocol';
+import type { AuthConfig } from '../config.js';
+
+/*
+ * Who is on the other end of a handshake. Socket.IO's `handshake.auth` is client-chosen
+ * JSON of any shape, so every field is checked here before it becomes `socket.data.user`.
+ */
+
+/** Bounds what jose is asked to parse. */
+const MAX_TOKEN_LENGTH = 8192;
+const USER_ID_PATTERN = /^[A-Za-z0-9_.:@|-]{1,128}$/;
+// Control characters would let a name forge lines in logs and UIs.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+export type Identify = (handshakeAuth: unknown, socketId: string) => Promise<Member>;
+
+export function createIdentify(auth: AuthConfig): Identify {
+  if (auth.mode === 'anonymous') return async (handshakeAuth, socketId) => identifyAnonymous(fields(handshakeAuth), socketId);
+  const verify = createTokenVerifier(auth);
+  return async (handshakeAuth) => (await verify(fields(handshakeAuth).token)).user;
+}
+
+/** A verified JWT: the user it names and all its claims (e.g. `scope` for the HTTP publish API). */
+export interface VerifiedToken {
+  user: Member;
+  claims: Readonly<Record<string, unknown>>;
+}
+
+export type TokenVerifier = (token: unknown) => Promise<VerifiedToken>;
+
+/**
+ * Verifies a JWT the way the socket handshake does (HS256 pinned, exp/nbf, iss/aud when
+ * configured, a usable `sub`); shared by sockets, SSE and the HTTP publish API.
+ */
+export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>): TokenVerifier {
+  const key = new TextEncoder().encode(auth.secret);
+  const options = {
+    algorithms: ['HS256'],
+    ...(auth.issuer === undefined ? {} : { issuer: auth.issuer }),
+    ...(auth.audience === undefined ? {} : { audience: auth.audience }),
+  };
+  return async (token) => {
+    if (token === undefined || token === null || token === '') throw new SwitchyardError('AUTH_REQUIRED');
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw new SwitchyardError('AUTH_INVALID');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, key, options));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new SwitchyardError('AUTH_EXPIRED', undefined, { cause: error });
+      throw new SwitchyardError('AUTH_INVALID', undefined, { cause: error });
+    }
+    const sub = payload.sub;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
+      throw new SwitchyardError('AUTH_INVALID', `${ERRORS.AUTH_INVALID.message}: the sub claim must be a string of 1-128 characters`);
+    }
+    const name = displayName(payload.name) ?? displayName(sub.slice(0, LIMITS.displayName.maxLength)) ?? 'user';
+    return { user: { id: sub, name }, claims: payload };
+  };
+}
+
+/**
+ * Anonymous mode is for local use: the client names itself. `auth.userId` lets one person's
+ * tabs count as one member (the SDK can keep it in localStorage); without it every socket is
+ * its own user, `anon-<socket id>`.
+ */
+function identifyAnonymous(auth: Record<string, unknown>, socketId: string): Member {
+  let name = `guest-${randomBytes(2).toString('hex')}`;
+  if (auth.name !== undefined) {
+    const chosen = displayName(auth.name);
+    if (chosen === undefined) {
+      throw new SwitchyardError(
+        'INVALID_PAYLOAD',
+        `auth.name must be ${LIMITS.displayName.minLength}-${LIMITS.displayName.maxLength} characters without control characters`,
+      );
+    }
+    name = chosen;
+  }
+  let id = `anon-${socketId}`;
+  if (auth.userId !== undefined) {
+    if (typeof auth.userId !== 'string' || !USER_ID_PATTERN.test(auth.userId)) {
+      throw new SwitchyardError('INVALID_PAYLOAD', 'auth.userId must be 1-128 letters, digits or _ . : @ | -');
+    }
+    id = auth.userId;
+  }
+  return { id, name };
+}
+
+function fields(handshakeAuth: unknown): Record<string, unknown> {
+  return handshakeAuth !== null && typeof handshakeAuth === 'object' ? (handshakeAuth as Record<string, unknown>) : {};
+}
+
+/** A trimmed display name within the protocol's bounds, or undefined. */
+export function displayName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const name = value.trim();
+  if (name.length < LIMITS.displayName.minLength || name.length > LIMITS.displayName.maxLength) return undefined;
+  return CONTROL_CHARACTERS.test(name) ? undefined : name;
+}

@@ -1,0 +1,352 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { envSchema } from 'env-schema';
+import { LIMITS } from '@switchyard/protocol';
+
+/*
+ * The gateway is configured from environment variables only. Everything is validated once at
+ * start-up against one schema; every problem is reported in a single coded error, by variable
+ * name, and the result is frozen.
+ */
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const TRANSPORT_NAMES = ['polling', 'websocket'] as const;
+export type TransportName = (typeof TRANSPORT_NAMES)[number];
+
+/** Node ids end Engine.IO session ids (`<random>.gw1`), which the load balancer routes on. */
+const NODE_ID_PATTERN = '^[a-z0-9-]{1,63}$';
+
+/** Connection state recovery window in MongoDB mode unless MAX_DISCONNECTION_DURATION_MS says otherwise. */
+const DEFAULT_MAX_DISCONNECTION_DURATION_MS = 120_000;
+
+/** HS256 secrets shorter than this are brute-forceable. */
+export const MIN_JWT_SECRET_LENGTH = 32;
+
+// `description` doubles as the "expected" text of a problem report.
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'an integer port 0-65535 (0 picks a free port)' }),
+  HOST: Type.String({ minLength: 1, maxLength: 255, default: '0.0.0.0', description: 'an interface address or host name, e.g. 0.0.0.0' }),
+  CORS_ORIGINS: Type.String({ default: '', description: 'a comma-separated list of origins like https://app.example.com, or *' }),
+  LOG_LEVEL: Type.Union(
+    LOG_LEVELS.map((level) => Type.Literal(level)),
+    { default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` },
+  ),
+  AUTH_MODE: Type.Union([Type.Literal('anonymous'), Type.Literal('jwt')], { default: 'anonymous', description: 'anonymous or jwt' }),
+  JWT_SECRET: Type.Optional(Type.String({ description: `an HS256 secret of at least ${MIN_JWT_SECRET_LENGTH} characters` })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `iss` claim' })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `aud` claim' })),
+  TRANSPORTS: Type.String({
+    pattern: '^(polling|websocket)(,(polling|websocket))?$',
+    default: 'polling,websocket',
+    description: 'polling,websocket or polling or websocket',
+  }),
+  PER_MESSAGE_DEFLATE: Type.Boolean({ default: false, description: 'true or false' }),
+  MAX_HTTP_BUFFER_SIZE: Type.Integer({ minimum: 1024, maximum: 100_000_000, default: 100_000, description: 'bytes, an integer 1024-100000000' }),
+  MAX_MESSAGE_LENGTH: Type.Integer({
+    minimum: 1,
+    maximum: LIMITS.messageText.maxLength,
+    default: LIMITS.messageText.maxLength,
+    description: `an integer 1-${LIMITS.messageText.maxLength}`,
+  }),
+  MAX_ROOMS_PER_SOCKET: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'an integer 1-10000' }),
+  MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 0, maximum: 100_000, default: 0, description: 'an integer 0-100000 (0 = unlimited)' }),
+  RATE_LIMIT_BURST: Type.Integer({ minimum: 1, maximum: 100_000, default: 30, description: 'an integer 1-100000 (events)' }),
+  RATE_LIMIT_PER_SECOND: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 10, description: 'a number > 0 and <= 100000 (events per second)' }),
+  HISTORY_PER_ROOM: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'an integer 1-1000000 (messages kept per room)' }),
+  DRAIN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000, description: 'an integer 0-600000 (milliseconds)' }),
+  SSE_HEARTBEAT_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 15_000, description: 'an integer 10-3600000 (milliseconds between SSE comment heartbeats)' }),
+  SSE_RETRY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 2000, description: 'an integer 0-600000 (the SSE retry: hint, milliseconds)' }),
+  SSE_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'an integer 1-1000000 (SSE streams per node)' }),
+  SSE_MAX_STREAMS_PER_CLIENT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0, description: 'an integer 0-1000000 (SSE streams per user, or per IP when anonymous; 0 = unlimited)' }),
+  SSE_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 256 * 1024, description: 'an integer 1024-67108864 (bytes queued per SSE stream before it is closed as too slow)' }),
+  SSE_BUFFER_EVENTS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'an integer 1-1000000 (events queued per SSE stream before it is closed as too slow)' }),
+  PRIVATE_ROOM_PREFIX: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$', default: 'private:', description: 'a room-name prefix of 1-32 characters (rooms <prefix><userId>[:...] belong to that user)' }),
+  API_KEYS: Type.Optional(Type.String({ pattern: '^[!-+\\--~]{16,256}(,[!-+\\--~]{16,256})*$', maxLength: 65_536, description: 'a comma-separated list of API keys of 16-256 printable characters each' })),
+  PUBLISH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600, description: 'an integer 1-1000000 (HTTP publishes per key per window)' }),
+  PUBLISH_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000, description: 'an integer 100-3600000 (milliseconds)' }),
+  NODE_ID: Type.Optional(
+    Type.String({ pattern: NODE_ID_PATTERN, maxLength: 63, description: 'a node name of 1-63 characters a-z 0-9 - (default: host name and pid)' }),
+  ),
+  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', maxLength: 4096, description: 'a mongodb:// or mongodb+srv:// connection string' })),
+  MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'switchyard', description: 'a database name of 1-63 characters A-Z a-z 0-9 _ -' }),
+  MAX_DISCONNECTION_DURATION_MS: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 86_400_000,
+      description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
+    }),
+  ),
+  ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000, description: 'an integer 10-600000 (milliseconds)' }),
+  ADAPTER_HEARTBEAT_TIMEOUT_MS: Type.Integer({
+    minimum: 20,
+    maximum: 3_600_000,
+    default: 10_000,
+    description: 'an integer 20-3600000 (milliseconds), larger than ADAPTER_HEARTBEAT_INTERVAL_MS',
+  }),
+  GATEWAY_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'an integer 1-256 (worker processes)' }),
+});
+type Env = Static<typeof EnvSchema>;
+
+export type AuthConfig =
+  | { readonly mode: 'anonymous' }
+  | { readonly mode: 'jwt'; readonly secret: string; readonly issuer?: string; readonly audience?: string };
+
+export interface GatewayConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Empty: same-origin only. `['*']`: any origin. */
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly auth: AuthConfig;
+  readonly transports: readonly TransportName[];
+  readonly perMessageDeflate: boolean;
+  readonly maxHttpBufferSize: number;
+  readonly maxMessageLength: number;
+  readonly maxRoomsPerSocket: number;
+  /** 0 = unlimited. Counted per gateway node. */
+  readonly maxSocketsPerUser: number;
+  readonly rateLimit: { readonly burst: number; readonly perSecond: number };
+  readonly historyPerRoom: number;
+  readonly drainTimeoutMs: number;
+  /** Server-Sent Events streams (`GET /v1/rooms/:room/events`). */
+  readonly sse: SseConfig;
+  /** The HTTP publish API (`POST /v1/rooms/:room/messages`). */
+  readonly publish: PublishConfig;
+  /** Rooms named `<prefix><userId>` or `<prefix><userId>:...` are only for that user. */
+  readonly privateRoomPrefix: string;
+  /** This node's name: suffix of its Engine.IO session ids (sticky routing) and in its logs. */
+  readonly nodeId: string;
+  /** Connection state recovery window; 0 = off. */
+  readonly maxDisconnectionDurationMs: number;
+  /** Set when MONGODB_URI is: history in MongoDB and the change-stream adapter between nodes. */
+  readonly mongo?: MongoConfig;
+  /** Worker processes (`node:cluster`); 1 = this process serves. */
+  readonly workers: number;
+}
+
+export interface SseConfig {
+  readonly heartbeatMs: number;
+  readonly retryMs: number;
+  readonly maxStreams: number;
+  /** Per user id (per IP when anonymous); 0 = unlimited. */
+  readonly maxStreamsPerClient: number;
+  readonly bufferBytes: number;
+  readonly bufferEvents: number;
+}
+
+export interface PublishConfig {
+  /** SHA-256 (hex) of each API key: the keys themselves are never kept. */
+  readonly apiKeySha256: readonly string[];
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+}
+
+export interface MongoConfig {
+  readonly uri: string;
+  readonly db: string;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+}
+
+export interface ConfigProblem {
+  /** The environment variable. */
+  name: string;
+  expected: string;
+  /** What was given (`undefined` when unset; secrets are masked). */
+  received: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
+  }
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  const received =
+    problem.received === undefined
+      ? 'it is not set'
+      : SECRET_VARIABLES.has(problem.name)
+        ? `got ${problem.received}`
+        : `got ${JSON.stringify(problem.received)}`;
+  return `${problem.name}: expected ${problem.expected}, ${received}`;
+}
+
+const VARIABLE_NAMES = Object.keys(EnvSchema.properties) as (keyof Env)[];
+// A connection string may carry a password.
+const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS']);
+
+/** Reads and validates the gateway configuration. Throws `ConfigError` listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
+  const raw = pickVariables(env);
+  const problems: ConfigProblem[] = [];
+  let parsed: Env | undefined;
+  try {
+    // A deep copy: env-schema mutates the schema it is given (additionalProperties).
+    parsed = envSchema<Env>({ schema: structuredClone(EnvSchema) as TSchema, data: { ...raw }, env: false, dotenv: false });
+  } catch (error) {
+    problems.push(...schemaProblems(error, raw));
+  }
+  problems.push(...crossFieldProblems(raw, new Set(problems.map((p) => p.name))));
+  if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems);
+  return toConfig(parsed);
+}
+
+/** Only our variables, and an empty value counts as unset (compose files often pass `VAR=`). */
+function pickVariables(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of VARIABLE_NAMES) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') out[name] = value.trim();
+  }
+  return out;
+}
+
+function received(name: string, raw: Record<string, string>): string | undefined {
+  const value = raw[name];
+  if (value === undefined || !SECRET_VARIABLES.has(name)) return value;
+  return `<hidden, ${value.length} characters>`;
+}
+
+function expectedFor(name: string): string {
+  const schema = (EnvSchema.properties as Record<string, { description?: string } | undefined>)[name];
+  return schema?.description ?? 'a valid value';
+}
+
+interface AjvIssue {
+  instancePath: string;
+  params?: { missingProperty?: string };
+}
+
+function schemaProblems(error: unknown, raw: Record<string, string>): ConfigProblem[] {
+  const issues = (error as { errors?: AjvIssue[] }).errors;
+  if (!Array.isArray(issues)) throw error;
+  // A union yields several issues for one variable: report each variable once.
+  const names = new Set<string>();
+  for (const issue of issues) {
+    const name = issue.instancePath.replace(/^\//, '').split('/')[0] || issue.params?.missingProperty;
+    if (name) names.add(name);
+  }
+  return [...names].map((name) => ({ name, expected: expectedFor(name), received: received(name, raw) }));
+}
+
+function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const secret = raw.JWT_SECRET;
+  if (raw.AUTH_MODE === 'jwt' && !alreadyReported.has('JWT_SECRET') && (secret === undefined || secret.length < MIN_JWT_SECRET_LENGTH)) {
+    problems.push({
+      name: 'JWT_SECRET',
+      expected: `an HS256 secret of at least ${MIN_JWT_SECRET_LENGTH} characters (required when AUTH_MODE=jwt)`,
+      received: received('JWT_SECRET', raw),
+    });
+  }
+  if (raw.CORS_ORIGINS !== undefined && !alreadyReported.has('CORS_ORIGINS') && parseCorsOrigins(raw.CORS_ORIGINS) === undefined) {
+    problems.push({ name: 'CORS_ORIGINS', expected: expectedFor('CORS_ORIGINS'), received: raw.CORS_ORIGINS });
+  }
+  const interval = Number(raw.ADAPTER_HEARTBEAT_INTERVAL_MS ?? 5000);
+  const timeout = Number(raw.ADAPTER_HEARTBEAT_TIMEOUT_MS ?? 10_000);
+  if (!alreadyReported.has('ADAPTER_HEARTBEAT_TIMEOUT_MS') && !alreadyReported.has('ADAPTER_HEARTBEAT_INTERVAL_MS') && timeout <= interval) {
+    problems.push({ name: 'ADAPTER_HEARTBEAT_TIMEOUT_MS', expected: expectedFor('ADAPTER_HEARTBEAT_TIMEOUT_MS'), received: raw.ADAPTER_HEARTBEAT_TIMEOUT_MS });
+  }
+  return problems;
+}
+
+/** Host name and pid, folded into NODE_ID's alphabet: unique per process, readable in logs. */
+export function defaultNodeId(host: string = hostname(), pid: number = process.pid): string {
+  const name = host
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return `${name || 'node'}-${pid}`;
+}
+
+/** `undefined` when any entry is not an origin (scheme://host[:port], no path) or `*` is mixed with others. */
+function parseCorsOrigins(value: string): string[] | undefined {
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.includes('*')) return entries.length === 1 ? ['*'] : undefined;
+  for (const entry of entries) {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      return undefined;
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry.replace(/\/$/, '')) return undefined;
+  }
+  return entries.map((entry) => entry.replace(/\/$/, ''));
+}
+
+function toConfig(env: Env): GatewayConfig {
+  const auth: AuthConfig =
+    env.AUTH_MODE === 'jwt'
+      ? {
+          mode: 'jwt',
+          secret: env.JWT_SECRET ?? '',
+          ...(env.JWT_ISSUER === undefined ? {} : { issuer: env.JWT_ISSUER }),
+          ...(env.JWT_AUDIENCE === undefined ? {} : { audience: env.JWT_AUDIENCE }),
+        }
+      : { mode: 'anonymous' };
+  const transports = [...new Set(env.TRANSPORTS.split(','))] as TransportName[];
+  return deepFreeze({
+    port: env.PORT,
+    host: env.HOST,
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS) ?? [],
+    logLevel: env.LOG_LEVEL,
+    auth,
+    transports,
+    perMessageDeflate: env.PER_MESSAGE_DEFLATE,
+    maxHttpBufferSize: env.MAX_HTTP_BUFFER_SIZE,
+    maxMessageLength: env.MAX_MESSAGE_LENGTH,
+    maxRoomsPerSocket: env.MAX_ROOMS_PER_SOCKET,
+    maxSocketsPerUser: env.MAX_SOCKETS_PER_USER,
+    rateLimit: { burst: env.RATE_LIMIT_BURST, perSecond: env.RATE_LIMIT_PER_SECOND },
+    historyPerRoom: env.HISTORY_PER_ROOM,
+    drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    sse: {
+      heartbeatMs: env.SSE_HEARTBEAT_MS,
+      retryMs: env.SSE_RETRY_MS,
+      maxStreams: env.SSE_MAX_STREAMS,
+      maxStreamsPerClient: env.SSE_MAX_STREAMS_PER_CLIENT,
+      bufferBytes: env.SSE_BUFFER_BYTES,
+      bufferEvents: env.SSE_BUFFER_EVENTS,
+    },
+    publish: {
+      apiKeySha256: (env.API_KEYS ?? '').split(',').filter((key) => key !== '').map((key) => createHash('sha256').update(key).digest('hex')),
+      rateLimit: { max: env.PUBLISH_RATE_LIMIT_MAX, windowMs: env.PUBLISH_RATE_LIMIT_WINDOW_MS },
+    },
+    privateRoomPrefix: env.PRIVATE_ROOM_PREFIX,
+    nodeId: env.NODE_ID ?? defaultNodeId(),
+    // On by default where a client may come back to another node (MongoDB mode).
+    maxDisconnectionDurationMs: env.MAX_DISCONNECTION_DURATION_MS ?? (env.MONGODB_URI === undefined ? 0 : DEFAULT_MAX_DISCONNECTION_DURATION_MS),
+    ...(env.MONGODB_URI === undefined
+      ? {}
+      : {
+          mongo: {
+            uri: env.MONGODB_URI,
+            db: env.MONGODB_DB,
+            heartbeatIntervalMs: env.ADAPTER_HEARTBEAT_INTERVAL_MS,
+            heartbeatTimeoutMs: env.ADAPTER_HEARTBEAT_TIMEOUT_MS,
+          },
+        }),
+    workers: env.GATEWAY_WORKERS,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,31 @@
+export { createGateway, gatewayLoggerOptions, type Gateway, type GatewayDeps } from './gateway.js';
+export {
+  loadConfig,
+  ConfigError,
+  formatProblem,
+  LOG_LEVELS,
+  TRANSPORT_NAMES,
+  MIN_JWT_SECRET_LENGTH,
+  type AuthConfig,
+  type ConfigProblem,
+  type GatewayConfig,
+  type LogLevel,
+  type MongoConfig,
+  defaultNodeId,
+  type TransportName,
+} from './config.js';
+export type { AppendInput, AppendResult, HistoryAfter, HistoryBefore, MessageStore } from './store/message-store.js';
+export { MemoryMessageStore, type MemoryMessageStoreOptions } from './store/memory.js';
+export { MongoMessageStore, type MongoMessageStoreOptions } from './store/mongo.js';
+export { connectMongoCluster, ADAPTER_COLLECTION, type MongoCluster } from './cluster/mongo-cluster.js';
+export { ADAPTER_METRIC_NAMES } from './cluster/adapter-metrics.js';
+export { sessionIdFor, nodeOfSessionId, workerOfSessionId } from './cluster/session-id.js';
+export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics.js';
+export { roomChannel, roomOfChannel } from './rooms/channel.js';
+export type { RoomEventListener, RoomEventOptions, RoomEvents } from './room-events.js';
+export type { SseConfig, PublishConfig } from './config.js';
+export { roomPresence, type RoomPresence } from './rooms/presence.js';
+export { createIdentify, type Identify } from './auth/identify.js';
+export { httpErrorOf } from './plugins/errors.js';
+export type { DemoOptions } from './plugins/demo.js';
+export type { GatewayServer, GatewaySocket } from './types.js';

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import cluster from 'node:cluster';
+import { ConfigError, formatProblem, type GatewayConfig, loadConfig } from './config.js';
+import { createGateway } from './gateway.js';
+import { startPrimary, startWorker } from './cluster/workers.js';
+
+/*
+ * The `switchyard` command: environment → validated config → gateway → listen.
+ * With GATEWAY_WORKERS > 1 this process becomes the primary of N workers (see cluster/workers.ts).
+ * SIGTERM/SIGINT drain the gateway; the process exits within DRAIN_TIMEOUT_MS whatever happens.
+ */
+
+function readConfig(): GatewayConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`switchyard: invalid configuration (${error.code}):\n`);
+    for (const problem of error.problems) process.stderr.write(`  - ${formatProblem(problem)}\n`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+
+/** Runs `stop` once on the first signal; a second signal, or a stop longer than the drain timeout, exits at once. */
+function onSignals(
+  stop: () => Promise<void>,
+  log: Log,
+  signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): void {
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'shutting down');
+    // close() waits at most 80% of the timeout for clients; this is the backstop if stopping hangs.
+    setTimeout(() => {
+      log.error({}, 'drain timeout: exiting');
+      process.exit(1);
+    }, config.drainTimeoutMs + 1000).unref();
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of signals) process.once(signal, shutdown);
+}
+
+interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+if (config.workers > 1 && cluster.isPrimary) {
+  const workers = await startPrimary(config);
+  onSignals(() => workers.stop(), workers.log);
+} else if (cluster.isWorker) {
+  const gateway = await startWorker(config);
+  // Ctrl-C reaches the whole process group: the primary relays it as SIGTERM, once.
+  process.on('SIGINT', () => undefined);
+  onSignals(() => gateway.close(), gateway.app.log, ['SIGTERM']);
+} else {
+  const gateway = await createGateway(config);
+  const { url } = await gateway.listen();
+  gateway.app.log.info(
+    {
+      url,
+      node: config.nodeId,
+      authMode: config.auth.mode,
+      transports: config.transports,
+      mongodb: config.mongo !== undefined,
+    },
+    `switchyard listening on ${url}`,
+  );
+  onSignals(() => gateway.close(), gateway.app.log);
+}

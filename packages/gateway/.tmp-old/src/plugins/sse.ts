@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { ErrorBodySchema, type Member, MessageId, RoomEventsQuery, RoomParams, SwitchyardError } from '@switchyard/protocol';
+import { bearerCredentials } from '../auth/bearer.js';
+import type { TokenVerifier } from '../auth/identify.js';
+import type { RoomAccess } from '../auth/room-access.js';
+import type { GatewayConfig } from '../config.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { MessageStore } from '../store/message-store.js';
+import { preamble } from '../sse/frames.js';
+import type { SseHub } from '../sse/hub.js';
+import { countRefused, type SseMetrics } from '../sse/metrics.js';
+import { replayHistory } from '../sse/replay.js';
+import { throwIfInvalid } from './request-checks.js';
+
+/*
+ * `GET /v1/rooms/:room/events`: a room's events as Server-Sent Events. Checks run before any
+ * byte is streamed, so refusals are ordinary JSON errors: schema (400), draining (503), auth
+ * (401), private room (403), stream limits (409). Then the stream subscribes to live events
+ * first and replays history after `Last-Event-ID` (header, else `?lastEventId=`) second.
+ */
+
+export interface SsePluginOptions {
+  hub: SseHub;
+  store: MessageStore;
+  config: GatewayConfig;
+  lifecycle: Lifecycle;
+  roomAccess: RoomAccess;
+  /** Undefined in anonymous mode: streams are open to anyone, private rooms to no one. */
+  verifyToken: TokenVerifier | undefined;
+  metrics: SseMetrics;
+}
+
+const EventsHeaders = Type.Object({ 'last-event-id': Type.Optional(MessageId) });
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  // nginx would otherwise buffer the stream.
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive',
+} as const;
+
+export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (app, { hub, store, config, lifecycle, roomAccess, verifyToken, metrics }) => {
+  async function identify(authorization: string | undefined, queryToken: string | undefined): Promise<Member | undefined> {
+    if (verifyToken === undefined) return undefined;
+    return (await verifyToken(authorization ?? queryToken)).user;
+  }
+
+  app.get<{ Params: RoomParams; Querystring: RoomEventsQuery; Headers: { 'last-event-id'?: string } }>(
+    '/v1/rooms/:room/events',
+    {
+      attachValidation: true,
+      schema: {
+        summary: "Stream a room's events (Server-Sent Events)",
+        description:
+          'Events: `message:new` (with `id:`, the message id), `presence:join`, `presence:leave`, `typing` (with `?typing=true`), ' +
+          '`gap`, `error` (then the stream ends; resume with the last id), `server:shutdown`. Resume with the `Last-Event-ID` header or `?lastEventId=`. ' +
+          'In jwt mode authenticate with `Authorization: Bearer <jwt>` or `?token=`.',
+        params: RoomParams,
+        querystring: RoomEventsQuery,
+        headers: EventsHeaders,
+        response: {
+          200: { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '4xx': ErrorBodySchema,
+          '5xx': ErrorBodySchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { room } = request.params;
+      let user: Member | undefined;
+      let resumeFrom: string | undefined;
+      try {
+        throwIfInvalid(request);
+        if (lifecycle.draining) throw new SwitchyardError('SHUTTING_DOWN');
+        user = await identify(bearerCredentials(request.headers), request.query.token);
+        if (!roomAccess(user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
+        resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
+        hub.admit(user?.id ?? request.ip);
+      } catch (error) {
+        if (error instanceof SwitchyardError) countRefused(metrics, error.code);
+        throw error;
+      }
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { ...definedHeaders(reply.getHeaders()), ...SSE_HEADERS });
+      request.raw.socket.setNoDelay(true);
+      request.raw.socket.setTimeout(0);
+      const stream = hub.open({ res, room, clientKey: user?.id ?? request.ip, typing: request.query.typing === true, resumeFrom });
+      stream.writeRaw(preamble(config.sse.retryMs));
+      request.log.debug({ room, userId: user?.id, resuming: resumeFrom !== undefined }, 'SSE stream opened');
+      if (resumeFrom === undefined) return;
+      try {
+        stream.goLive(await replayHistory(stream, store, room, resumeFrom));
+      } catch (err) {
+        request.log.error({ err, room }, 'SSE replay failed');
+        stream.fail('INTERNAL');
+      }
+    },
+  );
+};
+
+/** Headers set by earlier hooks (CORS), for a hijacked reply. */
+function definedHeaders(headers: Record<string, string | number | string[] | undefined>): Record<string, string | number | string[]> {
+  const out: Record<string, string | number | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = value;
+  return out;
+}

@@ -1,0 +1,105 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { TokenBucket } from 'limiter';
+import {
+  type AckError,
+  CLIENT_EVENTS,
+  type ClientEventName,
+  clientEventValidators,
+  ERRORS,
+  isErrorCode,
+  isValidRoomName,
+  SwitchyardError,
+} from '@switchyard/protocol';
+import { countRejection, type GatewayMetrics } from '../metrics.js';
+import type { GatewaySocket } from '../types.js';
+
+/*
+ * Every inbound socket event goes through `handleInbound`: rate limit, known name, schema,
+ * then the handler; whatever happens the client gets exactly one answer (its ack, or a
+ * `gateway:error` emit when it sent no ack), a metric is counted, and nothing throws.
+ */
+
+export interface InboundContext {
+  socket: GatewaySocket;
+  log: FastifyBaseLogger;
+  metrics: GatewayMetrics;
+  bucket: TokenBucket;
+}
+
+type Ack = (response: unknown) => void;
+
+/** What a handler resolves to: the fields of an `{ ok: true, ... }` ack. */
+export type HandlerResult = object;
+
+const KNOWN_EVENTS = new Set<string>(CLIENT_EVENTS);
+/** Unknown event names are attacker-chosen: bound what is echoed and logged. */
+const MAX_ECHOED_EVENT_NAME = 64;
+
+export function isClientEvent(event: string): event is ClientEventName {
+  return KNOWN_EVENTS.has(event);
+}
+
+/** Socket.IO passes the ack callback as the last argument, only when the client asked for one. */
+export function splitArgs(args: readonly unknown[]): { payload: unknown; ack: Ack | undefined } {
+  const last = args.at(-1);
+  if (typeof last === 'function') return { payload: args.length > 1 ? args[0] : undefined, ack: last as Ack };
+  return { payload: args[0], ack: undefined };
+}
+
+export async function handleInbound(
+  ctx: InboundContext,
+  eventName: string,
+  args: readonly unknown[],
+  handler?: (payload: never) => Promise<HandlerResult>,
+): Promise<void> {
+  const started = performance.now();
+  const known = isClientEvent(eventName);
+  const event = known ? eventName : eventName.slice(0, MAX_ECHOED_EVENT_NAME);
+  const metricEvent = known ? eventName : 'unknown';
+  const { payload, ack } = splitArgs(args);
+  ctx.metrics.eventsIn.inc({ event: metricEvent });
+
+  let response: { ok: true } | AckError;
+  try {
+    if (!ctx.bucket.tryRemoveTokens(1)) throw new SwitchyardError('RATE_LIMITED');
+    if (!known || handler === undefined) throw new SwitchyardError('UNKNOWN_EVENT', `${ERRORS.UNKNOWN_EVENT.message}: ${event}`);
+    validate(eventName as ClientEventName, payload);
+    response = { ok: true, ...(await handler(payload as never)) };
+  } catch (error) {
+    const refusal = toRefusal(error);
+    countRejection(ctx.metrics, metricEvent, refusal.code);
+    if (refusal.code === 'INTERNAL') ctx.log.error({ err: error, event }, 'event handler failed');
+    else ctx.log.debug({ event, code: refusal.code }, 'event refused');
+    response = { ok: false, error: refusal.toJSON() };
+  }
+
+  if (ack) {
+    try {
+      ack(response);
+    } finally {
+      ctx.metrics.ackLatency.observe({ event: metricEvent }, (performance.now() - started) / 1000);
+    }
+  } else if (!response.ok && ctx.socket.connected) {
+    ctx.socket.emit('gateway:error', { ...response.error, event });
+    ctx.metrics.eventsOut.inc({ event: 'gateway:error' });
+  }
+}
+
+function validate(event: ClientEventName, payload: unknown): void {
+  const validator = clientEventValidators[event];
+  if (validator.check(payload)) return;
+  // A room field that is present but malformed gets its own code, so clients can say why.
+  if (payload !== null && typeof payload === 'object' && 'room' in payload && !isValidRoomName((payload as { room: unknown }).room)) {
+    throw new SwitchyardError('INVALID_ROOM');
+  }
+  const issues = validator.issues(payload).map((issue) => `${issue.path} ${issue.message}`);
+  throw new SwitchyardError('INVALID_PAYLOAD', `${ERRORS.INVALID_PAYLOAD.message}: ${issues.join('; ')}`);
+}
+
+function toRefusal(error: unknown): SwitchyardError {
+  if (error instanceof SwitchyardError) return error;
+  // Errors from other layers (a store, an adapter) may carry a protocol code without the class.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (isErrorCode(code)) return new SwitchyardError(code, (error as Error).message || undefined, { cause: error });
+  return new SwitchyardError('INTERNAL', undefined, { cause: error });
+}
