@@ -19,6 +19,8 @@ export class ClientConnection {
   private resetScheduled = false;
   /** Requests received and not yet answered (queued or running). */
   private inFlight = 0;
+  /** Resolves once the socket has closed. */
+  readonly whenClosed: Promise<void>;
 
   constructor(
     readonly id: number,
@@ -31,10 +33,13 @@ export class ClientConnection {
     socket.on('error', () => {
       // A reset by the peer is an ordinary way for a test client to leave; 'close' follows.
     });
-    socket.on('close', () => {
-      this.aborter.abort();
-      onClose();
-    });
+    this.whenClosed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.aborter.abort();
+        onClose();
+        resolve();
+      }),
+    );
   }
 
   /**
@@ -59,7 +64,7 @@ export class ClientConnection {
     return true;
   }
 
-  /** Resets the connection whatever it is doing (the stand-in is stopping). Returns false when already dropped. */
+  /** Resets the connection whatever it is doing (the stand-in goes down). Returns false when already dropped. */
   close(): boolean {
     const first = !this.dropped;
     this.dropped = true;

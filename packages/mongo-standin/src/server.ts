@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { ClientConnection } from './connection.js';
 import { resetCounters, type StandInCounters } from './counters.js';
 import { requireNonNegativeMs, StandInError } from './errors.js';
@@ -94,20 +94,17 @@ export class MongoStandIn {
 
   /** Stops listening, resets every connection, stops every timer. Idempotent. */
   async stop(): Promise<void> {
-    const server = this.goDown();
-    for (const connection of this.connections) connection.close();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.goDown();
     this.member.oplog.close();
   }
 
   /**
-   * Goes down (all connections dropped, cursors gone) and comes back on the same port, like a mongod
+   * Goes down (all connections reset, cursors gone) and comes back on the same port, like a mongod
    * restart. With `keepData: false`, data and oplog are wiped and older resume tokens become unusable.
    */
   async restart(options: RestartOptions = {}): Promise<void> {
     const downtime = requireNonNegativeMs('restart downtimeMs', options.downtimeMs ?? 0);
-    // The port is free once the listener is closed; dropped connections go away as their clients use them.
-    this.goDown()?.close();
+    await this.goDown();
     if (options.keepData === false) this.member.wipe();
     if (downtime > 0) await sleep(downtime);
     await this.listen(this.boundPort);
@@ -155,14 +152,25 @@ export class MongoStandIn {
     return dropped;
   }
 
-  /** Stops the TTL monitor, drops every connection, kills every cursor; returns the listener to close. */
-  private goDown(): Server | undefined {
+  /**
+   * Stops listening and the TTL monitor, kills every cursor and resets every connection, idle ones too (a
+   * process going down), then waits until the clients in this process have had a poll phase to read their
+   * resets: a command written after that goes to a new connection, not into a reset socket whose error
+   * the client has not read yet (which the driver would surface as a bare ECONNRESET, unretried).
+   */
+  private async goDown(): Promise<void> {
     if (this.ttlTimer) clearInterval(this.ttlTimer);
     this.ttlTimer = undefined;
     const server = this.server;
     this.server = undefined;
-    this.dropConnections();
+    server?.close();
+    const connections = [...this.connections];
+    let dropped = 0;
+    for (const connection of connections) if (connection.close()) dropped += 1;
+    this.member.counters.connectionsDropped += dropped;
     this.member.cursors.killAll();
-    return server;
+    await Promise.all(connections.map((connection) => connection.whenClosed));
+    await nextTurn();
+    await nextTurn();
   }
 }
