@@ -186,7 +186,7 @@ export class ChangeStreamCursor implements ServerCursor {
       this.deps.counters.historyLost += 1;
       throw historyLost();
     }
-    if (this.tokenToFind && process.env.NOVERIFY === undefined) this.verifyResumeToken(this.tokenToFind);
+    if (this.tokenToFind) this.verifyResumeToken(this.tokenToFind);
     const limit = batchSize && batchSize > 0 ? batchSize : Number.POSITIVE_INFINITY;
     const batch: Document[] = [];
     let bytes = 0;

@@ -14,11 +14,8 @@ export class ClientConnection {
   private readonly aborter = new AbortController();
   private queue: Promise<void> = Promise.resolve();
   private appName: string | undefined;
-  /** Dropped: nothing more is answered, and the socket is reset at the first chance that is safe for the client. */
+  /** Dropped: nothing more is read or answered, and the socket is about to be reset. */
   private dropped = false;
-  private resetScheduled = false;
-  /** Requests received and not yet answered (queued or running). */
-  private inFlight = 0;
   /** Resolves once the socket has closed. */
   readonly whenClosed: Promise<void>;
 
@@ -43,72 +40,45 @@ export class ClientConnection {
   }
 
   /**
-   * Drops the connection as a network blip does: nothing more is answered (in-flight commands finish
-   * without a reply) and the client learns it from a TCP reset, so its read fails with ECONNRESET — a
-   * network error the driver retries or resumes on. A connection with a request in flight is reset now;
-   * an idle one when its next request arrives, as a broken TCP path shows itself when next used.
-   * Returns false when the connection was already dropped.
+   * Drops the connection as a network failure does: nothing more is read or answered (in-flight commands
+   * finish without a reply) and the client gets a TCP reset, so it sees ECONNRESET — a network error the
+   * driver retries or resumes on — rather than an orderly close. Returns false when already dropped.
    *
-   * Why not close every socket at once: the official driver (7.x) only learns of a closed socket from its
-   * 'close' event. After an orderly close (FIN), a command it writes in the moment between the socket
-   * being destroyed and 'close' waits for a 'drain' that never comes, so the operation never settles; and
-   * a command written on an idle socket that has already received a reset, but not yet read it, fails with
-   * a bare ECONNRESET the driver neither retries nor resumes on. A client that is waiting for a reply does
-   * neither, so that is when the reset is sent.
+   * Why a reset: after an orderly close (FIN) the official driver (7.x) learns of the closed socket only
+   * from its 'close' event, and a command it writes between the socket being destroyed and 'close' waits
+   * for a 'drain' that never comes: the operation never settles.
    */
   drop(): boolean {
     if (this.dropped) return false;
     this.dropped = true;
     this.aborter.abort();
-    if (this.inFlight > 0) this.resetSoon();
-    return true;
-  }
-
-  /** Resets the connection whatever it is doing (the stand-in goes down). Returns false when already dropped. */
-  close(): boolean {
-    const first = !this.dropped;
-    this.dropped = true;
-    this.aborter.abort();
-    this.resetSoon();
-    return first;
-  }
-
-  /**
-   * Resets two event-loop turns from now, so a client in this process first reads every reply already sent
-   * (a reset that arrives together with unread bytes is reported by libuv as an orderly EOF, not an error).
-   */
-  private resetSoon(): void {
-    if (this.resetScheduled) return;
-    this.resetScheduled = true;
     this.socket.pause();
+    // Two event-loop turns later, so a client in this process first reads every reply already sent: a
+    // reset that arrives together with unread bytes is reported by libuv as an orderly EOF, not an error.
     setImmediate(() =>
       setImmediate(() => {
         if (!this.socket.destroyed) this.socket.resetAndDestroy();
       }),
     );
+    return true;
   }
 
   private onData(chunk: Buffer): void {
-    if (this.dropped) {
-      this.resetSoon(); // the first request after a drop: the client now waits for a reply, and gets the reset
-      return;
-    }
+    if (this.dropped) return;
     let frames: Buffer[];
     try {
       frames = this.framer.push(chunk);
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
       this.member.counters.malformedMessages += 1;
-      this.close();
+      this.drop();
       return;
     }
     for (const frame of frames) {
-      this.inFlight += 1;
       this.queue = this.queue
         .then(() => this.process(frame))
         // A failure the command layer did not turn into a reply must not leave the client waiting forever.
-        .catch(() => void this.close())
-        .finally(() => (this.inFlight -= 1));
+        .catch(() => void this.drop());
     }
   }
 
@@ -118,7 +88,7 @@ export class ClientConnection {
     if (request.kind === 'invalid') {
       this.member.counters.malformedMessages += 1;
       if (request.opCode !== OpCode.MSG && request.opCode !== OpCode.QUERY) {
-        this.close(); // mongod closes connections that speak opcodes it does not accept
+        this.drop(); // mongod closes connections that speak opcodes it does not accept
         return;
       }
       const code = /BSON/i.test(request.reason) ? 22 : 9;
@@ -163,7 +133,7 @@ export class ClientConnection {
       appName: this.appName,
     });
     if ('close' in result) {
-      if (this.close()) this.member.counters.connectionsDropped += 1;
+      if (this.drop()) this.member.counters.connectionsDropped += 1;
       return;
     }
     if ('noReply' in result || (request.kind === 'msg' && request.moreToCome)) return;

@@ -111,7 +111,7 @@ export class Oplog {
    */
   historyLostAfter(position: string): boolean {
     if (this.lostUpTo !== undefined && position < this.lostUpTo) return true;
-    return process.env.NOORIGIN === undefined && this.origin !== undefined && timeOf(position) < timeOf(this.origin);
+    return this.origin !== undefined && timeOf(position) < timeOf(this.origin);
   }
 
   /**

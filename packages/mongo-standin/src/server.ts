@@ -153,21 +153,18 @@ export class MongoStandIn {
   }
 
   /**
-   * Stops listening and the TTL monitor, kills every cursor and resets every connection, idle ones too (a
-   * process going down), then waits until the clients in this process have had a poll phase to read their
-   * resets: a command written after that goes to a new connection, not into a reset socket whose error
-   * the client has not read yet (which the driver would surface as a bare ECONNRESET, unretried).
+   * Stops listening and the TTL monitor, kills every cursor, resets every connection, then waits until the
+   * clients in this process have had a poll phase to read their resets: a command written after restart()
+   * or stop() resolves then goes to a new connection, not into a reset socket whose error the client has
+   * not read yet (which the driver would surface as a bare ECONNRESET, neither retried nor resumed).
    */
   private async goDown(): Promise<void> {
     if (this.ttlTimer) clearInterval(this.ttlTimer);
     this.ttlTimer = undefined;
-    const server = this.server;
+    this.server?.close();
     this.server = undefined;
-    server?.close();
     const connections = [...this.connections];
-    let dropped = 0;
-    for (const connection of connections) if (connection.close()) dropped += 1;
-    this.member.counters.connectionsDropped += dropped;
+    this.dropConnections();
     this.member.cursors.killAll();
     await Promise.all(connections.map((connection) => connection.whenClosed));
     await nextTurn();
