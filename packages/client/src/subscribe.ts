@@ -74,7 +74,15 @@ export interface Subscription {
 /** Refusals that a retry cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(['FORBIDDEN', 'INVALID_ROOM', 'INVALID_PAYLOAD', 'NOT_FOUND']);
 const AUTH_CODES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED']);
-const EVENT_NAMES = ['message:new', 'presence:join', 'presence:leave', 'typing', 'gap', 'error', 'server:shutdown'] as const;
+const EVENT_NAMES = [
+  'message:new',
+  'presence:join',
+  'presence:leave',
+  'typing',
+  'gap',
+  'error',
+  'server:shutdown',
+] as const;
 type StreamEventName = (typeof EVENT_NAMES)[number];
 const EVENT_SOURCE_CLOSED = 2;
 
@@ -138,10 +146,12 @@ class SseSubscription implements Subscription {
     }
     // close() may have been called while the token was fetched.
     if (this.#isClosed()) return;
-    const EventSourceImpl = this.#options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
+    const EventSourceImpl =
+      this.#options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
     const transport = this.#options.transport ?? (EventSourceImpl === undefined ? 'fetch' : 'eventsource');
     if (transport === 'eventsource') {
-      if (EventSourceImpl === undefined) throw new TypeError('subscribe: no EventSource available; use { transport: "fetch" }');
+      if (EventSourceImpl === undefined)
+        throw new TypeError('subscribe: no EventSource available; use { transport: "fetch" }');
       this.#viaEventSource(EventSourceImpl, token);
     } else {
       await this.#viaFetch(token);
@@ -155,7 +165,9 @@ class SseSubscription implements Subscription {
     source.addEventListener('open', () => this.#opened());
     for (const name of EVENT_NAMES) {
       if (name === 'error') continue;
-      source.addEventListener(name, (event) => this.#dispatch(name, String(event.data), event.lastEventId || undefined));
+      source.addEventListener(name, (event) =>
+        this.#dispatch(name, String(event.data), event.lastEventId || undefined),
+      );
     }
     source.addEventListener('error', (event) => {
       // `event: error` from the gateway carries data; a connection error does not.
@@ -178,13 +190,21 @@ class SseSubscription implements Subscription {
     if (this.#lastEventId !== undefined) headers['last-event-id'] = this.#lastEventId;
     let response: Response;
     try {
-      response = await (this.#options.fetch ?? fetch)(this.#url(undefined, false), { headers, signal: abort.signal, cache: 'no-store' });
+      response = await (this.#options.fetch ?? fetch)(this.#url(undefined, false), {
+        headers,
+        signal: abort.signal,
+        cache: 'no-store',
+      });
     } catch (cause) {
       return this.#failed(new SwitchyardClientError('DISCONNECTED', 'Could not reach the gateway', { cause }));
     }
     if (!response.ok || response.body === null) {
       const body = (await response.json().catch(() => undefined)) as Parameters<typeof fromErrorBody>[0];
-      return this.#failed(body?.code === undefined ? new SwitchyardClientError('INTERNAL', `HTTP ${response.status}`) : fromErrorBody(body));
+      return this.#failed(
+        body?.code === undefined
+          ? new SwitchyardClientError('INTERNAL', `HTTP ${response.status}`)
+          : fromErrorBody(body),
+      );
     }
     this.#opened();
     const parse = eventStreamParser(
@@ -238,7 +258,10 @@ class SseSubscription implements Subscription {
         return this.#listeners.emit('message', payload as ChatMessage);
       case 'presence:join':
       case 'presence:leave':
-        return this.#listeners.emit('presence', { ...(payload as Omit<PresenceChange, 'type'>), type: name === 'presence:join' ? 'join' : 'leave' });
+        return this.#listeners.emit('presence', {
+          ...(payload as Omit<PresenceChange, 'type'>),
+          type: name === 'presence:join' ? 'join' : 'leave',
+        });
       case 'typing':
         return this.#listeners.emit('typing', payload as TypingEvent);
       case 'gap':
@@ -281,7 +304,10 @@ class SseSubscription implements Subscription {
  * The text/event-stream format (HTML standard): lines end with CR, LF or CRLF; `field: value`;
  * a blank line dispatches; lines starting with `:` are comments. Only what the gateway sends.
  */
-function eventStreamParser(onEvent: (name: string, data: string, id: string | undefined) => void, onRetry: (ms: number) => void): (text: string) => void {
+function eventStreamParser(
+  onEvent: (name: string, data: string, id: string | undefined) => void,
+  onRetry: (ms: number) => void,
+): (text: string) => void {
   let buffer = '';
   let name = '';
   let data: string[] = [];

@@ -196,7 +196,8 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
       const seenByBob = collect(bob);
       const sendAttempts: string[] = [];
       aliceClient.socket.onAnyOutgoing((event: string, payload: { clientMessageId?: string }) => {
-        if (event === 'message:send' && payload.clientMessageId !== undefined) sendAttempts.push(payload.clientMessageId);
+        if (event === 'message:send' && payload.clientMessageId !== undefined)
+          sendAttempts.push(payload.clientMessageId);
       });
 
       proxy.holdDownstream(); // the gateway stores the message; its ack (and the broadcast) are held back
@@ -274,7 +275,11 @@ describe('a recovered session in jwt mode', () => {
   afterEach(() => pool.closeAll());
 
   const sign = (sub: string, name: string) =>
-    new SignJWT({ name }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    new SignJWT({ name })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(sub)
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(SECRET));
 
   it('does not report its own user leaving', async () => {
     const name = freshRoom();

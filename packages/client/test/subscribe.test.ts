@@ -53,7 +53,11 @@ async function opened(subscription: Subscription): Promise<void> {
 }
 
 function token(sub: string, expiresIn = '1h'): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(expiresIn).sign(new TextEncoder().encode(SECRET));
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(SECRET));
 }
 
 describe('subscribe()', () => {
@@ -99,7 +103,12 @@ describe('subscribe()', () => {
 
   it('starts from a given lastEventId and reports a gap the history cannot fill', async () => {
     const { url } = await gateway({ HISTORY_PER_ROOM: '2' });
-    const [first, , third, fourth] = [await publish(url, 'r', 'a'), await publish(url, 'r', 'b'), await publish(url, 'r', 'c'), await publish(url, 'r', 'd')];
+    const [first, , third, fourth] = [
+      await publish(url, 'r', 'a'),
+      await publish(url, 'r', 'b'),
+      await publish(url, 'r', 'c'),
+      await publish(url, 'r', 'd'),
+    ];
     const subscription = track(subscribe(url, 'r', { lastEventId: first?.id }));
     const messages = record<ChatMessage>(subscription, 'message');
     const gaps = record<SubscriptionGap>(subscription, 'gap');
@@ -124,7 +133,12 @@ describe('subscribe()', () => {
     const { url } = await gateway({ AUTH_MODE: 'jwt', JWT_SECRET: SECRET });
     const tokens = [await token('ada', '-10s'), await token('ada')];
     let calls = 0;
-    const subscription = track(subscribe(url, 'lobby', { token: () => tokens[Math.min(calls++, 1)] as string, reconnect: { initialMs: 10, maxMs: 50 } }));
+    const subscription = track(
+      subscribe(url, 'lobby', {
+        token: () => tokens[Math.min(calls++, 1)] as string,
+        reconnect: { initialMs: 10, maxMs: 50 },
+      }),
+    );
     const errors = record<SwitchyardClientError>(subscription, 'error');
     await opened(subscription);
     expect(errors.map((e) => e.code)).toEqual(['AUTH_EXPIRED']);

@@ -27,15 +27,33 @@ export const MIN_JWT_SECRET_LENGTH = 32;
 
 // `description` doubles as the "expected" text of a problem report.
 const EnvSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'an integer port 0-65535 (0 picks a free port)' }),
-  HOST: Type.String({ minLength: 1, maxLength: 255, default: '0.0.0.0', description: 'an interface address or host name, e.g. 0.0.0.0' }),
-  CORS_ORIGINS: Type.String({ default: '', description: 'a comma-separated list of origins like https://app.example.com, or *' }),
+  PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 3000,
+    description: 'an integer port 0-65535 (0 picks a free port)',
+  }),
+  HOST: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    default: '0.0.0.0',
+    description: 'an interface address or host name, e.g. 0.0.0.0',
+  }),
+  CORS_ORIGINS: Type.String({
+    default: '',
+    description: 'a comma-separated list of origins like https://app.example.com, or *',
+  }),
   LOG_LEVEL: Type.Union(
     LOG_LEVELS.map((level) => Type.Literal(level)),
     { default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` },
   ),
-  AUTH_MODE: Type.Union([Type.Literal('anonymous'), Type.Literal('jwt')], { default: 'anonymous', description: 'anonymous or jwt' }),
-  JWT_SECRET: Type.Optional(Type.String({ description: `an HS256 secret of at least ${MIN_JWT_SECRET_LENGTH} characters` })),
+  AUTH_MODE: Type.Union([Type.Literal('anonymous'), Type.Literal('jwt')], {
+    default: 'anonymous',
+    description: 'anonymous or jwt',
+  }),
+  JWT_SECRET: Type.Optional(
+    Type.String({ description: `an HS256 secret of at least ${MIN_JWT_SECRET_LENGTH} characters` }),
+  ),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `iss` claim' })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `aud` claim' })),
   TRANSPORTS: Type.String({
@@ -44,7 +62,12 @@ const EnvSchema = Type.Object({
     description: 'polling,websocket or polling or websocket',
   }),
   PER_MESSAGE_DEFLATE: Type.Boolean({ default: false, description: 'true or false' }),
-  MAX_HTTP_BUFFER_SIZE: Type.Integer({ minimum: 1024, maximum: 100_000_000, default: 100_000, description: 'bytes, an integer 1024-100000000' }),
+  MAX_HTTP_BUFFER_SIZE: Type.Integer({
+    minimum: 1024,
+    maximum: 100_000_000,
+    default: 100_000,
+    description: 'bytes, an integer 1024-100000000',
+  }),
   MAX_MESSAGE_LENGTH: Type.Integer({
     minimum: 1,
     maximum: LIMITS.messageText.maxLength,
@@ -52,26 +75,115 @@ const EnvSchema = Type.Object({
     description: `an integer 1-${LIMITS.messageText.maxLength}`,
   }),
   MAX_ROOMS_PER_SOCKET: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'an integer 1-10000' }),
-  MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 0, maximum: 100_000, default: 0, description: 'an integer 0-100000 (0 = unlimited)' }),
-  RATE_LIMIT_BURST: Type.Integer({ minimum: 1, maximum: 100_000, default: 30, description: 'an integer 1-100000 (events)' }),
-  RATE_LIMIT_PER_SECOND: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 10, description: 'a number > 0 and <= 100000 (events per second)' }),
-  HISTORY_PER_ROOM: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'an integer 1-1000000 (messages kept per room)' }),
-  DRAIN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000, description: 'an integer 0-600000 (milliseconds)' }),
-  SSE_HEARTBEAT_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 15_000, description: 'an integer 10-3600000 (milliseconds between SSE comment heartbeats)' }),
-  SSE_RETRY_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 2000, description: 'an integer 0-600000 (the SSE retry: hint, milliseconds)' }),
-  SSE_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'an integer 1-1000000 (SSE streams per node)' }),
-  SSE_MAX_STREAMS_PER_CLIENT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0, description: 'an integer 0-1000000 (SSE streams per user, or per IP when anonymous; 0 = unlimited)' }),
-  SSE_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 256 * 1024, description: 'an integer 1024-67108864 (bytes queued per SSE stream before it is closed as too slow)' }),
-  SSE_BUFFER_EVENTS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'an integer 1-1000000 (events queued per SSE stream before it is closed as too slow)' }),
-  PRIVATE_ROOM_PREFIX: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$', default: 'private:', description: 'a room-name prefix of 1-32 characters (rooms <prefix><userId>[:...] belong to that user)' }),
-  API_KEYS: Type.Optional(Type.String({ pattern: '^[!-+\\--~]{16,256}(,[!-+\\--~]{16,256})*$', maxLength: 65_536, description: 'a comma-separated list of API keys of 16-256 printable characters each' })),
-  PUBLISH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600, description: 'an integer 1-1000000 (HTTP publishes per key per window)' }),
-  PUBLISH_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000, description: 'an integer 100-3600000 (milliseconds)' }),
-  NODE_ID: Type.Optional(
-    Type.String({ pattern: NODE_ID_PATTERN, maxLength: 63, description: 'a node name of 1-63 characters a-z 0-9 - (default: host name and pid)' }),
+  MAX_SOCKETS_PER_USER: Type.Integer({
+    minimum: 0,
+    maximum: 100_000,
+    default: 0,
+    description: 'an integer 0-100000 (0 = unlimited)',
+  }),
+  RATE_LIMIT_BURST: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 30,
+    description: 'an integer 1-100000 (events)',
+  }),
+  RATE_LIMIT_PER_SECOND: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 100_000,
+    default: 10,
+    description: 'a number > 0 and <= 100000 (events per second)',
+  }),
+  HISTORY_PER_ROOM: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 1000,
+    description: 'an integer 1-1000000 (messages kept per room)',
+  }),
+  DRAIN_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: 10_000,
+    description: 'an integer 0-600000 (milliseconds)',
+  }),
+  SSE_HEARTBEAT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 3_600_000,
+    default: 15_000,
+    description: 'an integer 10-3600000 (milliseconds between SSE comment heartbeats)',
+  }),
+  SSE_RETRY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 600_000,
+    default: 2000,
+    description: 'an integer 0-600000 (the SSE retry: hint, milliseconds)',
+  }),
+  SSE_MAX_STREAMS: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 10_000,
+    description: 'an integer 1-1000000 (SSE streams per node)',
+  }),
+  SSE_MAX_STREAMS_PER_CLIENT: Type.Integer({
+    minimum: 0,
+    maximum: 1_000_000,
+    default: 0,
+    description: 'an integer 0-1000000 (SSE streams per user, or per IP when anonymous; 0 = unlimited)',
+  }),
+  SSE_BUFFER_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 64 * 1024 * 1024,
+    default: 256 * 1024,
+    description: 'an integer 1024-67108864 (bytes queued per SSE stream before it is closed as too slow)',
+  }),
+  SSE_BUFFER_EVENTS: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 1000,
+    description: 'an integer 1-1000000 (events queued per SSE stream before it is closed as too slow)',
+  }),
+  PRIVATE_ROOM_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$',
+    default: 'private:',
+    description: 'a room-name prefix of 1-32 characters (rooms <prefix><userId>[:...] belong to that user)',
+  }),
+  API_KEYS: Type.Optional(
+    Type.String({
+      pattern: '^[!-+\\--~]{16,256}(,[!-+\\--~]{16,256})*$',
+      maxLength: 65_536,
+      description: 'a comma-separated list of API keys of 16-256 printable characters each',
+    }),
   ),
-  MONGODB_URI: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', maxLength: 4096, description: 'a mongodb:// or mongodb+srv:// connection string' })),
-  MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'switchyard', description: 'a database name of 1-63 characters A-Z a-z 0-9 _ -' }),
+  PUBLISH_RATE_LIMIT_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 600,
+    description: 'an integer 1-1000000 (HTTP publishes per key per window)',
+  }),
+  PUBLISH_RATE_LIMIT_WINDOW_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 60_000,
+    description: 'an integer 100-3600000 (milliseconds)',
+  }),
+  NODE_ID: Type.Optional(
+    Type.String({
+      pattern: NODE_ID_PATTERN,
+      maxLength: 63,
+      description: 'a node name of 1-63 characters a-z 0-9 - (default: host name and pid)',
+    }),
+  ),
+  MONGODB_URI: Type.Optional(
+    Type.String({
+      pattern: '^mongodb(\\+srv)?://',
+      maxLength: 4096,
+      description: 'a mongodb:// or mongodb+srv:// connection string',
+    }),
+  ),
+  MONGODB_DB: Type.String({
+    pattern: '^[A-Za-z0-9_-]{1,63}$',
+    default: 'switchyard',
+    description: 'a database name of 1-63 characters A-Z a-z 0-9 _ -',
+  }),
   MAX_DISCONNECTION_DURATION_MS: Type.Optional(
     Type.Integer({
       minimum: 0,
@@ -79,14 +191,24 @@ const EnvSchema = Type.Object({
       description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
     }),
   ),
-  ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000, description: 'an integer 10-600000 (milliseconds)' }),
+  ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({
+    minimum: 10,
+    maximum: 600_000,
+    default: 5000,
+    description: 'an integer 10-600000 (milliseconds)',
+  }),
   ADAPTER_HEARTBEAT_TIMEOUT_MS: Type.Integer({
     minimum: 20,
     maximum: 3_600_000,
     default: 10_000,
     description: 'an integer 20-3600000 (milliseconds), larger than ADAPTER_HEARTBEAT_INTERVAL_MS',
   }),
-  GATEWAY_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'an integer 1-256 (worker processes)' }),
+  GATEWAY_WORKERS: Type.Integer({
+    minimum: 1,
+    maximum: 256,
+    default: 1,
+    description: 'an integer 1-256 (worker processes)',
+  }),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -190,7 +312,12 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
   let parsed: Env | undefined;
   try {
     // A deep copy: env-schema mutates the schema it is given (additionalProperties).
-    parsed = envSchema<Env>({ schema: structuredClone(EnvSchema) as TSchema, data: { ...raw }, env: false, dotenv: false });
+    parsed = envSchema<Env>({
+      schema: structuredClone(EnvSchema) as TSchema,
+      data: { ...raw },
+      env: false,
+      dotenv: false,
+    });
   } catch (error) {
     problems.push(...schemaProblems(error, raw));
   }
@@ -240,20 +367,36 @@ function schemaProblems(error: unknown, raw: Record<string, string>): ConfigProb
 function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const secret = raw.JWT_SECRET;
-  if (raw.AUTH_MODE === 'jwt' && !alreadyReported.has('JWT_SECRET') && (secret === undefined || secret.length < MIN_JWT_SECRET_LENGTH)) {
+  if (
+    raw.AUTH_MODE === 'jwt' &&
+    !alreadyReported.has('JWT_SECRET') &&
+    (secret === undefined || secret.length < MIN_JWT_SECRET_LENGTH)
+  ) {
     problems.push({
       name: 'JWT_SECRET',
       expected: `an HS256 secret of at least ${MIN_JWT_SECRET_LENGTH} characters (required when AUTH_MODE=jwt)`,
       received: received('JWT_SECRET', raw),
     });
   }
-  if (raw.CORS_ORIGINS !== undefined && !alreadyReported.has('CORS_ORIGINS') && parseCorsOrigins(raw.CORS_ORIGINS) === undefined) {
+  if (
+    raw.CORS_ORIGINS !== undefined &&
+    !alreadyReported.has('CORS_ORIGINS') &&
+    parseCorsOrigins(raw.CORS_ORIGINS) === undefined
+  ) {
     problems.push({ name: 'CORS_ORIGINS', expected: expectedFor('CORS_ORIGINS'), received: raw.CORS_ORIGINS });
   }
   const interval = Number(raw.ADAPTER_HEARTBEAT_INTERVAL_MS ?? 5000);
   const timeout = Number(raw.ADAPTER_HEARTBEAT_TIMEOUT_MS ?? 10_000);
-  if (!alreadyReported.has('ADAPTER_HEARTBEAT_TIMEOUT_MS') && !alreadyReported.has('ADAPTER_HEARTBEAT_INTERVAL_MS') && timeout <= interval) {
-    problems.push({ name: 'ADAPTER_HEARTBEAT_TIMEOUT_MS', expected: expectedFor('ADAPTER_HEARTBEAT_TIMEOUT_MS'), received: raw.ADAPTER_HEARTBEAT_TIMEOUT_MS });
+  if (
+    !alreadyReported.has('ADAPTER_HEARTBEAT_TIMEOUT_MS') &&
+    !alreadyReported.has('ADAPTER_HEARTBEAT_INTERVAL_MS') &&
+    timeout <= interval
+  ) {
+    problems.push({
+      name: 'ADAPTER_HEARTBEAT_TIMEOUT_MS',
+      expected: expectedFor('ADAPTER_HEARTBEAT_TIMEOUT_MS'),
+      received: raw.ADAPTER_HEARTBEAT_TIMEOUT_MS,
+    });
   }
   return problems;
 }
@@ -282,7 +425,8 @@ function parseCorsOrigins(value: string): string[] | undefined {
     } catch {
       return undefined;
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry.replace(/\/$/, '')) return undefined;
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== entry.replace(/\/$/, ''))
+      return undefined;
   }
   return entries.map((entry) => entry.replace(/\/$/, ''));
 }
@@ -322,13 +466,17 @@ function toConfig(env: Env): GatewayConfig {
       bufferEvents: env.SSE_BUFFER_EVENTS,
     },
     publish: {
-      apiKeySha256: (env.API_KEYS ?? '').split(',').filter((key) => key !== '').map((key) => createHash('sha256').update(key).digest('hex')),
+      apiKeySha256: (env.API_KEYS ?? '')
+        .split(',')
+        .filter((key) => key !== '')
+        .map((key) => createHash('sha256').update(key).digest('hex')),
       rateLimit: { max: env.PUBLISH_RATE_LIMIT_MAX, windowMs: env.PUBLISH_RATE_LIMIT_WINDOW_MS },
     },
     privateRoomPrefix: env.PRIVATE_ROOM_PREFIX,
     nodeId: env.NODE_ID ?? defaultNodeId(),
     // On by default where a client may come back to another node (MongoDB mode).
-    maxDisconnectionDurationMs: env.MAX_DISCONNECTION_DURATION_MS ?? (env.MONGODB_URI === undefined ? 0 : DEFAULT_MAX_DISCONNECTION_DURATION_MS),
+    maxDisconnectionDurationMs:
+      env.MAX_DISCONNECTION_DURATION_MS ?? (env.MONGODB_URI === undefined ? 0 : DEFAULT_MAX_DISCONNECTION_DURATION_MS),
     ...(env.MONGODB_URI === undefined
       ? {}
       : {

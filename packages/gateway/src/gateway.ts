@@ -93,7 +93,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const metrics = createGatewayMetrics();
   const origins = originPolicy(config.corsOrigins);
   const cluster: MongoCluster | undefined =
-    config.mongo !== undefined && deps.adapter === undefined ? await connectMongoCluster(config.mongo, config.nodeId, app.log) : undefined;
+    config.mongo !== undefined && deps.adapter === undefined
+      ? await connectMongoCluster(config.mongo, config.nodeId, app.log)
+      : undefined;
   const adapter = deps.adapter ?? cluster?.adapter;
   const io: GatewayServer = new Server(app.server, {
     transports: [...config.transports],
@@ -103,7 +105,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     allowRequest: handshakeGate(lifecycle, origins.allowsRequest, metrics),
     ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
     ...(adapter === undefined ? {} : { adapter }),
-    ...(config.maxDisconnectionDurationMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } } : {}),
+    ...(config.maxDisconnectionDurationMs > 0
+      ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
+      : {}),
   });
   useNodeSessionIds(io, config.nodeId);
   const inFlight = trackInFlight(io);
@@ -122,7 +126,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const drain = (): Promise<void> => {
     // SSE streams are told and ended at once; their clients reconnect (elsewhere) by themselves.
     if (draining === undefined) sseHub.closeAll({ reason: 'draining', reconnectAfterMs: config.sse.retryMs });
-    return (draining ??= drainGateway({ io, lifecycle, metrics, log: app.log, timeoutMs: Math.floor(config.drainTimeoutMs * DRAIN_WAIT_SHARE) }).then(() =>
+    return (draining ??= drainGateway({
+      io,
+      lifecycle,
+      metrics,
+      log: app.log,
+      timeoutMs: Math.floor(config.drainTimeoutMs * DRAIN_WAIT_SHARE),
+    }).then(() =>
       // Handlers still running (a send between store and broadcast) finish before the adapter closes.
       inFlight.settle(Math.floor(config.drainTimeoutMs * IN_FLIGHT_WAIT_SHARE)),
     ));
@@ -135,7 +145,15 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   await app.register(authPlugin, { io, config, metrics });
   await app.register(roomsPlugin, { io, config, store, metrics, roomEvents, roomAccess, presence });
   await app.register(openapiPlugin, { version: GATEWAY_API_VERSION });
-  await app.register(ssePlugin, { hub: sseHub, store, config, lifecycle, roomAccess, verifyToken, metrics: sseMetrics });
+  await app.register(ssePlugin, {
+    hub: sseHub,
+    store,
+    config,
+    lifecycle,
+    roomAccess,
+    verifyToken,
+    metrics: sseMetrics,
+  });
   await app.register(httpApiPlugin, { config, store, roomEvents, roomAccess, verifyToken, metrics });
   app.addHook('onClose', async () => sseHub.stop());
   const mongoAdapter = mongoAdapterOf(io);
@@ -152,7 +170,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
             health: () => mongoAdapter?.health(),
             serverCount: () => 1 + (mongoAdapter?.liveNodes().length ?? 0),
           });
-    const reaper = reapPresenceOfEvictedNodes({ io, presence, metrics, log: app.log, onEviction: () => adapterMetrics?.nodeEvicted() });
+    const reaper = reapPresenceOfEvictedNodes({
+      io,
+      presence,
+      metrics,
+      log: app.log,
+      onEviction: () => adapterMetrics?.nodeEvicted(),
+    });
     app.addHook('onClose', async () => {
       reaper.close();
       // The adapter writes ADAPTER_CLOSE through the client: close it first (a no-op if already closed).

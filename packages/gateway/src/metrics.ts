@@ -57,8 +57,18 @@ export function createGatewayMetrics(): GatewayMetrics {
 
   return {
     registry,
-    eventsIn: new Counter({ name: METRIC_NAMES.eventsIn, help: 'Inbound socket events, by name', labelNames: ['event'], registers: [registry] }),
-    eventsOut: new Counter({ name: METRIC_NAMES.eventsOut, help: 'Socket events emitted by this node, by name', labelNames: ['event'], registers: [registry] }),
+    eventsIn: new Counter({
+      name: METRIC_NAMES.eventsIn,
+      help: 'Inbound socket events, by name',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
+    eventsOut: new Counter({
+      name: METRIC_NAMES.eventsOut,
+      help: 'Socket events emitted by this node, by name',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
     rejected: new Counter({
       name: METRIC_NAMES.rejected,
       help: 'Inbound socket events refused, by event and error code',

@@ -68,7 +68,13 @@ export function createRoomEvents({ io, metrics, log }: RoomEventsOptions): RoomE
 
   tapLocalBroadcasts(io, (packet) => {
     const [event, payload] = packet.data ?? [];
-    if (packet.type !== EVENT_PACKET || packet.id !== undefined || typeof event !== 'string' || !KNOWN_EVENTS.has(event)) return;
+    if (
+      packet.type !== EVENT_PACKET ||
+      packet.id !== undefined ||
+      typeof event !== 'string' ||
+      !KNOWN_EVENTS.has(event)
+    )
+      return;
     // Every room event names its room; that is the room it was broadcast to.
     const room = (payload as { room?: unknown } | null)?.room;
     if (!isValidRoomName(room)) return;
@@ -83,7 +89,9 @@ export function createRoomEvents({ io, metrics, log }: RoomEventsOptions): RoomE
 
   return {
     emit(room, event, payload, options = {}) {
-      let operator = (options.localOnly === true ? io.local.to(roomChannel(room)) : io.to(roomChannel(room))) as unknown as Broadcast;
+      let operator = (options.localOnly === true
+        ? io.local.to(roomChannel(room))
+        : io.to(roomChannel(room))) as unknown as Broadcast;
       if (options.exceptSocket !== undefined) operator = operator.except(options.exceptSocket);
       // Typing is a hint: dropping it for a client whose transport is busy is fine.
       if (event === 'typing') operator = operator.volatile;
@@ -108,7 +116,9 @@ function tapLocalBroadcasts(io: GatewayServer, onPacket: (packet: EventPacket) =
   const adapter = io.of('/').adapter as unknown as EncodingAdapter;
   const encode = adapter._encode;
   if (typeof encode !== 'function') {
-    throw new TypeError('The Socket.IO adapter has no _encode (socket.io-adapter 2.5 expected): SSE streams could not see room broadcasts');
+    throw new TypeError(
+      'The Socket.IO adapter has no _encode (socket.io-adapter 2.5 expected): SSE streams could not see room broadcasts',
+    );
   }
   adapter._encode = function encodeAndObserve(this: unknown, packet, packetOpts) {
     const encoded = encode.call(this, packet, packetOpts);

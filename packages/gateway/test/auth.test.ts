@@ -8,7 +8,10 @@ afterEach(closeAll);
 const SECRET = 'test-secret-that-is-long-enough-0123456789';
 const JWT_ENV = { AUTH_MODE: 'jwt', JWT_SECRET: SECRET };
 
-function sign(claims: Record<string, unknown>, { secret = SECRET, expiresIn = '5m' }: { secret?: string; expiresIn?: string | number } = {}) {
+function sign(
+  claims: Record<string, unknown>,
+  { secret = SECRET, expiresIn = '5m' }: { secret?: string; expiresIn?: string | number } = {},
+) {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuedAt()
@@ -72,7 +75,11 @@ describe.each(TRANSPORTS)('JWT auth over %s', (transport) => {
 
 describe('JWT issuer and audience', () => {
   it('refuses tokens for another issuer or audience when they are configured', async () => {
-    const { url } = await startGateway({ ...JWT_ENV, JWT_ISSUER: 'https://issuer.example', JWT_AUDIENCE: 'switchyard' });
+    const { url } = await startGateway({
+      ...JWT_ENV,
+      JWT_ISSUER: 'https://issuer.example',
+      JWT_AUDIENCE: 'switchyard',
+    });
     const good = await new SignJWT({ sub: 'u1' })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer('https://issuer.example')
@@ -87,11 +94,15 @@ describe('JWT issuer and audience', () => {
       .setAudience('switchyard')
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(SECRET));
-    expect((await connectError(socketTo(url, { transports: ['websocket'], auth: { token: wrongIssuer } }))).data).toMatchObject({
+    expect(
+      (await connectError(socketTo(url, { transports: ['websocket'], auth: { token: wrongIssuer } }))).data,
+    ).toMatchObject({
       code: 'AUTH_INVALID',
     });
     const noAudience = await sign({ sub: 'u1', iss: 'https://issuer.example' });
-    expect((await connectError(socketTo(url, { transports: ['websocket'], auth: { token: noAudience } }))).data).toMatchObject({
+    expect(
+      (await connectError(socketTo(url, { transports: ['websocket'], auth: { token: noAudience } }))).data,
+    ).toMatchObject({
       code: 'AUTH_INVALID',
     });
   });
@@ -100,7 +111,9 @@ describe('JWT issuer and audience', () => {
 describe('anonymous mode', () => {
   it('uses the chosen display name, and auth.userId when given', async () => {
     const { url } = await startGateway();
-    expect(await members(url, 'websocket', { name: '  Grace  ', userId: 'tab-owner-1' })).toEqual([{ id: 'tab-owner-1', name: 'Grace' }]);
+    expect(await members(url, 'websocket', { name: '  Grace  ', userId: 'tab-owner-1' })).toEqual([
+      { id: 'tab-owner-1', name: 'Grace' },
+    ]);
   });
 
   it('names a client that chose no name guest-xxxx, with a per-socket user id', async () => {
@@ -112,7 +125,13 @@ describe('anonymous mode', () => {
 
   it('refuses an invalid display name or user id at connect with INVALID_PAYLOAD', async () => {
     const { url } = await startGateway();
-    for (const auth of [{ name: '' }, { name: 'x'.repeat(41) }, { name: 'bell\u0007' }, { name: 42 }, { userId: 'spaces are bad' }]) {
+    for (const auth of [
+      { name: '' },
+      { name: 'x'.repeat(41) },
+      { name: 'bell\u0007' },
+      { name: 42 },
+      { userId: 'spaces are bad' },
+    ]) {
       const refused = await connectError(socketTo(url, { transports: ['websocket'], auth }));
       expect(refused.data).toMatchObject({ code: 'INVALID_PAYLOAD' });
     }

@@ -24,7 +24,12 @@ async function join(socket: TestSocket, room: string): Promise<Ok<JoinRoomResult
   return ack;
 }
 
-async function sendText(socket: TestSocket, room: string, text: string, clientMessageId: string = crypto.randomUUID()): Promise<ChatMessage> {
+async function sendText(
+  socket: TestSocket,
+  room: string,
+  text: string,
+  clientMessageId: string = crypto.randomUUID(),
+): Promise<ChatMessage> {
   const ack = await request<Ack<SendMessageResult>>(socket, 'message:send', { room, text, clientMessageId });
   if (!ack.ok) throw new Error(`send refused: ${ack.error.code}`);
   return ack.message;
@@ -167,9 +172,17 @@ describe.each(TRANSPORTS)('chat rooms over %s', (transport) => {
 
     const newest = await request<Ack<HistoryPage>>(alice, 'history:fetch', { room: 'lobby', limit: 3 });
     expect(newest).toEqual({ ok: true, room: 'lobby', messages: sent.slice(4), hasMore: true });
-    const older = await request<Ack<HistoryPage>>(alice, 'history:fetch', { room: 'lobby', limit: 3, before: sent[4]!.id });
+    const older = await request<Ack<HistoryPage>>(alice, 'history:fetch', {
+      room: 'lobby',
+      limit: 3,
+      before: sent[4]!.id,
+    });
     expect(older).toEqual({ ok: true, room: 'lobby', messages: sent.slice(1, 4), hasMore: true });
-    const oldest = await request<Ack<HistoryPage>>(alice, 'history:fetch', { room: 'lobby', limit: 3, before: sent[1]!.id });
+    const oldest = await request<Ack<HistoryPage>>(alice, 'history:fetch', {
+      room: 'lobby',
+      limit: 3,
+      before: sent[1]!.id,
+    });
     expect(oldest).toEqual({ ok: true, room: 'lobby', messages: sent.slice(0, 1), hasMore: false });
     const all = await request<Ack<HistoryPage>>(alice, 'history:fetch', { room: 'lobby' });
     expect(all).toEqual({ ok: true, room: 'lobby', messages: sent, hasMore: false });

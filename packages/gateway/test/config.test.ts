@@ -33,7 +33,14 @@ describe('loadConfig', () => {
       rateLimit: { burst: 30, perSecond: 10 },
       historyPerRoom: 1000,
       drainTimeoutMs: 10_000,
-      sse: { heartbeatMs: 15_000, retryMs: 2000, maxStreams: 10_000, maxStreamsPerClient: 0, bufferBytes: 256 * 1024, bufferEvents: 1000 },
+      sse: {
+        heartbeatMs: 15_000,
+        retryMs: 2000,
+        maxStreams: 10_000,
+        maxStreamsPerClient: 0,
+        bufferBytes: 256 * 1024,
+        bufferEvents: 1000,
+      },
       publish: { apiKeySha256: [], rateLimit: { max: 600, windowMs: 60_000 } },
       privateRoomPrefix: 'private:',
       nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
@@ -98,14 +105,29 @@ describe('loadConfig', () => {
       AUTH_MODE: 'kerberos',
     });
     expect(problems.map((p) => p.name).sort()).toEqual(
-      ['AUTH_MODE', 'CORS_ORIGINS', 'LOG_LEVEL', 'MAX_MESSAGE_LENGTH', 'PER_MESSAGE_DEFLATE', 'PORT', 'RATE_LIMIT_PER_SECOND', 'TRANSPORTS'].sort(),
+      [
+        'AUTH_MODE',
+        'CORS_ORIGINS',
+        'LOG_LEVEL',
+        'MAX_MESSAGE_LENGTH',
+        'PER_MESSAGE_DEFLATE',
+        'PORT',
+        'RATE_LIMIT_PER_SECOND',
+        'TRANSPORTS',
+      ].sort(),
     );
-    expect(problems.find((p) => p.name === 'PORT')).toEqual({ name: 'PORT', expected: expect.stringMatching(/integer/), received: 'eighty' });
+    expect(problems.find((p) => p.name === 'PORT')).toEqual({
+      name: 'PORT',
+      expected: expect.stringMatching(/integer/),
+      received: 'eighty',
+    });
     expect(problems.find((p) => p.name === 'LOG_LEVEL')?.expected).toMatch(/silent/);
   });
 
   it('requires a JWT_SECRET of at least 32 characters in jwt mode, without echoing it', () => {
-    expect(problemsOf({ AUTH_MODE: 'jwt' })).toEqual([{ name: 'JWT_SECRET', expected: expect.stringMatching(/32/), received: undefined }]);
+    expect(problemsOf({ AUTH_MODE: 'jwt' })).toEqual([
+      { name: 'JWT_SECRET', expected: expect.stringMatching(/32/), received: undefined },
+    ]);
     const [short] = problemsOf({ AUTH_MODE: 'jwt', JWT_SECRET: 'hunter2' });
     expect(short?.name).toBe('JWT_SECRET');
     expect(short?.received).not.toContain('hunter2');
@@ -158,8 +180,17 @@ describe('the switchyard command', () => {
   });
 
   it('listens, and on SIGTERM drains and exits 0', async () => {
-    const { child, output, exited } = run({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DRAIN_TIMEOUT_MS: '5000' });
-    const url = await waitFor('the listening log line', () => /switchyard listening on (http:\/\/\S+?)"/.exec(output.stdout)?.[1], DEADLINE_MS * 2);
+    const { child, output, exited } = run({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DRAIN_TIMEOUT_MS: '5000',
+    });
+    const url = await waitFor(
+      'the listening log line',
+      () => /switchyard listening on (http:\/\/\S+?)"/.exec(output.stdout)?.[1],
+      DEADLINE_MS * 2,
+    );
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Ack, ERRORS, type ErrorCode, LIMITS } from '@switchyard/protocol';
-import { closeAll, connect, connectError, nextEvent, request, send, socketTo, startGateway, TRANSPORTS, type TestSocket } from './helpers.js';
+import {
+  closeAll,
+  connect,
+  connectError,
+  nextEvent,
+  request,
+  send,
+  socketTo,
+  startGateway,
+  TRANSPORTS,
+  type TestSocket,
+} from './helpers.js';
 
 afterEach(closeAll);
 
@@ -10,21 +21,28 @@ function refusedWith(code: ErrorCode) {
 
 async function rejectedCount(url: string, event: string, code: ErrorCode): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`switchyard_events_rejected_total{event="${event}",code="${code}"}`));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`switchyard_events_rejected_total{event="${event}",code="${code}"}`));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }
 
 describe.each(TRANSPORTS)('refused events over %s', (transport) => {
-  const client = (url: string, auth: Record<string, unknown> = { name: 'alice' }) => connect(url, { transports: [transport], auth });
+  const client = (url: string, auth: Record<string, unknown> = { name: 'alice' }) =>
+    connect(url, { transports: [transport], auth });
 
   it('answers a payload that does not match the schema with INVALID_PAYLOAD and counts it', async () => {
     const { url } = await startGateway();
     const alice = await client(url);
     await request(alice, 'room:join', { room: 'lobby' });
-    expect(await request(alice, 'message:send', { room: 'lobby', text: 42, clientMessageId: 'x' })).toEqual(refusedWith('INVALID_PAYLOAD'));
+    expect(await request(alice, 'message:send', { room: 'lobby', text: 42, clientMessageId: 'x' })).toEqual(
+      refusedWith('INVALID_PAYLOAD'),
+    );
     expect(await request(alice, 'message:send', { room: 'lobby', text: 'hi' })).toEqual(refusedWith('INVALID_PAYLOAD'));
     expect(await request(alice, 'room:join', { room: 'lobby', extra: true })).toEqual(refusedWith('INVALID_PAYLOAD'));
-    expect(await request(alice, 'history:fetch', { room: 'lobby', limit: LIMITS.historyPage.max + 1 })).toEqual(refusedWith('INVALID_PAYLOAD'));
+    expect(await request(alice, 'history:fetch', { room: 'lobby', limit: LIMITS.historyPage.max + 1 })).toEqual(
+      refusedWith('INVALID_PAYLOAD'),
+    );
     expect(await request(alice, 'room:join', 'lobby')).toEqual(refusedWith('INVALID_PAYLOAD'));
     expect(await request(alice, 'room:join', null)).toEqual(refusedWith('INVALID_PAYLOAD'));
     expect(await request(alice, 'room:join')).toEqual(refusedWith('INVALID_PAYLOAD'));
@@ -54,13 +72,17 @@ describe.each(TRANSPORTS)('refused events over %s', (transport) => {
   it('answers events for a room the socket has not joined with NOT_IN_ROOM', async () => {
     const { url } = await startGateway();
     const alice = await client(url);
-    expect(await request(alice, 'message:send', { room: 'lobby', text: 'hi', clientMessageId: 'c' })).toEqual(refusedWith('NOT_IN_ROOM'));
+    expect(await request(alice, 'message:send', { room: 'lobby', text: 'hi', clientMessageId: 'c' })).toEqual(
+      refusedWith('NOT_IN_ROOM'),
+    );
     expect(await request(alice, 'typing', { room: 'lobby' })).toEqual(refusedWith('NOT_IN_ROOM'));
     expect(await request(alice, 'history:fetch', { room: 'lobby' })).toEqual(refusedWith('NOT_IN_ROOM'));
     expect(await request(alice, 'room:leave', { room: 'lobby' })).toEqual(refusedWith('NOT_IN_ROOM'));
     await request(alice, 'room:join', { room: 'lobby' });
     await request(alice, 'room:leave', { room: 'lobby' });
-    expect(await request(alice, 'message:send', { room: 'lobby', text: 'hi', clientMessageId: 'c' })).toEqual(refusedWith('NOT_IN_ROOM'));
+    expect(await request(alice, 'message:send', { room: 'lobby', text: 'hi', clientMessageId: 'c' })).toEqual(
+      refusedWith('NOT_IN_ROOM'),
+    );
   });
 
   it('answers text longer than MAX_MESSAGE_LENGTH with MESSAGE_TOO_LONG and stores nothing', async () => {
@@ -70,8 +92,12 @@ describe.each(TRANSPORTS)('refused events over %s', (transport) => {
     expect(await request(alice, 'message:send', { room: 'lobby', text: 'x'.repeat(11), clientMessageId: 'c' })).toEqual(
       refusedWith('MESSAGE_TOO_LONG'),
     );
-    expect(await request(alice, 'message:send', { room: 'lobby', text: 'x'.repeat(10), clientMessageId: 'd' })).toMatchObject({ ok: true });
-    expect(await request(alice, 'history:fetch', { room: 'lobby' })).toMatchObject({ messages: [{ clientMessageId: 'd' }] });
+    expect(
+      await request(alice, 'message:send', { room: 'lobby', text: 'x'.repeat(10), clientMessageId: 'd' }),
+    ).toMatchObject({ ok: true });
+    expect(await request(alice, 'history:fetch', { room: 'lobby' })).toMatchObject({
+      messages: [{ clientMessageId: 'd' }],
+    });
     expect(await rejectedCount(url, 'message:send', 'MESSAGE_TOO_LONG')).toBe(1);
   });
 
@@ -90,9 +116,15 @@ describe.each(TRANSPORTS)('refused events over %s', (transport) => {
   it('answers a flood beyond the token bucket with RATE_LIMITED', async () => {
     const { url } = await startGateway({ RATE_LIMIT_BURST: '5', RATE_LIMIT_PER_SECOND: '0.01' });
     const alice = await client(url);
-    const answers = await Promise.all(Array.from({ length: 8 }, () => request<Ack>(alice, 'room:join', { room: 'lobby' })));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => request<Ack>(alice, 'room:join', { room: 'lobby' })),
+    );
     expect(answers.slice(0, 5).every((a) => a.ok)).toBe(true);
-    expect(answers.slice(5)).toEqual([refusedWith('RATE_LIMITED'), refusedWith('RATE_LIMITED'), refusedWith('RATE_LIMITED')]);
+    expect(answers.slice(5)).toEqual([
+      refusedWith('RATE_LIMITED'),
+      refusedWith('RATE_LIMITED'),
+      refusedWith('RATE_LIMITED'),
+    ]);
     expect(await rejectedCount(url, 'room:join', 'RATE_LIMITED')).toBe(3);
   });
 

@@ -1,7 +1,17 @@
 import { connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ShutdownNotice } from '@switchyard/protocol';
-import { closeAll, connect, connectError, nextEvent, request, socketTo, startGateway, TRANSPORTS, waitFor } from './helpers.js';
+import {
+  closeAll,
+  connect,
+  connectError,
+  nextEvent,
+  request,
+  socketTo,
+  startGateway,
+  TRANSPORTS,
+  waitFor,
+} from './helpers.js';
 
 afterEach(closeAll);
 

@@ -93,9 +93,14 @@ export function nextEvent<E extends keyof ServerToClientEvents>(
 }
 
 /** Collects every `event` a socket receives, for "received exactly once / never" assertions. */
-export function recordEvents<E extends keyof ServerToClientEvents>(socket: TestSocket, event: E): Parameters<ServerToClientEvents[E]>[0][] {
+export function recordEvents<E extends keyof ServerToClientEvents>(
+  socket: TestSocket,
+  event: E,
+): Parameters<ServerToClientEvents[E]>[0][] {
   const received: Parameters<ServerToClientEvents[E]>[0][] = [];
-  (socket.on as (event: string, listener: unknown) => void)(event, (first: Parameters<ServerToClientEvents[E]>[0]) => received.push(first));
+  (socket.on as (event: string, listener: unknown) => void)(event, (first: Parameters<ServerToClientEvents[E]>[0]) =>
+    received.push(first),
+  );
   return received;
 }
 
@@ -109,7 +114,9 @@ export function disconnected(socket: TestSocket): Promise<string> {
  * what a well-behaved client never would.
  */
 export function request<T = unknown>(socket: TestSocket, event: string, ...args: unknown[]): Promise<T> {
-  const raw = socket as unknown as { timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<T> } };
+  const raw = socket as unknown as {
+    timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<T> };
+  };
   return raw.timeout(DEADLINE_MS).emitWithAck(event, ...args);
 }
 
@@ -145,7 +152,10 @@ export async function closeAll(): Promise<void> {
   gateways.clear();
 }
 
-function withDeadline<T>(what: string, body: (resolve: (value: T) => void, reject: (error: unknown) => void) => void): Promise<T> {
+function withDeadline<T>(
+  what: string,
+  body: (resolve: (value: T) => void, reject: (error: unknown) => void) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), DEADLINE_MS);
     body(

@@ -32,7 +32,12 @@ describe('POST /v1/rooms/:room/messages', () => {
 
   it('takes the key as Authorization: Bearer too, and lets a service choose the author', async () => {
     const { url } = await startGateway(env);
-    const { status, body } = await publish(url, 'news', { text: 'as bot', author: { id: 'bot-1', name: 'Newsbot' } }, { authorization: `Bearer ${OTHER_KEY}` });
+    const { status, body } = await publish(
+      url,
+      'news',
+      { text: 'as bot', author: { id: 'bot-1', name: 'Newsbot' } },
+      { authorization: `Bearer ${OTHER_KEY}` },
+    );
     expect(status).toBe(201);
     expect(body.author).toEqual({ id: 'bot-1', name: 'Newsbot' });
   });
@@ -45,14 +50,29 @@ describe('POST /v1/rooms/:room/messages', () => {
     expect(body.author).toEqual({ id: 'ada', name: 'ada' });
 
     const reader = await tokenFor('bob', { scope: 'read' });
-    expect(await publish(url, 'news', { text: 'x' }, { authorization: `Bearer ${reader}` })).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
-    expect(await publish(url, 'news', { text: 'x', author: { id: 'bob', name: 'Bob' } }, { authorization: `Bearer ${publisher}` })).toMatchObject({
+    expect(await publish(url, 'news', { text: 'x' }, { authorization: `Bearer ${reader}` })).toMatchObject({
       status: 403,
       body: { code: 'FORBIDDEN' },
     });
-    expect(await publish(url, 'private:bob', { text: 'x' }, { authorization: `Bearer ${publisher}` })).toMatchObject({ status: 403 });
+    expect(
+      await publish(
+        url,
+        'news',
+        { text: 'x', author: { id: 'bob', name: 'Bob' } },
+        { authorization: `Bearer ${publisher}` },
+      ),
+    ).toMatchObject({
+      status: 403,
+      body: { code: 'FORBIDDEN' },
+    });
+    expect(await publish(url, 'private:bob', { text: 'x' }, { authorization: `Bearer ${publisher}` })).toMatchObject({
+      status: 403,
+    });
     const expired = await tokenFor('ada', { scope: 'publish' }, Math.floor(Date.now() / 1000) - 5);
-    expect(await publish(url, 'news', { text: 'x' }, { authorization: `Bearer ${expired}` })).toMatchObject({ status: 401, body: { code: 'AUTH_EXPIRED' } });
+    expect(await publish(url, 'news', { text: 'x' }, { authorization: `Bearer ${expired}` })).toMatchObject({
+      status: 401,
+      body: { code: 'AUTH_EXPIRED' },
+    });
   });
 
   it('makes retries with the same Idempotency-Key safe: same 201 body, stored and broadcast once', async () => {
@@ -71,7 +91,12 @@ describe('POST /v1/rooms/:room/messages', () => {
     expect(first.headers.get('idempotent-replayed')).toBeNull();
 
     // The key is scoped to its publisher and room.
-    const otherPublisher = await publish(url, 'news', { text: 'once' }, { 'x-api-key': OTHER_KEY, 'idempotency-key': 'order-42' });
+    const otherPublisher = await publish(
+      url,
+      'news',
+      { text: 'once' },
+      { 'x-api-key': OTHER_KEY, 'idempotency-key': 'order-42' },
+    );
     const otherRoom = await publish(url, 'elsewhere', { text: 'once' }, headers);
     expect(new Set([first.body.id, otherPublisher.body.id, otherRoom.body.id]).size).toBe(3);
 
@@ -83,8 +108,18 @@ describe('POST /v1/rooms/:room/messages', () => {
     const { url } = await startGateway({ ...env, MAX_MESSAGE_LENGTH: '10', MAX_HTTP_BUFFER_SIZE: '2048' });
     const cases: [string, Awaited<ReturnType<typeof publish>>, number, string][] = [
       ['no credentials', await publish(url, 'news', { text: 'x' }, {}), 401, 'AUTH_REQUIRED'],
-      ['unknown key', await publish(url, 'news', { text: 'x' }, { 'x-api-key': 'not-a-key-0123456789' }), 401, 'AUTH_INVALID'],
-      ['unknown bearer key', await publish(url, 'news', { text: 'x' }, { authorization: 'Bearer not-a-key-0123456789' }), 401, 'AUTH_INVALID'],
+      [
+        'unknown key',
+        await publish(url, 'news', { text: 'x' }, { 'x-api-key': 'not-a-key-0123456789' }),
+        401,
+        'AUTH_INVALID',
+      ],
+      [
+        'unknown bearer key',
+        await publish(url, 'news', { text: 'x' }, { authorization: 'Bearer not-a-key-0123456789' }),
+        401,
+        'AUTH_INVALID',
+      ],
       ['missing text', await publish(url, 'news', {}), 400, 'INVALID_PAYLOAD'],
       ['unknown field', await publish(url, 'news', { text: 'x', pinned: true }), 400, 'INVALID_PAYLOAD'],
       ['bad JSON', await publish(url, 'news', '{"text":'), 400, 'INVALID_PAYLOAD'],
@@ -113,8 +148,14 @@ describe('POST /v1/rooms/:room/messages', () => {
 
   it('needs credentials even in anonymous mode without API_KEYS', async () => {
     const { url } = await startGateway();
-    expect(await publish(url, 'news', { text: 'x' }, {})).toMatchObject({ status: 401, body: { code: 'AUTH_REQUIRED' } });
-    expect(await publish(url, 'news', { text: 'x' }, { 'x-api-key': API_KEY })).toMatchObject({ status: 401, body: { code: 'AUTH_INVALID' } });
+    expect(await publish(url, 'news', { text: 'x' }, {})).toMatchObject({
+      status: 401,
+      body: { code: 'AUTH_REQUIRED' },
+    });
+    expect(await publish(url, 'news', { text: 'x' }, { 'x-api-key': API_KEY })).toMatchObject({
+      status: 401,
+      body: { code: 'AUTH_INVALID' },
+    });
   });
 });
 
@@ -125,7 +166,13 @@ describe('GET /v1/openapi.json', () => {
     expect(response.status).toBe(200);
     const doc = (await response.json()) as {
       openapi: string;
-      paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          { parameters?: { name: string; in: string }[]; requestBody?: unknown; responses: Record<string, unknown> }
+        >
+      >;
       components: { securitySchemes: Record<string, unknown> };
     };
     expect(doc.openapi).toMatch(/^3\./);
@@ -136,7 +183,9 @@ describe('GET /v1/openapi.json', () => {
     expect(JSON.stringify(post?.requestBody)).toContain('"author"');
     expect(Object.keys(post?.responses ?? {})).toEqual(expect.arrayContaining(['201', '4XX']));
     expect(JSON.stringify(post?.responses['201'])).toContain('"sentAt"');
-    expect(post?.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['path:room', 'header:idempotency-key']));
+    expect(post?.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(
+      expect.arrayContaining(['path:room', 'header:idempotency-key']),
+    );
 
     const get = doc.paths['/v1/rooms/{room}/events']?.get;
     expect(get?.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(

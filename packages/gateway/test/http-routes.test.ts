@@ -77,7 +77,9 @@ describe('/metrics', () => {
     const alice = await connect(one.url, { transports: ['websocket'] });
     await request(alice, 'room:join', { room: 'lobby' });
     expect(await (await fetch(`${one.url}/metrics`)).text()).toContain(`${METRIC_NAMES.eventsIn}{event="room:join"} 1`);
-    expect(await (await fetch(`${two.url}/metrics`)).text()).not.toContain(`${METRIC_NAMES.eventsIn}{event="room:join"}`);
+    expect(await (await fetch(`${two.url}/metrics`)).text()).not.toContain(
+      `${METRIC_NAMES.eventsIn}{event="room:join"}`,
+    );
   });
 });
 
@@ -101,10 +103,14 @@ describe('CORS', () => {
     const other = await fetch(`${url}/healthz`, { headers: { origin: 'https://evil.example' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
 
-    const handshake = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://app.example' } });
+    const handshake = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, {
+      headers: { origin: 'https://app.example' },
+    });
     expect(handshake.status).toBe(200);
     expect(handshake.headers.get('access-control-allow-origin')).toBe('https://app.example');
-    const refused = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://evil.example' } });
+    const refused = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, {
+      headers: { origin: 'https://evil.example' },
+    });
     expect(refused.status).toBe(403);
   });
 
@@ -113,9 +119,13 @@ describe('CORS', () => {
     const host = new URL(url).host;
     const same = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: `http://${host}` } });
     expect(same.status).toBe(200);
-    const cross = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://elsewhere.example' } });
+    const cross = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, {
+      headers: { origin: 'https://elsewhere.example' },
+    });
     expect(cross.status).toBe(403);
-    expect(await (await fetch(`${url}/metrics`)).text()).toContain('switchyard_connections_refused_total{code="FORBIDDEN"} 1');
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain(
+      'switchyard_connections_refused_total{code="FORBIDDEN"} 1',
+    );
   });
 });
 
@@ -150,7 +160,15 @@ describe('demo page', () => {
 
   it('never serves files outside the demo directory, hidden files or missing files', async () => {
     const { url } = await startGateway({}, { demo: { dir } });
-    for (const path of ['/demo/../package.json', '/demo/%2e%2e/%2e%2e/package.json', '/demo/..%2f..%2fpackage.json', '/demo/.env', '/demo/link.txt', '/demo/missing.js', '/demo/js']) {
+    for (const path of [
+      '/demo/../package.json',
+      '/demo/%2e%2e/%2e%2e/package.json',
+      '/demo/..%2f..%2fpackage.json',
+      '/demo/.env',
+      '/demo/link.txt',
+      '/demo/missing.js',
+      '/demo/js',
+    ]) {
       const response = await rawGet(url, path);
       expect({ path, status: response.status }).toEqual({ path, status: 404 });
       expect(JSON.parse(response.body)).toMatchObject({ code: 'NOT_FOUND' });

@@ -13,7 +13,8 @@ function captureLogs() {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -39,7 +40,9 @@ describe('structured logs', () => {
     expect(refusal).toMatchObject({ socketId: socket.id, userId: 'user-7', code: 'NOT_IN_ROOM' });
     expect(lines.find((l) => l.msg === 'socket connected')).toMatchObject({ socketId: socket.id, userId: 'user-7' });
     await waitFor('the unknown event log', () => lines.some((l) => l.msg === 'event refused' && l.event === 'mystery'));
-    await waitFor('the request log', () => lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/nothing-here'));
+    await waitFor('the request log', () =>
+      lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/nothing-here'),
+    );
     const everything = JSON.stringify(lines);
     expect(everything).not.toContain(token);
     expect(everything).not.toContain(token.split('.')[2]);

@@ -7,7 +7,8 @@ const bob: Member = { id: 'u-bob', name: 'Bob' };
 
 async function fill(store: MemoryMessageStore, room: string, count: number, prefix = 'm') {
   const messages = [];
-  for (let i = 1; i <= count; i += 1) messages.push((await store.append({ room, text: `${prefix}${i}`, author: ada })).message);
+  for (let i = 1; i <= count; i += 1)
+    messages.push((await store.append({ room, text: `${prefix}${i}`, author: ada })).message);
   return messages;
 }
 

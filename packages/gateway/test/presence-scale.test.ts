@@ -24,7 +24,9 @@ async function connectUsers(url: string, count: number, batch = 50): Promise<Tes
   for (let start = 0; start < count; start += batch) {
     const size = Math.min(batch, count - start);
     const next = await Promise.all(
-      Array.from({ length: size }, (_, i) => connect(url, { transports: ['websocket'], auth: { name: `user ${start + i}`, userId: `user-${start + i}` } })),
+      Array.from({ length: size }, (_, i) =>
+        connect(url, { transports: ['websocket'], auth: { name: `user ${start + i}`, userId: `user-${start + i}` } }),
+      ),
     );
     sockets.push(...next);
   }

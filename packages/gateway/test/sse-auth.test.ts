@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, ShutdownNotice } from '@switchyard/protocol';
 import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
-import { API_KEY, closeStreams, JWT_SECRET, metricValue, openStream, publish, refusal, tokenFor } from './sse-support.js';
+import {
+  API_KEY,
+  closeStreams,
+  JWT_SECRET,
+  metricValue,
+  openStream,
+  publish,
+  refusal,
+  tokenFor,
+} from './sse-support.js';
 
 afterEach(async () => {
   closeStreams();
@@ -15,11 +24,20 @@ describe('SSE auth', () => {
     const { url } = await startGateway(jwtEnv);
     const events = `${url}/v1/rooms/lobby/events`;
     expect(await refusal(events)).toMatchObject({ status: 401, body: { code: 'AUTH_REQUIRED' } });
-    expect(await refusal(events, { authorization: 'Bearer not.a.jwt' })).toMatchObject({ status: 401, body: { code: 'AUTH_INVALID' } });
+    expect(await refusal(events, { authorization: 'Bearer not.a.jwt' })).toMatchObject({
+      status: 401,
+      body: { code: 'AUTH_INVALID' },
+    });
     const forged = await tokenFor('ada');
-    expect(await refusal(`${events}?token=${forged.slice(0, -3)}abc`)).toMatchObject({ status: 401, body: { code: 'AUTH_INVALID' } });
+    expect(await refusal(`${events}?token=${forged.slice(0, -3)}abc`)).toMatchObject({
+      status: 401,
+      body: { code: 'AUTH_INVALID' },
+    });
     const expired = await tokenFor('ada', {}, Math.floor(Date.now() / 1000) - 60);
-    expect(await refusal(events, { authorization: `Bearer ${expired}` })).toMatchObject({ status: 401, body: { code: 'AUTH_EXPIRED' } });
+    expect(await refusal(events, { authorization: `Bearer ${expired}` })).toMatchObject({
+      status: 401,
+      body: { code: 'AUTH_EXPIRED' },
+    });
     expect(await metricValue(url, 'switchyard_sse_streams_refused_total', '{code="AUTH_REQUIRED"}')).toBe(1);
   });
 
@@ -41,9 +59,13 @@ describe('SSE auth', () => {
       status: 403,
       body: { code: 'FORBIDDEN' },
     });
-    expect(await refusal(`${url}/v1/rooms/private:bob:inbox/events`, { authorization: `Bearer ${ada}` })).toMatchObject({ status: 403 });
+    expect(await refusal(`${url}/v1/rooms/private:bob:inbox/events`, { authorization: `Bearer ${ada}` })).toMatchObject(
+      { status: 403 },
+    );
     // A prefix of the user id is not the user id.
-    expect(await refusal(`${url}/v1/rooms/private:adam/events`, { authorization: `Bearer ${ada}` })).toMatchObject({ status: 403 });
+    expect(await refusal(`${url}/v1/rooms/private:adam/events`, { authorization: `Bearer ${ada}` })).toMatchObject({
+      status: 403,
+    });
     const own = await openStream(`${url}/v1/rooms/private:ada:inbox/events`, { authorization: `Bearer ${ada}` });
     expect(own.response.status).toBe(200);
   });
@@ -51,7 +73,10 @@ describe('SSE auth', () => {
   it('applies the same private-room rule to socket joins', async () => {
     const { url } = await startGateway(jwtEnv);
     const ada = await connect(url, { transports: ['websocket'], auth: { token: await tokenFor('ada') } });
-    expect(await request(ada, 'room:join', { room: 'private:bob' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await request(ada, 'room:join', { room: 'private:bob' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    });
     expect(await request(ada, 'room:join', { room: 'private:ada' })).toMatchObject({ ok: true });
   });
 
@@ -59,7 +84,10 @@ describe('SSE auth', () => {
     const { url } = await startGateway({ API_KEYS: API_KEY });
     const open = await openStream(`${url}/v1/rooms/lobby/events`);
     expect(open.response.status).toBe(200);
-    expect(await refusal(`${url}/v1/rooms/private:ada/events`)).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+    expect(await refusal(`${url}/v1/rooms/private:ada/events`)).toMatchObject({
+      status: 403,
+      body: { code: 'FORBIDDEN' },
+    });
   });
 });
 
@@ -89,7 +117,10 @@ describe('SSE limits and shutdown', () => {
     await stream.ended;
     expect(stream.dataOf<ShutdownNotice>('server:shutdown')).toEqual([{ reason: 'draining', reconnectAfterMs: 750 }]);
     expect(stream.retries.at(-1)).toBe(750);
-    expect(await refusal(`${url}/v1/rooms/lobby/events`)).toMatchObject({ status: 503, body: { code: 'SHUTTING_DOWN' } });
+    expect(await refusal(`${url}/v1/rooms/lobby/events`)).toMatchObject({
+      status: 503,
+      body: { code: 'SHUTTING_DOWN' },
+    });
   });
 
   it('closes open streams when the gateway closes', async () => {

@@ -86,15 +86,18 @@ describe('SSE across nodes (MongoDB mode)', () => {
     const [a, b] = await twoNodes();
     const first = await openStream(`${a.url}/v1/rooms/flow/events`);
     const sent: ChatMessage[] = [];
-    for (let i = 0; i < 10; i += 1) sent.push((await publish(a.url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
+    for (let i = 0; i < 10; i += 1)
+      sent.push((await publish(a.url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
     await first.waitForEvents('message:new', 10);
     first.close();
     await first.ended;
     const lastEventId = first.events.filter((e) => e.event === 'message:new').at(-1)?.id ?? '';
-    for (let i = 10; i < 20; i += 1) sent.push((await publish(a.url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
+    for (let i = 10; i < 20; i += 1)
+      sent.push((await publish(a.url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
 
     const second = await openStream(`${b.url}/v1/rooms/flow/events`, { 'last-event-id': lastEventId });
-    for (let i = 20; i < 30; i += 1) sent.push((await publish(a.url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
+    for (let i = 20; i < 30; i += 1)
+      sent.push((await publish(a.url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
     await second.waitForEvents('message:new', 20);
     const received = [...first.dataOf<ChatMessage>('message:new'), ...second.dataOf<ChatMessage>('message:new')];
     expect(received.map((m) => m.id)).toEqual(sent.map((m) => m.id));
@@ -102,12 +105,21 @@ describe('SSE across nodes (MongoDB mode)', () => {
 
   it('streams on every node what a MongoDB emitter in another process broadcasts to the room', async () => {
     const [a, b] = await twoNodes();
-    const streams = await Promise.all([openStream(`${a.url}/v1/rooms/lobby/events`), openStream(`${b.url}/v1/rooms/lobby/events`)]);
+    const streams = await Promise.all([
+      openStream(`${a.url}/v1/rooms/lobby/events`),
+      openStream(`${b.url}/v1/rooms/lobby/events`),
+    ]);
     const client = new MongoClient(mongo.uri);
     try {
       await client.connect();
       const emitter = createEmitter(client.db(database).collection(ADAPTER_COLLECTION));
-      const message: ChatMessage = { id: '9000000000000001', room: 'lobby', text: 'from a batch job', author: { id: 'job', name: 'Job' }, sentAt: new Date().toISOString() };
+      const message: ChatMessage = {
+        id: '9000000000000001',
+        room: 'lobby',
+        text: 'from a batch job',
+        author: { id: 'job', name: 'Job' },
+        sentAt: new Date().toISOString(),
+      };
       await emitter.to(roomChannel('lobby')).emit('message:new', message);
       for (const stream of streams) expect(await stream.waitForEvents('message:new', 1)).toEqual([message]);
     } finally {

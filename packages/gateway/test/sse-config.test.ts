@@ -25,7 +25,14 @@ describe('SSE and HTTP API configuration', () => {
       PUBLISH_RATE_LIMIT_MAX: '5',
       PUBLISH_RATE_LIMIT_WINDOW_MS: '1000',
     });
-    expect(config.sse).toEqual({ heartbeatMs: 5000, retryMs: 0, maxStreams: 100, maxStreamsPerClient: 3, bufferBytes: 4096, bufferEvents: 10 });
+    expect(config.sse).toEqual({
+      heartbeatMs: 5000,
+      retryMs: 0,
+      maxStreams: 100,
+      maxStreamsPerClient: 3,
+      bufferBytes: 4096,
+      bufferEvents: 10,
+    });
     expect(config.privateRoomPrefix).toBe('dm.');
     expect(config.publish.rateLimit).toEqual({ max: 5, windowMs: 1000 });
   });
@@ -38,7 +45,9 @@ describe('SSE and HTTP API configuration', () => {
   });
 
   it('reports bad values by name, with API_KEYS masked', () => {
-    expect(problemsOf({ API_KEYS: 'short,long-enough-key-0123456789', SSE_HEARTBEAT_MS: '5', PRIVATE_ROOM_PREFIX: '-bad' })).toEqual([
+    expect(
+      problemsOf({ API_KEYS: 'short,long-enough-key-0123456789', SSE_HEARTBEAT_MS: '5', PRIVATE_ROOM_PREFIX: '-bad' }),
+    ).toEqual([
       { name: 'SSE_HEARTBEAT_MS', received: '5' },
       { name: 'PRIVATE_ROOM_PREFIX', received: '-bad' },
       { name: 'API_KEYS', received: '<hidden, 32 characters>' },

@@ -10,7 +10,12 @@ afterEach(async () => {
   await closeAll();
 });
 
-const env = { API_KEYS: API_KEY, PUBLISH_RATE_LIMIT_MAX: '100000', RATE_LIMIT_BURST: '100000', RATE_LIMIT_PER_SECOND: '100000' };
+const env = {
+  API_KEYS: API_KEY,
+  PUBLISH_RATE_LIMIT_MAX: '100000',
+  RATE_LIMIT_BURST: '100000',
+  RATE_LIMIT_PER_SECOND: '100000',
+};
 
 async function publishMany(url: string, room: string, count: number): Promise<ChatMessage[]> {
   const messages: ChatMessage[] = [];
@@ -34,7 +39,11 @@ describe('SSE resume', () => {
     const sent: ChatMessage[] = [];
     const sending = (async () => {
       for (let i = 0; i < total; i += 1) {
-        const ack = await request<{ ok: boolean; message: ChatMessage }>(sender, 'message:send', { room: 'flow', text: `n${i}`, clientMessageId: `c${i}` });
+        const ack = await request<{ ok: boolean; message: ChatMessage }>(sender, 'message:send', {
+          room: 'flow',
+          text: `n${i}`,
+          clientMessageId: `c${i}`,
+        });
         expect(ack.ok).toBe(true);
         sent.push(ack.message);
       }
@@ -44,9 +53,16 @@ describe('SSE resume', () => {
     let lastEventId: string | undefined;
     // Three streams cut off mid-flow, then one that stays until the end.
     for (let cut = 0; cut < 3; cut += 1) {
-      if (cut > 0) stream = await openStream(`${url}/v1/rooms/flow/events`, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
+      if (cut > 0)
+        stream = await openStream(
+          `${url}/v1/rooms/flow/events`,
+          lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+        );
       const before = received.length;
-      await waitFor('some messages on this stream', () => stream.dataOf('message:new').length >= 10 || sent.length === total);
+      await waitFor(
+        'some messages on this stream',
+        () => stream.dataOf('message:new').length >= 10 || sent.length === total,
+      );
       stream.close();
       await stream.ended;
       const got = stream.dataOf<ChatMessage>('message:new');
@@ -54,10 +70,15 @@ describe('SSE resume', () => {
       lastEventId = stream.events.filter((e) => e.event === 'message:new').at(-1)?.id ?? lastEventId;
       expect(received.length).toBeGreaterThanOrEqual(before);
     }
-    const last = await openStream(`${url}/v1/rooms/flow/events`, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
+    const last = await openStream(
+      `${url}/v1/rooms/flow/events`,
+      lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+    );
     await sending;
     const finalId = sent.at(-1)?.id;
-    await waitFor('the last message on the final stream', () => last.dataOf<ChatMessage>('message:new').some((m) => m.id === finalId));
+    await waitFor('the last message on the final stream', () =>
+      last.dataOf<ChatMessage>('message:new').some((m) => m.id === finalId),
+    );
     received.push(...last.dataOf<ChatMessage>('message:new'));
 
     expect(received.map((m) => m.id)).toEqual(sent.map((m) => m.id));
@@ -76,7 +97,9 @@ describe('SSE resume', () => {
     expect(live.at(-1)?.id).toBe(sixth?.id);
     expect(fromQuery.dataOf('gap')).toEqual([]);
 
-    const headerWins = await openStream(`${url}/v1/rooms/q/events?lastEventId=${second?.id}`, { 'last-event-id': fifth?.id ?? '' });
+    const headerWins = await openStream(`${url}/v1/rooms/q/events?lastEventId=${second?.id}`, {
+      'last-event-id': fifth?.id ?? '',
+    });
     const [first] = await headerWins.waitForEvents<ChatMessage>('message:new', 1);
     expect(first?.id).toBe(sixth?.id);
   });
@@ -115,7 +138,11 @@ describe('SSE resume', () => {
 
   describe('at the seam between replay and live', () => {
     /** A memory store whose `after` is held until the test lets it go, reading history before or after the wait. */
-    function heldStore(readAt: 'before-wait' | 'after-wait'): { store: MessageStore; release: () => void; waiting: () => boolean } {
+    function heldStore(readAt: 'before-wait' | 'after-wait'): {
+      store: MessageStore;
+      release: () => void;
+      waiting: () => boolean;
+    } {
       const inner = new MemoryMessageStore({ historyPerRoom: 1000 });
       let release: () => void = () => {};
       const gate = new Promise<void>((resolve) => (release = resolve));

@@ -3,7 +3,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@switchyard/protocol';
 import { type HistoryAfter, MemoryMessageStore, type MessageStore } from '../src/index.js';
 import { closeAll, connect, DEADLINE_MS, request, startGateway, waitFor } from './helpers.js';
-import { API_KEY, closeStreams, createParser, metricValue, openStream, type ParsedEvent, publish } from './sse-support.js';
+import {
+  API_KEY,
+  closeStreams,
+  createParser,
+  metricValue,
+  openStream,
+  type ParsedEvent,
+  publish,
+} from './sse-support.js';
 
 const sockets = new Set<Socket>();
 afterEach(async () => {
@@ -27,7 +35,9 @@ async function stalledSubscriber(url: string, room: string): Promise<{ socket: S
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.once('connect', () => socket.write(`GET /v1/rooms/${room}/events HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`));
+    socket.once('connect', () =>
+      socket.write(`GET /v1/rooms/${room}/events HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`),
+    );
     socket.once('data', (chunk: Buffer) => {
       chunks.push(chunk);
       socket.pause();
@@ -55,7 +65,7 @@ async function stalledSubscriber(url: string, room: string): Promise<{ socket: S
 function eventsOf(raw: Buffer): ParsedEvent[] {
   const parts: Buffer[] = [];
   // Undo chunked transfer encoding: hex size line, data, CRLF; a zero size ends it.
-  for (let at = raw.indexOf('\r\n\r\n') + 4; at < raw.length; ) {
+  for (let at = raw.indexOf('\r\n\r\n') + 4; at < raw.length;) {
     const lineEnd = raw.indexOf('\r\n', at);
     const size = Number.parseInt(raw.subarray(at, lineEnd).toString('latin1'), 16);
     if (!(size > 0)) break;
@@ -63,7 +73,9 @@ function eventsOf(raw: Buffer): ParsedEvent[] {
     at = lineEnd + 2 + size + 2;
   }
   const events: ParsedEvent[] = [];
-  createParser({ onEvent: (e) => events.push(e), onComment: () => {}, onRetry: () => {} })(Buffer.concat(parts).toString('utf8'));
+  createParser({ onEvent: (e) => events.push(e), onComment: () => {}, onRetry: () => {} })(
+    Buffer.concat(parts).toString('utf8'),
+  );
   return events;
 }
 
@@ -87,18 +99,29 @@ describe('SSE slow consumers', () => {
       if (Date.now() > deadline) throw new Error(`no slow-consumer close after ${sent.length} messages`);
       // Batches smaller than the buffer: a client that reads keeps up.
       const batch = Array.from({ length: 16 }, (_, i) =>
-        request<{ message: ChatMessage }>(sender, 'message:send', { room: 'flood', text: TEXT, clientMessageId: `f${sent.length + i}` }),
+        request<{ message: ChatMessage }>(sender, 'message:send', {
+          room: 'flood',
+          text: TEXT,
+          clientMessageId: `f${sent.length + i}`,
+        }),
       );
       for (const ack of await Promise.all(batch)) sent.push(ack.message);
       peakBuffered = Math.max(peakBuffered, await metricValue(url, 'switchyard_sse_buffered_bytes'));
     }
     // Two streams, each within its bound, whatever the stalled one did.
     expect(peakBuffered).toBeLessThanOrEqual(2 * BOUND_PER_STREAM);
-    await waitFor('the stalled stream to leave the hub', async () => (await metricValue(url, 'switchyard_sse_streams')) === 1);
+    await waitFor(
+      'the stalled stream to leave the hub',
+      async () => (await metricValue(url, 'switchyard_sse_streams')) === 1,
+    );
 
     // The healthy stream got everything, in order.
     const lastId = sent.at(-1)?.id;
-    await waitFor('every message on the healthy stream', () => healthy.dataOf<ChatMessage>('message:new').some((m) => m.id === lastId), 3 * DEADLINE_MS);
+    await waitFor(
+      'every message on the healthy stream',
+      () => healthy.dataOf<ChatMessage>('message:new').some((m) => m.id === lastId),
+      3 * DEADLINE_MS,
+    );
     expect(healthy.dataOf<ChatMessage>('message:new').map((m) => m.id)).toEqual(sent.map((m) => m.id));
 
     // The stalled client, reading at last, finds a prefix of the messages and then the error naming the last id it got.
@@ -126,7 +149,10 @@ describe('SSE slow consumers', () => {
         return inner.after(room, afterId, limit);
       },
     };
-    const { url } = await startGateway({ API_KEYS: API_KEY, SSE_BUFFER_EVENTS: '5', PUBLISH_RATE_LIMIT_MAX: '1000' }, { store });
+    const { url } = await startGateway(
+      { API_KEYS: API_KEY, SSE_BUFFER_EVENTS: '5', PUBLISH_RATE_LIMIT_MAX: '1000' },
+      { store },
+    );
     const first = (await publish(url, 'slow', { text: 'first' })).body;
     const stream = await openStream(`${url}/v1/rooms/slow/events`, { 'last-event-id': String(first.id) });
     await waitFor('the replay to start', () => replayWaiting);

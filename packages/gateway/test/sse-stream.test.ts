@@ -8,7 +8,12 @@ afterEach(async () => {
   await closeAll();
 });
 
-const env = { API_KEYS: API_KEY, PUBLISH_RATE_LIMIT_MAX: '100000', RATE_LIMIT_BURST: '10000', RATE_LIMIT_PER_SECOND: '10000' };
+const env = {
+  API_KEYS: API_KEY,
+  PUBLISH_RATE_LIMIT_MAX: '100000',
+  RATE_LIMIT_BURST: '10000',
+  RATE_LIMIT_PER_SECOND: '10000',
+};
 
 describe('GET /v1/rooms/:room/events', () => {
   it('answers text/event-stream with the headers proxies and EventSource need, and a retry hint', async () => {
@@ -32,7 +37,11 @@ describe('GET /v1/rooms/:room/events', () => {
     const [joined] = await plain.waitForEvents<PresenceEvent>('presence:join', 1);
     expect(joined).toEqual({ room: 'lobby', member: { id: 'ada', name: 'Ada' } });
 
-    const sent = await request<{ message: ChatMessage }>(ada, 'message:send', { room: 'lobby', text: 'hello', clientMessageId: 'm1' });
+    const sent = await request<{ message: ChatMessage }>(ada, 'message:send', {
+      room: 'lobby',
+      text: 'hello',
+      clientMessageId: 'm1',
+    });
     const [received] = await plain.waitForEvents<ChatMessage>('message:new', 1);
     expect(received).toEqual(sent.message);
     expect(plain.events.find((e) => e.event === 'message:new')?.id).toBe(sent.message.id);
@@ -50,7 +59,13 @@ describe('GET /v1/rooms/:room/events', () => {
     await request(ada, 'room:leave', { room: 'lobby' });
     const [left] = await plain.waitForEvents<PresenceEvent>('presence:leave', 1);
     expect(left?.member.id).toBe('ada');
-    expect(withTyping.events.map((e) => e.event)).toEqual(['presence:join', 'message:new', 'typing', 'message:new', 'presence:leave']);
+    expect(withTyping.events.map((e) => e.event)).toEqual([
+      'presence:join',
+      'message:new',
+      'typing',
+      'message:new',
+      'presence:leave',
+    ]);
   });
 
   it('does not stream other rooms', async () => {

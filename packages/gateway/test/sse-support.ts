@@ -35,7 +35,11 @@ export async function openStream(url: string, headers: Record<string, string> = 
   const events: ParsedEvent[] = [];
   const comments: string[] = [];
   const retries: number[] = [];
-  const parser = createParser({ onEvent: (e) => events.push(e), onComment: (c) => comments.push(c), onRetry: (r) => retries.push(r) });
+  const parser = createParser({
+    onEvent: (e) => events.push(e),
+    onComment: (c) => comments.push(c),
+    onRetry: (r) => retries.push(r),
+  });
   const ended = (async () => {
     if (response.body === null) return;
     const decoder = new TextDecoder();
@@ -63,14 +67,21 @@ export async function openStream(url: string, headers: Record<string, string> = 
     },
     dataOf,
     waitForEvents: async <T>(event: string, count: number) => {
-      await waitFor(`${count} ${event} events (have ${dataOf(event).length})`, () => dataOf(event).length >= count, DEADLINE_MS);
+      await waitFor(
+        `${count} ${event} events (have ${dataOf(event).length})`,
+        () => dataOf(event).length >= count,
+        DEADLINE_MS,
+      );
       return dataOf<T>(event);
     },
   };
 }
 
 /** A JSON error answer (status and body) of a refused stream. */
-export async function refusal(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: { code: string; message: string } }> {
+export async function refusal(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { code: string; message: string } }> {
   const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
   expectJson(response);
   return { status: response.status, body: (await response.json()) as { code: string; message: string } };
@@ -86,7 +97,11 @@ export function closeStreams(): void {
   open.clear();
 }
 
-export function createParser(handlers: { onEvent(e: ParsedEvent): void; onComment(c: string): void; onRetry(ms: number): void }): (text: string) => void {
+export function createParser(handlers: {
+  onEvent(e: ParsedEvent): void;
+  onComment(c: string): void;
+  onRetry(ms: number): void;
+}): (text: string) => void {
   let buffer = '';
   let event = '';
   let data: string[] = [];
@@ -139,7 +154,11 @@ export const JWT_SECRET = 'sse-test-secret-0123456789-abcdefghij';
 export const API_KEY = 'test-api-key-0123456789abcdef';
 
 /** An HS256 token for `sub`, signed with JWT_SECRET. */
-export async function tokenFor(sub: string, claims: Record<string, unknown> = {}, expiresIn: string | number = '1h'): Promise<string> {
+export async function tokenFor(
+  sub: string,
+  claims: Record<string, unknown> = {},
+  expiresIn: string | number = '1h',
+): Promise<string> {
   const { SignJWT } = await import('jose');
   return new SignJWT({ name: sub, ...claims })
     .setProtectedHeader({ alg: 'HS256' })
@@ -161,7 +180,11 @@ export async function publish(
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, unknown>,
+    headers: response.headers,
+  };
 }
 
 /** One metric's value from the gateway's /metrics (0 when absent). */

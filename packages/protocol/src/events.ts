@@ -9,7 +9,15 @@ import type {
   TypingPayload,
 } from './schemas.js';
 
-export type { ChatMessage, Member, HistoryFetchPayload, JoinRoomPayload, LeaveRoomPayload, SendMessagePayload, TypingPayload };
+export type {
+  ChatMessage,
+  Member,
+  HistoryFetchPayload,
+  JoinRoomPayload,
+  LeaveRoomPayload,
+  SendMessagePayload,
+  TypingPayload,
+};
 
 export type AckOk<T extends object = object> = { ok: true } & T;
 export interface AckError {
@@ -84,11 +92,22 @@ export interface SocketData {
 }
 
 /** Names of the client events, for validation of unknown events at runtime. */
-export const CLIENT_EVENTS = ['room:join', 'room:leave', 'message:send', 'typing', 'history:fetch'] as const satisfies readonly (keyof ClientToServerEvents)[];
+export const CLIENT_EVENTS = [
+  'room:join',
+  'room:leave',
+  'message:send',
+  'typing',
+  'history:fetch',
+] as const satisfies readonly (keyof ClientToServerEvents)[];
 export type ClientEventName = (typeof CLIENT_EVENTS)[number];
 
 /** Names of room events streamed over SSE. */
-export const ROOM_EVENTS = ['message:new', 'presence:join', 'presence:leave', 'typing'] as const satisfies readonly (keyof ServerToClientEvents)[];
+export const ROOM_EVENTS = [
+  'message:new',
+  'presence:join',
+  'presence:leave',
+  'typing',
+] as const satisfies readonly (keyof ServerToClientEvents)[];
 export type RoomEventName = (typeof ROOM_EVENTS)[number];
 /** The payload of one room event, e.g. `RoomEventPayload<'message:new'>` is a `ChatMessage`. */
 export type RoomEventPayload<E extends RoomEventName = RoomEventName> = Parameters<ServerToClientEvents[E]>[0];

@@ -3,7 +3,9 @@ import { LIMITS, clientEventValidators, isValidRoomName } from '@switchyard/prot
 
 describe('client event schemas', () => {
   it('accepts a well-formed message:send', () => {
-    expect(clientEventValidators['message:send'].check({ room: 'lobby', text: 'hi', clientMessageId: 'c1' })).toBe(true);
+    expect(clientEventValidators['message:send'].check({ room: 'lobby', text: 'hi', clientMessageId: 'c1' })).toBe(
+      true,
+    );
   });
 
   it.each([

@@ -18,7 +18,8 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 export type Identify = (handshakeAuth: unknown, socketId: string) => Promise<Member>;
 
 export function createIdentify(auth: AuthConfig): Identify {
-  if (auth.mode === 'anonymous') return async (handshakeAuth, socketId) => identifyAnonymous(fields(handshakeAuth), socketId);
+  if (auth.mode === 'anonymous')
+    return async (handshakeAuth, socketId) => identifyAnonymous(fields(handshakeAuth), socketId);
   const verify = createTokenVerifier(auth);
   return async (handshakeAuth) => (await verify(fields(handshakeAuth).token)).user;
 }
@@ -49,12 +50,16 @@ export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>):
     try {
       ({ payload } = await jwtVerify(token, key, options));
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new SwitchyardError('AUTH_EXPIRED', undefined, { cause: error });
+      if (error instanceof joseErrors.JWTExpired)
+        throw new SwitchyardError('AUTH_EXPIRED', undefined, { cause: error });
       throw new SwitchyardError('AUTH_INVALID', undefined, { cause: error });
     }
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
-      throw new SwitchyardError('AUTH_INVALID', `${ERRORS.AUTH_INVALID.message}: the sub claim must be a string of 1-128 characters`);
+      throw new SwitchyardError(
+        'AUTH_INVALID',
+        `${ERRORS.AUTH_INVALID.message}: the sub claim must be a string of 1-128 characters`,
+      );
     }
     const name = displayName(payload.name) ?? displayName(sub.slice(0, LIMITS.displayName.maxLength)) ?? 'user';
     return { user: { id: sub, name }, claims: payload };

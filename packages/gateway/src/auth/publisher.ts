@@ -31,13 +31,17 @@ export function createPublisherCheck(apiKeys: ApiKeyCheck, verifyToken: TokenVer
     if (typeof headerKey === 'string') return byApiKey(apiKeys, headerKey);
     const bearer = bearerCredentials(headers);
     if (bearer === undefined) {
-      throw new SwitchyardError('AUTH_REQUIRED', 'An API key (X-API-Key or Authorization: Bearer) or a JWT with the publish scope is required');
+      throw new SwitchyardError(
+        'AUTH_REQUIRED',
+        'An API key (X-API-Key or Authorization: Bearer) or a JWT with the publish scope is required',
+      );
     }
     const key = apiKeys(bearer);
     if (key !== undefined) return serviceOf(key.publisherId);
     if (verifyToken === undefined) throw new SwitchyardError('AUTH_INVALID', 'Unknown API key');
     const { user, claims } = await verifyToken(bearer);
-    if (!scopesOf(claims).includes(PUBLISH_SCOPE)) throw new SwitchyardError('FORBIDDEN', `The token lacks the ${PUBLISH_SCOPE} scope`);
+    if (!scopesOf(claims).includes(PUBLISH_SCOPE))
+      throw new SwitchyardError('FORBIDDEN', `The token lacks the ${PUBLISH_SCOPE} scope`);
     return { id: `user-${user.id}`, kind: 'jwt', defaultAuthor: user, user };
   };
 }

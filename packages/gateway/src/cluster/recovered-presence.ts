@@ -12,7 +12,12 @@ import type { GatewayServer } from '../types.js';
  * `presence:leave` for it (its last socket there disconnected). So: when a recovered socket is the
  * user's only socket in a room, tell the others `presence:join` again.
  */
-export function announceRecoveredPresence(io: GatewayServer, presence: PresenceRegistry, metrics: GatewayMetrics, log: FastifyBaseLogger): void {
+export function announceRecoveredPresence(
+  io: GatewayServer,
+  presence: PresenceRegistry,
+  metrics: GatewayMetrics,
+  log: FastifyBaseLogger,
+): void {
   io.on('connection', (socket) => {
     if (!socket.recovered) return;
     const user = socket.data.user;

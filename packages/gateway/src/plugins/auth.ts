@@ -33,7 +33,8 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, { i
   });
 
   function refusal(error: unknown): ExtendedError {
-    const known = error instanceof SwitchyardError ? error : new SwitchyardError('INTERNAL', undefined, { cause: error });
+    const known =
+      error instanceof SwitchyardError ? error : new SwitchyardError('INTERNAL', undefined, { cause: error });
     if (known.code === 'INTERNAL') app.log.error({ err: error }, 'handshake failed');
     else app.log.info({ code: known.code }, 'connection refused');
     metrics.connectionsRefused.inc({ code: known.code });

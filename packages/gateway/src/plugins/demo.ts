@@ -39,10 +39,15 @@ export const demoPlugin: FastifyPluginAsync<DemoOptions> = async (app, options) 
   const sdkBundle = resolve(options.sdkBundle ?? DEFAULT_SDK_BUNDLE);
 
   app.get('/', async (_request, reply) => sendFromDir(reply, dir, 'index.html'));
-  app.get<{ Params: { '*': string } }>('/demo/*', async (request, reply) => sendFromDir(reply, dir, request.params['*']));
+  app.get<{ Params: { '*': string } }>('/demo/*', async (request, reply) =>
+    sendFromDir(reply, dir, request.params['*']),
+  );
   app.get('/sdk/switchyard.js', async (_request, reply) => {
     if (!(await isFile(sdkBundle))) {
-      throw new SwitchyardError('NOT_FOUND', 'The SDK browser bundle is not built yet: run `pnpm build` at the repository root');
+      throw new SwitchyardError(
+        'NOT_FOUND',
+        'The SDK browser bundle is not built yet: run `pnpm build` at the repository root',
+      );
     }
     return sendFile(reply, sdkBundle);
   });

@@ -20,8 +20,10 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 export function httpErrorOf(error: FastifyError | SwitchyardError): { status: number; body: ErrorBody } {
   if (error instanceof SwitchyardError) return { status: error.status, body: error.toJSON() };
   if (error.validation) return { status: 400, body: { code: 'INVALID_PAYLOAD', message: error.message } };
-  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
-  if (status >= 500 && status !== 503 && status !== 504) return { status: 500, body: { code: 'INTERNAL', message: ERRORS.INTERNAL.message } };
+  const status =
+    typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+  if (status >= 500 && status !== 503 && status !== 504)
+    return { status: 500, body: { code: 'INTERNAL', message: ERRORS.INTERNAL.message } };
   const code = CODE_BY_STATUS[status] ?? 'INVALID_PAYLOAD';
   // fastify's own 4xx messages ("Unsupported Media Type", "Body is too large") are safe and useful.
   return { status, body: { code, message: error.message || ERRORS[code].message } };
@@ -36,7 +38,12 @@ export const errorsPlugin: FastifyPluginAsync = fp(
       return reply.code(status).send(body);
     });
     app.setNotFoundHandler((request, reply) =>
-      reply.code(404).send({ code: 'NOT_FOUND', message: `${ERRORS.NOT_FOUND.message}: ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}` }),
+      reply
+        .code(404)
+        .send({
+          code: 'NOT_FOUND',
+          message: `${ERRORS.NOT_FOUND.message}: ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`,
+        }),
     );
   },
   { name: 'switchyard-errors', fastify: '5.x' },

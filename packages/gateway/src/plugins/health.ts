@@ -17,7 +17,9 @@ export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app,
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/readyz', { logLevel: 'warn' }, async (_request, reply) => {
     if (lifecycle.draining) {
-      return reply.code(ERRORS.SHUTTING_DOWN.status).send({ code: ERRORS.SHUTTING_DOWN.code, message: ERRORS.SHUTTING_DOWN.message });
+      return reply
+        .code(ERRORS.SHUTTING_DOWN.status)
+        .send({ code: ERRORS.SHUTTING_DOWN.code, message: ERRORS.SHUTTING_DOWN.message });
     }
     const state = dependency?.();
     if (state !== undefined && !state.ready) {

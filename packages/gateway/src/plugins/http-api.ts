@@ -4,7 +4,14 @@ import type { FastifyPluginAsync, FastifyRequest, FastifySchema, FastifySchemaCo
 import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Counter } from 'prom-client';
-import { type ChatMessage, ChatMessageSchema, ErrorBodySchema, PublishMessageBody, RoomParams, SwitchyardError } from '@switchyard/protocol';
+import {
+  type ChatMessage,
+  ChatMessageSchema,
+  ErrorBodySchema,
+  PublishMessageBody,
+  RoomParams,
+  SwitchyardError,
+} from '@switchyard/protocol';
 import { createApiKeyCheck } from '../auth/api-keys.js';
 import type { TokenVerifier } from '../auth/identify.js';
 import { createPublisherCheck, type Publisher } from '../auth/publisher.js';
@@ -33,7 +40,13 @@ export interface HttpApiPluginOptions {
 }
 
 const PublishHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Retries with the same key (per publisher and room) store and broadcast once' })),
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'Retries with the same key (per publisher and room) store and broadcast once',
+    }),
+  ),
   'x-api-key': Type.Optional(Type.String({ description: 'An API key (or send it as Authorization: Bearer)' })),
 });
 
@@ -43,7 +56,10 @@ declare module 'fastify' {
   }
 }
 
-export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (app, { config, store, roomEvents, roomAccess, verifyToken, metrics }) => {
+export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
+  app,
+  { config, store, roomEvents, roomAccess, verifyToken, metrics },
+) => {
   const publisherOf = createPublisherCheck(createApiKeyCheck(config.publish.apiKeySha256), verifyToken);
   const published = new Counter({
     name: 'switchyard_http_publish_total',
@@ -92,18 +108,25 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (ap
       const { room } = request.params;
       const { text, author } = request.body;
       if (publisher.user !== undefined) {
-        if (!roomAccess(publisher.user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
-        if (author !== undefined && author.id !== publisher.user.id) throw new SwitchyardError('FORBIDDEN', 'A user can only publish as themself');
+        if (!roomAccess(publisher.user, room))
+          throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
+        if (author !== undefined && author.id !== publisher.user.id)
+          throw new SwitchyardError('FORBIDDEN', 'A user can only publish as themself');
       }
       if (text.length > config.maxMessageLength) {
-        throw new SwitchyardError('MESSAGE_TOO_LONG', `The message text is longer than ${config.maxMessageLength} characters`);
+        throw new SwitchyardError(
+          'MESSAGE_TOO_LONG',
+          `The message text is longer than ${config.maxMessageLength} characters`,
+        );
       }
       const idempotencyKey = request.headers['idempotency-key'];
       const { message, created } = await store.append({
         room,
         text,
         author: author ?? publisher.defaultAuthor,
-        ...(idempotencyKey === undefined ? {} : { clientMessageId: clientMessageIdOf(publisher, room, idempotencyKey) }),
+        ...(idempotencyKey === undefined
+          ? {}
+          : { clientMessageId: clientMessageIdOf(publisher, room, idempotencyKey) }),
       });
       if (created) roomEvents.emit(room, 'message:new', message);
       published.inc({ result: created ? 'created' : 'replayed' });

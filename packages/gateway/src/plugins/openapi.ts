@@ -21,7 +21,8 @@ export const openapiPlugin = fp<OpenApiPluginOptions>(
         info: {
           title: 'Switchyard gateway HTTP API',
           version,
-          description: 'Server-Sent Events streams of chat rooms and an HTTP publish API. Errors are JSON `{ code, message }`.',
+          description:
+            'Server-Sent Events streams of chat rooms and an HTTP publish API. Errors are JSON `{ code, message }`.',
         },
         components: {
           securitySchemes: {
@@ -31,7 +32,10 @@ export const openapiPlugin = fp<OpenApiPluginOptions>(
         },
       },
       // Only the versioned API; probes, metrics and the demo page are not part of it.
-      transform: ({ schema, url }) => ({ schema: url.startsWith('/v1/') && url !== DOCUMENT_PATH ? schema : { ...schema, hide: true }, url }),
+      transform: ({ schema, url }) => ({
+        schema: url.startsWith('/v1/') && url !== DOCUMENT_PATH ? schema : { ...schema, hide: true },
+        url,
+      }),
     });
     app.get(DOCUMENT_PATH, { logLevel: 'warn' }, async () => app.swagger());
   },

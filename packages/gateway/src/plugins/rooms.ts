@@ -19,7 +19,13 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { RoomEvents } from '../room-events.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
 import { answerMembersList, clusterPresence, remoteMembers } from '../rooms/cluster-presence.js';
-import { handleInbound, type HandlerResult, type InboundContext, type InboundHandler, isClientEvent } from '../rooms/inbound.js';
+import {
+  handleInbound,
+  type HandlerResult,
+  type InboundContext,
+  type InboundHandler,
+  isClientEvent,
+} from '../rooms/inbound.js';
 import type { PresenceRegistry } from '../rooms/presence-registry.js';
 import { SocketRateLimits } from '../rooms/rate-limit.js';
 import type { MessageStore } from '../store/message-store.js';
@@ -76,7 +82,10 @@ export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, o
   }
 
   io.on('connection', (socket) => {
-    app.log.info({ socketId: socket.id, userId: socket.data.user.id, transport: socket.conn.transport.name }, 'socket connected');
+    app.log.info(
+      { socketId: socket.id, userId: socket.data.user.id, transport: socket.conn.transport.name },
+      'socket connected',
+    );
     socket.onAny(onClientEvent);
     socket.on('disconnecting', onDisconnecting);
   });
@@ -95,7 +104,8 @@ function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Hand
       const channel = roomChannel(room);
       const rejoin = socket.rooms.has(channel);
       if (!roomAccess(user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
-      if (!rejoin && joinedRooms(socket).length >= config.maxRoomsPerSocket) throw new SwitchyardError('TOO_MANY_ROOMS');
+      if (!rejoin && joinedRooms(socket).length >= config.maxRoomsPerSocket)
+        throw new SwitchyardError('TOO_MANY_ROOMS');
       // Joined and counted before any await, so a socket that disconnects meanwhile is never left
       // in a room, and its 'disconnecting' (which sees the room) uncounts it.
       let first = false;
@@ -104,7 +114,10 @@ function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Hand
         first = presence.enter(room, user) === 1;
         await joined;
       }
-      const [members, messages] = await Promise.all([clusterPresence(io, presence, room, MAX_JOIN_ACK_MEMBERS), store.latest(room, LIMITS.historyPage.default)]);
+      const [members, messages] = await Promise.all([
+        clusterPresence(io, presence, room, MAX_JOIN_ACK_MEMBERS),
+        store.latest(room, LIMITS.historyPage.default),
+      ]);
       if (first && !members.elsewhere(user.id)) {
         roomEvents.emit(room, 'presence:join', { room, member: user }, { exceptSocket: socket.id });
       }
@@ -120,10 +133,16 @@ function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Hand
       return { room };
     },
 
-    'message:send': async (socket: GatewaySocket, { room, text, clientMessageId }: SendMessagePayload): Promise<SendMessageResult> => {
+    'message:send': async (
+      socket: GatewaySocket,
+      { room, text, clientMessageId }: SendMessagePayload,
+    ): Promise<SendMessageResult> => {
       requireJoined(socket, room);
       if (text.length > config.maxMessageLength) {
-        throw new SwitchyardError('MESSAGE_TOO_LONG', `The message text is longer than ${config.maxMessageLength} characters`);
+        throw new SwitchyardError(
+          'MESSAGE_TOO_LONG',
+          `The message text is longer than ${config.maxMessageLength} characters`,
+        );
       }
       const { message, created } = await store.append({ room, text, author: socket.data.user, clientMessageId });
       // A retry is answered with the stored message but not broadcast again.
@@ -137,7 +156,10 @@ function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Hand
       return {};
     },
 
-    'history:fetch': async (socket: GatewaySocket, { room, before, limit }: HistoryFetchPayload): Promise<HistoryPage> => {
+    'history:fetch': async (
+      socket: GatewaySocket,
+      { room, before, limit }: HistoryFetchPayload,
+    ): Promise<HistoryPage> => {
       requireJoined(socket, room);
       const page = await store.before(room, before, limit ?? LIMITS.historyPage.default);
       return { room, messages: page.messages, hasMore: page.hasMore };
@@ -150,7 +172,12 @@ function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Hand
  * was the user's last socket in the room, on this node and (asked only when there are other
  * nodes) on every other. Never rejects: a failed check is logged.
  */
-async function leaveRoom({ io, roomEvents, presence }: RoomsPluginOptions, log: FastifyBaseLogger, room: string, user: Member): Promise<void> {
+async function leaveRoom(
+  { io, roomEvents, presence }: RoomsPluginOptions,
+  log: FastifyBaseLogger,
+  room: string,
+  user: Member,
+): Promise<void> {
   if (presence.exit(room, user.id) > 0) return;
   try {
     const remote = await remoteMembers(io, room);

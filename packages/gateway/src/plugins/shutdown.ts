@@ -47,7 +47,11 @@ export async function drainGateway({ io, lifecycle, metrics, log, timeoutMs }: D
 }
 
 /** engine.io `allowRequest`: only handshakes come here; refused ones get HTTP 403. */
-export function handshakeGate(lifecycle: Lifecycle, originAllowed: (req: IncomingMessage) => boolean, metrics: GatewayMetrics) {
+export function handshakeGate(
+  lifecycle: Lifecycle,
+  originAllowed: (req: IncomingMessage) => boolean,
+  metrics: GatewayMetrics,
+) {
   const refuse = (code: 'SHUTTING_DOWN' | 'FORBIDDEN', callback: (err: string, success: boolean) => void): void => {
     metrics.connectionsRefused.inc({ code });
     callback(code, false);

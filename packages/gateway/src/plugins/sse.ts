@@ -1,6 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { ErrorBodySchema, type Member, MessageId, RoomEventsQuery, RoomParams, SwitchyardError } from '@switchyard/protocol';
+import {
+  ErrorBodySchema,
+  type Member,
+  MessageId,
+  RoomEventsQuery,
+  RoomParams,
+  SwitchyardError,
+} from '@switchyard/protocol';
 import { bearerCredentials } from '../auth/bearer.js';
 import type { TokenVerifier } from '../auth/identify.js';
 import type { RoomAccess } from '../auth/room-access.js';
@@ -41,8 +48,14 @@ const SSE_HEADERS = {
   connection: 'keep-alive',
 } as const;
 
-export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (app, { hub, store, config, lifecycle, roomAccess, verifyToken, metrics }) => {
-  async function identify(authorization: string | undefined, queryToken: string | undefined): Promise<Member | undefined> {
+export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
+  app,
+  { hub, store, config, lifecycle, roomAccess, verifyToken, metrics },
+) => {
+  async function identify(
+    authorization: string | undefined,
+    queryToken: string | undefined,
+  ): Promise<Member | undefined> {
     if (verifyToken === undefined) return undefined;
     return (await verifyToken(authorization ?? queryToken)).user;
   }
@@ -88,7 +101,13 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (app, { hub
       res.writeHead(200, { ...definedHeaders(reply.getHeaders()), ...SSE_HEADERS });
       request.raw.socket.setNoDelay(true);
       request.raw.socket.setTimeout(0);
-      const stream = hub.open({ res, room, clientKey: user?.id ?? request.ip, typing: request.query.typing === true, resumeFrom });
+      const stream = hub.open({
+        res,
+        room,
+        clientKey: user?.id ?? request.ip,
+        typing: request.query.typing === true,
+        resumeFrom,
+      });
       stream.writeRaw(preamble(config.sse.retryMs));
       request.log.debug({ room, userId: user?.id, resuming: resumeFrom !== undefined }, 'SSE stream opened');
       if (resumeFrom === undefined) return;
@@ -103,7 +122,9 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (app, { hub
 };
 
 /** Headers set by earlier hooks (CORS), for a hijacked reply. */
-function definedHeaders(headers: Record<string, string | number | string[] | undefined>): Record<string, string | number | string[]> {
+function definedHeaders(
+  headers: Record<string, string | number | string[] | undefined>,
+): Record<string, string | number | string[]> {
   const out: Record<string, string | number | string[]> = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = value;
   return out;

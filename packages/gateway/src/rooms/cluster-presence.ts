@@ -19,7 +19,11 @@ export interface ClusterPresence {
 
 /** Loose shape of `serverSideEmit` with an ack: socket.io's typed one cannot name the reply list. */
 interface ServerSideEmitter {
-  serverSideEmit(event: 'members:list', room: string, ack: (err: Error | null, replies: unknown[] | undefined) => void): boolean;
+  serverSideEmit(
+    event: 'members:list',
+    room: string,
+    ack: (err: Error | null, replies: unknown[] | undefined) => void,
+  ): boolean;
 }
 
 /** Answers other nodes' `members:list` from this node's registry. Returns the stop function. */

@@ -66,7 +66,8 @@ export async function handleInbound(
   let response: { ok: true } | AckError;
   try {
     if (!ctx.rateLimits.tryTake(socket)) throw new SwitchyardError('RATE_LIMITED');
-    if (!known || handler === undefined) throw new SwitchyardError('UNKNOWN_EVENT', `${ERRORS.UNKNOWN_EVENT.message}: ${event}`);
+    if (!known || handler === undefined)
+      throw new SwitchyardError('UNKNOWN_EVENT', `${ERRORS.UNKNOWN_EVENT.message}: ${event}`);
     validate(eventName as ClientEventName, payload);
     response = { ok: true, ...(await handler(socket, payload as never)) };
   } catch (error) {
@@ -95,7 +96,12 @@ function validate(event: ClientEventName, payload: unknown): void {
   const validator = clientEventValidators[event];
   if (validator.check(payload)) return;
   // A room field that is present but malformed gets its own code, so clients can say why.
-  if (payload !== null && typeof payload === 'object' && 'room' in payload && !isValidRoomName((payload as { room: unknown }).room)) {
+  if (
+    payload !== null &&
+    typeof payload === 'object' &&
+    'room' in payload &&
+    !isValidRoomName((payload as { room: unknown }).room)
+  ) {
     throw new SwitchyardError('INVALID_ROOM');
   }
   const issues = validator.issues(payload).map((issue) => `${issue.path} ${issue.message}`);

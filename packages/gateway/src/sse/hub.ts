@@ -1,5 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type ChatMessage, type RoomEventName, type RoomEventPayload, type ShutdownNotice, SwitchyardError } from '@switchyard/protocol';
+import {
+  type ChatMessage,
+  type RoomEventName,
+  type RoomEventPayload,
+  type ShutdownNotice,
+  SwitchyardError,
+} from '@switchyard/protocol';
 import type { SseConfig } from '../config.js';
 import type { RoomEvents } from '../room-events.js';
 import { frame, messageFrame, type SseFrame } from './frames.js';
@@ -58,7 +64,10 @@ export class SseHub {
   admit(clientKey: string): void {
     if (this.#closing) throw new SwitchyardError('SHUTTING_DOWN');
     if (this.#size >= this.#config.maxStreams) {
-      throw new SwitchyardError('TOO_MANY_SOCKETS', 'This gateway node has as many event streams as allowed; try another node');
+      throw new SwitchyardError(
+        'TOO_MANY_SOCKETS',
+        'This gateway node has as many event streams as allowed; try another node',
+      );
     }
     const perClient = this.#config.maxStreamsPerClient;
     if (perClient > 0 && (this.#byClient.get(clientKey) ?? 0) >= perClient) {

@@ -39,13 +39,23 @@ export function createSseMetrics({ registry }: GatewayMetrics): SseMetrics {
     },
   });
   return {
-    eventsSent: new Counter({ name: SSE_METRIC_NAMES.eventsSent, help: 'Events written to SSE streams, by name', labelNames: ['event'], registers: [registry] }),
+    eventsSent: new Counter({
+      name: SSE_METRIC_NAMES.eventsSent,
+      help: 'Events written to SSE streams, by name',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
     slowConsumerCloses: new Counter({
       name: SSE_METRIC_NAMES.slowConsumerCloses,
       help: 'SSE streams closed because the client fell too far behind',
       registers: [registry],
     }),
-    refused: new Counter({ name: SSE_METRIC_NAMES.refused, help: 'SSE streams refused, by error code', labelNames: ['code'], registers: [registry] }),
+    refused: new Counter({
+      name: SSE_METRIC_NAMES.refused,
+      help: 'SSE streams refused, by error code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
     observe(next) {
       source = next;
     },

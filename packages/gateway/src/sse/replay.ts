@@ -10,7 +10,12 @@ const REPLAY_PAGE = 100;
  * `event: gap` first when the history no longer reaches back to `afterId`. Resolves with the
  * id of the last replayed message (undefined when there was none) — the seam for `goLive`.
  */
-export async function replayHistory(stream: SseStream, store: MessageStore, room: string, afterId: string): Promise<string | undefined> {
+export async function replayHistory(
+  stream: SseStream,
+  store: MessageStore,
+  room: string,
+  afterId: string,
+): Promise<string | undefined> {
   let cursor = afterId;
   let lastReplayed: string | undefined;
   for (let first = true; ; first = false) {
@@ -18,7 +23,10 @@ export async function replayHistory(stream: SseStream, store: MessageStore, room
     if (stream.closed) return lastReplayed;
     if (first && page.gap) {
       const oldest = page.messages[0]?.id;
-      const notice: GapNotice = { lastEventId: afterId, ...(oldest === undefined ? {} : { oldestAvailableId: oldest }) };
+      const notice: GapNotice = {
+        lastEventId: afterId,
+        ...(oldest === undefined ? {} : { oldestAvailableId: oldest }),
+      };
       if (!(await stream.replay(frame('gap', notice)))) return lastReplayed;
     }
     for (const message of page.messages) {

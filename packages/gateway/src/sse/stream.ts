@@ -99,7 +99,8 @@ export class SseStream {
 
   /** A replayed frame: waits for the client to keep up rather than overflowing. False once closed. */
   async replay(replayed: SseFrame): Promise<boolean> {
-    while (this.#awaitingDrain && this.#phase !== 'closed') await new Promise<void>((resolve) => this.#writableWaiters.push(resolve));
+    while (this.#awaitingDrain && this.#phase !== 'closed')
+      await new Promise<void>((resolve) => this.#writableWaiters.push(resolve));
     if (this.#phase === 'closed') return false;
     this.#write(replayed);
     return true;
@@ -131,7 +132,11 @@ export class SseStream {
 
   /** Ends the stream with `event: error`. */
   fail(code: ErrorCode, message: string = ERRORS[code].message): void {
-    const notice: StreamErrorNotice = { code, message, ...(this.#lastEventId === undefined ? {} : { lastEventId: this.#lastEventId }) };
+    const notice: StreamErrorNotice = {
+      code,
+      message,
+      ...(this.#lastEventId === undefined ? {} : { lastEventId: this.#lastEventId }),
+    };
     const last = frame('error', notice);
     this.#end(last.bytes, last);
   }
