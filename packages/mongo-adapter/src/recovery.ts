@@ -1,6 +1,13 @@
 import type { Document } from 'mongodb';
 import type { Bus } from './bus.js';
-import { asMessageDocument, documentBytes, feedSees, fromStored, toStorable, type MessageDocument } from './document.js';
+import {
+  asMessageDocument,
+  documentBytes,
+  feedSees,
+  fromStored,
+  toStorable,
+  type MessageDocument,
+} from './document.js';
 import { closeWithin } from './change-feed.js';
 import { errorFacts, isHistoryLost } from './errors.js';
 

@@ -37,7 +37,8 @@ async function cluster(count: number): Promise<Node[]> {
   mongo = await startMongo();
   nodes = await startCluster(mongo, count, { server: RECOVERY });
   for (const node of nodes) {
-    if (process.env.DEBUG_RESTORE) node.factory.events.on('restore', (event) => console.log('restore', JSON.stringify(event)));
+    if (process.env.DEBUG_RESTORE)
+      node.factory.events.on('restore', (event) => console.log('restore', JSON.stringify(event)));
     // An asynchronous handshake middleware, like the gateway's token check: the restored socket joins its
     // rooms some time after the session was restored.
     node.io.use((_socket, next) => void setTimeout(next, 5));
@@ -239,35 +240,38 @@ describe('recovery while messages flow', () => {
     for (const receiver of receivers) expectContiguous(receiver, 60);
   });
 
-  (onStandIn ? it : it.skip)('replays nothing twice when the new node lags behind the one the client left', async () => {
-    const [a, b, c] = await cluster(3);
-    const receiver = new Receiver();
-    await receiver.connectTo(a!);
-    const stream = numberedStream(() => c!);
-    // node-1 (b) reads the change stream late: its live feed is behind the client's last offset.
-    mongo!.standIn!.faults.failCommands({
-      commands: ['getMore'],
-      times: Number.POSITIVE_INFINITY,
-      blockTimeMS: 150,
-      appName: 'node-1',
-    });
-    for (const target of [b!, a!, b!]) {
-      const before = receiver.received;
-      await waitFor('numbers flowing to the client', () => receiver.received >= before + 30);
-      const from = nodes.find((node) => node.io.sockets.sockets.has(receiver.socket.id!))!;
-      const { pid, offset, id } = receiver.drop();
-      await waitFor('the old node saw the disconnect', () => !from.io.sockets.sockets.has(id));
-      await waitFor(
-        'the session is stored',
-        async () => (await from.collection.countDocuments({ kind: 'session', pid })) === 1,
-      );
-      expect(await receiver.reconnectTo(target, pid, offset)).toBe(true);
-    }
-    const settled = receiver.received;
-    await waitFor('more after the last move', () => receiver.received >= settled + 20);
-    mongo!.standIn!.faults.clearFailCommands();
-    const last = await stream.stop();
-    await waitFor('the end of the stream', () => receiver.last === last);
-    expectContiguous(receiver, last);
-  });
+  (onStandIn ? it : it.skip)(
+    'replays nothing twice when the new node lags behind the one the client left',
+    async () => {
+      const [a, b, c] = await cluster(3);
+      const receiver = new Receiver();
+      await receiver.connectTo(a!);
+      const stream = numberedStream(() => c!);
+      // node-1 (b) reads the change stream late: its live feed is behind the client's last offset.
+      mongo!.standIn!.faults.failCommands({
+        commands: ['getMore'],
+        times: Number.POSITIVE_INFINITY,
+        blockTimeMS: 150,
+        appName: 'node-1',
+      });
+      for (const target of [b!, a!, b!]) {
+        const before = receiver.received;
+        await waitFor('numbers flowing to the client', () => receiver.received >= before + 30);
+        const from = nodes.find((node) => node.io.sockets.sockets.has(receiver.socket.id!))!;
+        const { pid, offset, id } = receiver.drop();
+        await waitFor('the old node saw the disconnect', () => !from.io.sockets.sockets.has(id));
+        await waitFor(
+          'the session is stored',
+          async () => (await from.collection.countDocuments({ kind: 'session', pid })) === 1,
+        );
+        expect(await receiver.reconnectTo(target, pid, offset)).toBe(true);
+      }
+      const settled = receiver.received;
+      await waitFor('more after the last move', () => receiver.received >= settled + 20);
+      mongo!.standIn!.faults.clearFailCommands();
+      const last = await stream.stop();
+      await waitFor('the end of the stream', () => receiver.last === last);
+      expectContiguous(receiver, last);
+    },
+  );
 });
