@@ -66,6 +66,11 @@ export interface StandInCounters {
   noopWrites: number;
   /** TTL monitor passes run on the primary. */
   ttlPasses: number;
+  /**
+   * TTL index entries the monitor read: the expired documents (plus entries gone stale since), never the rest
+   * of the collection.
+   */
+  ttlEntriesExamined: number;
 }
 
 export function newCounters(): StandInCounters {
@@ -101,6 +106,7 @@ export function newCounters(): StandInCounters {
     writeConcernTimeouts: 0,
     noopWrites: 0,
     ttlPasses: 0,
+    ttlEntriesExamined: 0,
   };
 }
 

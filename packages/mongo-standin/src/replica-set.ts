@@ -52,6 +52,8 @@ export class ReplicaSet {
   writeLatencyMs = 0;
   eventDelayMs = 0;
   eventsPaused = false;
+  /** Server parameters getParameter reports (set by the server from its options). */
+  readonly parameters: Record<string, number> = {};
   private current: ReplicaSetMember | undefined;
   /** While electing: the member that stepped down, which secondaries still sync from unless it was cut off. */
   private steppedDown: { member: ReplicaSetMember; cutOff: boolean } | undefined;

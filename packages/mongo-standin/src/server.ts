@@ -99,6 +99,9 @@ export class MongoStandIn {
       maxEntries: oplogSize,
       maxBytes: options.oplogMaxBytes ?? 256 * 1024 * 1024,
     });
+    // As mongod's getParameter reports them (in seconds).
+    this.set.parameters.ttlMonitorSleepSecs = ttlInterval / 1000;
+    this.set.parameters.periodicNoopIntervalSecs = noopInterval / 1000;
     this.listeners = this.set.members.map((member) => new MemberListener(member, this.host));
     this.ttlMonitor = new TtlMonitor(this.set, ttlInterval);
     this.noopWriter = new NoopWriter(this.set, noopInterval);

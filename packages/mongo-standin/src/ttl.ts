@@ -189,7 +189,8 @@ export class TtlIndexes {
  * deletes (change streams see them, secondaries replicate them). It yields every few hundred deletes and stops
  * if the member is no longer primary. Returns how many it deleted.
  */
-export async function reapExpired(member: ReplicaSetMember, onDelete: () => void, now = Date.now()): Promise<number> {
+export async function reapExpired(member: ReplicaSetMember, now = Date.now()): Promise<number> {
+  const { counters } = member;
   const store: Store = member.store;
   let deleted = 0;
   for (const index of member.ttlIndexes.all()) {
@@ -206,12 +207,13 @@ export async function reapExpired(member: ReplicaSetMember, onDelete: () => void
         const next = index.heap.peek();
         if (!next || next.at + ttlMs > now) break;
         index.heap.pop();
+        counters.ttlEntriesExamined += 1;
         const doc = collection.get(next.id);
         if (!doc || index.keyOf(doc) !== next.at) continue;
         if (collection.delete(doc)) {
           deleted += 1;
           batch += 1;
-          onDelete();
+          counters.ttlDeletes += 1;
         }
       }
       if (batch < DELETES_PER_TURN) break;
@@ -243,7 +245,7 @@ export class TtlMonitor {
     this.running = true;
     this.set.counters.ttlPasses += 1;
     try {
-      await reapExpired(primary, () => (this.set.counters.ttlDeletes += 1));
+      await reapExpired(primary);
     } finally {
       this.running = false;
     }

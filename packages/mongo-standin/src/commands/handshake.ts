@@ -71,6 +71,21 @@ async function hello(cmd: Document, ctx: CommandContext, legacy: boolean): Promi
 
 const ok = (): Document => ({ ok: 1 });
 
+/**
+ * getParameter: the server parameters asked for by name (`{ getParameter: 1, ttlMonitorSleepSecs: 1 }`), or all
+ * of them with `getParameter: '*'`. Only the few the stand-in has; the feature compatibility version otherwise.
+ */
+function getParameter(cmd: Document, ctx: CommandContext): Document {
+  const parameters: Document = {
+    featureCompatibilityVersion: { version: '7.0' },
+    ...ctx.member.set.parameters,
+  };
+  const all = cmd.getParameter === '*';
+  const asked = Object.keys(parameters).filter((name) => all || cmd[name] !== undefined);
+  if (asked.length === 0) return { featureCompatibilityVersion: parameters.featureCompatibilityVersion, ok: 1 };
+  return { ...Object.fromEntries(asked.map((name) => [name, parameters[name]])), ok: 1 };
+}
+
 export const handshakeCommands: Record<string, CommandSpec> = {
   hello: { handler: (cmd, ctx) => hello(cmd, ctx, false) },
   isMaster: { handler: (cmd, ctx) => hello(cmd, ctx, true) },
@@ -92,7 +107,7 @@ export const handshakeCommands: Record<string, CommandSpec> = {
   killSessions: { handler: ok },
   killAllSessions: { handler: ok },
   refreshSessions: { handler: ok },
-  getParameter: { handler: () => ({ featureCompatibilityVersion: { version: '7.0' }, ok: 1 }) },
+  getParameter: { handler: getParameter },
   serverStatus: {
     handler: (_cmd, ctx) => ({
       host: ctx.member.address,
