@@ -108,34 +108,28 @@ const nsKey = (db: string, coll: string) => `${db}\0${coll}`;
 
 /**
  * A member's TTL indexes, kept current from its oplog like any index (mongod maintains indexes on every member,
- * so a new primary's monitor has them). Built on first use by one scan (the index build); after that each write
- * costs a heap push and the monitor reads only expired documents, never the whole collection.
+ * so a new primary's monitor has them): built by one scan when the index is created (the catalog entry), after
+ * which each write costs a heap push and the monitor reads only expired documents, never the whole collection.
  */
 export class TtlIndexes {
   private byNs = new Map<string, TtlIndex[]>();
-  private built = false;
 
   constructor(private readonly member: ReplicaSetMember) {}
 
-  /** Forgets everything (the member's data was replaced): rebuilt on the next monitor pass. */
+  /** Rebuilds every index from the member's data (which was just replaced: rollback, resync, wipe). */
   reset(): void {
     this.byNs.clear();
-    this.built = false;
+    for (const collection of this.member.store.allCollections()) this.refresh(collection.db, collection.name);
   }
 
-  /** Indexes of every TTL index of the member's data, built by one scan the first time. */
   all(): TtlIndex[] {
-    if (!this.built) {
-      this.built = true;
-      for (const collection of this.member.store.allCollections()) this.refresh(collection.db, collection.name);
-    }
     return [...this.byNs.values()].flat();
   }
 
   /** Keeps the indexes current: called for every entry the member applies. */
   onEntry(entry: OplogEntry): void {
-    if (!this.built || entry.coll === undefined) {
-      if (this.built && entry.op === 'dropDatabase') {
+    if (entry.coll === undefined) {
+      if (entry.op === 'dropDatabase') {
         for (const key of [...this.byNs.keys()]) if (key.startsWith(`${entry.db}\0`)) this.byNs.delete(key);
       }
       return;
