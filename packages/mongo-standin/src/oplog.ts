@@ -70,6 +70,8 @@ export class Oplog {
   /** Newest majority-committed position this member knows of; nothing after it is shown to change streams. */
   private commitPoint: Timestamp | undefined;
   private appendListeners = new Set<(entry: OplogEntry) => void>();
+  /** While appending: a commit point moved by the append's listeners is announced by the append itself. */
+  private appending = false;
 
   constructor(
     private readonly clock: ClusterClock,
@@ -102,7 +104,12 @@ export class Oplog {
     this.originTs ??= entry.ts;
     this.bytes += entry.bytes;
     this.truncate();
-    for (const listener of [...this.appendListeners]) listener(entry);
+    this.appending = true;
+    try {
+      for (const listener of [...this.appendListeners]) listener(entry);
+    } finally {
+      this.appending = false;
+    }
     if (this.eventDelayMs === 0) this.notify();
     else this.notifyAt(this.eventDelayMs);
     return entry;
@@ -156,7 +163,7 @@ export class Oplog {
   setCommitPoint(ts: Timestamp): void {
     if (this.commitPoint !== undefined && compareTs(ts, this.commitPoint) <= 0) return;
     this.commitPoint = ts;
-    this.notify();
+    if (!this.appending) this.notify();
   }
 
   get majorityCommitPoint(): Timestamp | undefined {

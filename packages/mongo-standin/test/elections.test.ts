@@ -130,6 +130,22 @@ describe.skipIf(REAL_URI !== undefined)('elections and failover (stand-in)', () 
     await stream.close();
   });
 
+  it('a find cursor opened on the primary is iterated on after it steps down (connections-survive-step-down spec, "getMore Iteration")', async () => {
+    const { mongo, client } = await setup();
+    const coll = client.db(target.dbName).collection('numbers');
+    await coll.insertMany(range(1, 5).map((n) => ({ n })));
+    const cleared: string[] = [];
+    client.on('connectionPoolCleared', (event) => cleared.push(event.address));
+    const cursor = coll.find({}, { batchSize: 2 }).sort({ n: 1 });
+    expect((await cursor.next())?.n).toBe(1);
+    await client.db('admin').command({ replSetStepDown: 30, force: true });
+    const rest: number[] = [];
+    for await (const doc of cursor) rest.push(doc.n as number);
+    expect(rest).toEqual([2, 3, 4, 5]);
+    expect(mongo.primary).not.toBe(0);
+    expect(cleared).toEqual([]); // the spec's check: no PoolClearedEvent
+  });
+
   it('a clean failover loses nothing: the new primary first catches up on writes it had not replicated yet', async () => {
     const { mongo, client } = await setup();
     const coll = client.db(target.dbName).collection('numbers');
