@@ -226,7 +226,10 @@ describe.skipIf(REAL_URI !== undefined)('elections and failover (stand-in)', () 
       const client = new MongoClient(mongo.uri, { ...clientOptions, monitorCommands: true });
       extra.push(client);
       const replies: Document[] = [];
-      client.on('commandSucceeded', (e: CommandSucceededEvent) => e.commandName === 'insert' && replies.push(e.reply));
+      client.on(
+        'commandSucceeded',
+        (e: CommandSucceededEvent) => e.commandName === 'insert' && replies.push(e.reply as Document),
+      );
       const coll = client.db(target.dbName).collection('numbers');
       mongo.faults.setReplicationLag(60_000);
       const pending = coll.insertOne({ _id: 'once' as never, n: 1 });

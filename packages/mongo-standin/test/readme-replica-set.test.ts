@@ -1,4 +1,4 @@
-import { MongoClient, MongoWriteConcernError, type Document } from 'mongodb';
+import { MongoClient, MongoWriteConcernError } from 'mongodb';
 import { expect, it } from 'vitest';
 import { MongoStandIn } from '../src/index.js';
 
@@ -7,7 +7,7 @@ it('runs the README replica-set example: a wtimeout, then a failover that rolls 
   const mongo = await MongoStandIn.start({ members: 3 });
   const client = new MongoClient(mongo.uri);
   try {
-    const orders = client.db('shop').collection<Document>('orders');
+    const orders = client.db('shop').collection<{ _id: number }>('orders');
 
     mongo.faults.setReplicationLag(5_000);
     const error = await orders
