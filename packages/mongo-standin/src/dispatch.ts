@@ -19,7 +19,7 @@ import { configureFailPoint } from './faults.js';
 import type { FailPoint, ReplicaSetMember } from './member.js';
 import { addTopologyVersion, awaitReadConcern, interruptedByStateChange, refusalForState } from './member-state.js';
 import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
-import { awaitWriteConcern, parseWriteConcern } from './write-concern.js';
+import { awaitWriteConcern, parseWriteConcern, type WriteConcern } from './write-concern.js';
 import { replCommands } from './commands/repl.js';
 
 const commands: Record<string, CommandSpec> = {
@@ -216,7 +216,7 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
 /** Waits for the write concern; what it cannot satisfy goes on the reply, labelled as mongod labels it. */
 async function attachWriteConcernError(
   reply: Document,
-  writeConcern: ReturnType<typeof parseWriteConcern>,
+  writeConcern: WriteConcern,
   writtenAt: Timestamp,
   member: ReplicaSetMember,
   ctx: CommandContext,

@@ -101,7 +101,7 @@ export class ReplicaSetMember {
     this.lastApplied = entry.ts;
     this.lastAppliedWall = entry.wall;
     this.ttlIndexes.onEntry(entry);
-    this.set.memberApplied(this, entry);
+    this.set.memberApplied(this);
   }
 
   /** Replaces data and oplog by empty ones (a restart without its data directory, or before an initial sync). */

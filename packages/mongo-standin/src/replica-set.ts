@@ -3,7 +3,7 @@ import { ClusterClock, compareTs } from './clock.js';
 import { newCounters, type StandInCounters } from './counters.js';
 import { requireNonNegativeMs, StandInError } from './errors.js';
 import { ReplicaSetMember, type FailPoint } from './member.js';
-import type { OplogBounds, OplogEntry } from './oplog.js';
+import type { OplogBounds } from './oplog.js';
 import { catchUp, flushReplication, Replicator } from './replication.js';
 import { rollBack } from './rollback.js';
 
@@ -82,9 +82,8 @@ export class ReplicaSet {
   /** The first entry of a new set (replSetInitiate's "initiating set"), replicated to every member. */
   private initiate(): void {
     const primary = this.current ?? this.members[0]!;
-    const first = primary.oplog.append({ op: 'noop', db: 'admin', bytes: 64 });
+    primary.oplog.append({ op: 'noop', db: 'admin', bytes: 64 });
     flushReplication(this.replicators);
-    return void first;
   }
 
   get primary(): ReplicaSetMember | undefined {
@@ -115,8 +114,7 @@ export class ReplicaSet {
   }
 
   /** Called after every append to a member's oplog. */
-  memberApplied(member: ReplicaSetMember, entry: OplogEntry): void {
-    void entry;
+  memberApplied(member: ReplicaSetMember): void {
     this.updateCommitPoint();
     for (const replicator of this.replicators) if (replicator.source === member) replicator.pump();
     this.notifyProgress();

@@ -87,6 +87,36 @@ describe.skipIf(REAL_URI !== undefined)('elections and failover (stand-in)', () 
     expect(mongo.members.map((m) => m.state)).toEqual(['SECONDARY', 'SECONDARY', 'PRIMARY']);
   });
 
+  it('replSetFreeze keeps a secondary from being elected for its period; replSetFreeze: 0 lifts it', async () => {
+    const { mongo } = await setup();
+    const freeze = (i: number, seconds: number) =>
+      direct(mongo.members[i]!.address).db('admin').command({ replSetFreeze: seconds });
+    await freeze(1, 60);
+    mongo.faults.failover({ electionMs: 50 });
+    await waitFor('an election', () => mongo.primary !== undefined);
+    expect(mongo.primary).toBe(2);
+    await freeze(1, 0);
+    mongo.faults.failover({ electionMs: 50 });
+    await waitFor('an election', () => mongo.primary !== undefined);
+    expect(mongo.primary).not.toBe(2);
+    await expect(freeze(mongo.primary!, 60)).rejects.toMatchObject({ code: 95 });
+  });
+
+  it('restart() of every member keeps the data; the set elects its primary again in a new term; dropConnections(member) drops one member’s connections', async () => {
+    const { mongo, client } = await setup();
+    const coll = client.db(target.dbName).collection('numbers');
+    await coll.insertOne({ n: 1 });
+    await mongo.restart({ downtimeMs: 50 });
+    await coll.insertOne({ n: 2 });
+    expect([mongo.primary, mongo.term]).toEqual([0, 2]);
+    for (const member of mongo.members)
+      expect(await numbersOn(member.address, target.dbName, 'numbers')).toEqual([1, 2]);
+    const secondary = direct(mongo.members[2]!.address);
+    await secondary.db('admin').command({ ping: 1 });
+    expect(mongo.faults.dropConnections(2)).toBeGreaterThan(0);
+    expect(() => mongo.faults.dropConnections(3)).toThrow(/member must be an index from 0 to 2/);
+  });
+
   it('a lone member is without a primary during a failover or a step-down, then is elected again in a higher term', async () => {
     const { mongo, client } = await setup(1);
     const coll = client.db(target.dbName).collection('numbers');

@@ -41,7 +41,7 @@ describe.each(targetKinds)('a replica set of several members (%s)', (kind) => {
     return client;
   };
 
-  it('reports the set in hello as mongod does: hosts, primary, me, setVersion, electionId on the primary, topologyVersion, lastWrite', async (ctx) => {
+  it('reports the set in hello as mongod does: hosts, primary, me, setVersion, electionId on the primary, topologyVersion, lastWrite', async () => {
     target = await openTarget(kind, { members: 3 });
     const { hello, hosts, primary } = await describeSet(target.client);
     if (target.standIn) expect(hosts).toEqual(target.standIn.members.map((m) => m.address));
@@ -66,7 +66,6 @@ describe.each(targetKinds)('a replica set of several members (%s)', (kind) => {
       if (isPrimary) expect(bsonType(reply.electionId)).toBe('ObjectId');
       else expect(reply.electionId).toBeUndefined();
     }
-    if (hosts.length < 2) ctx.skip();
   });
 
   it('the driver discovers every member from the URI and sends secondary reads to a secondary (server-selection spec)', async (ctx) => {
@@ -119,6 +118,22 @@ describe.each(targetKinds)('a replica set of several members (%s)', (kind) => {
       $db: target.dbName,
     });
     expect(allowed).toMatchObject({ ok: 1 });
+  });
+
+  it('replSetGetStatus, replSetGetConfig and serverStatus.repl describe every member', async () => {
+    target = await openTarget(kind, { members: 3 });
+    const admin = target.client.db('admin');
+    const { hosts, primary } = await describeSet(target.client);
+    const status = await admin.command({ replSetGetStatus: 1 });
+    expect(status.members.map((m: Document) => m.name)).toEqual(hosts);
+    expect(status.members.find((m: Document) => m.name === primary)).toMatchObject({ state: 1, stateStr: 'PRIMARY' });
+    expect(status.members.filter((m: Document) => m.stateStr === 'SECONDARY')).toHaveLength(hosts.length - 1);
+    expect(status.myState).toBe(1);
+    const { config } = await admin.command({ replSetGetConfig: 1 });
+    expect(config.members.map((m: Document) => m.host)).toEqual(hosts);
+    expect(config._id).toBe(status.set);
+    const serverStatus = await admin.command({ serverStatus: 1 });
+    expect(serverStatus.repl).toMatchObject({ setName: status.set, isWritablePrimary: true, primary, hosts });
   });
 
   it("the driver's monitors stream hellos: awaitable hello with topologyVersion (server-monitoring spec)", async () => {

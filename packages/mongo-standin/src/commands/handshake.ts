@@ -71,6 +71,23 @@ async function hello(cmd: Document, ctx: CommandContext, legacy: boolean): Promi
 
 const ok = (): Document => ({ ok: 1 });
 
+/** serverStatus.repl: the member's view of the set, as hello gives it. */
+function replSection(ctx: CommandContext): Document {
+  const { member } = ctx;
+  const { set } = member;
+  return {
+    topologyVersion: member.topologyVersion(),
+    hosts: set.members.map((m) => m.address),
+    setName: set.name,
+    setVersion: set.setVersion,
+    isWritablePrimary: member.isPrimary,
+    secondary: !member.isPrimary,
+    ...(set.primary ? { primary: set.primary.address } : {}),
+    me: member.address,
+    ...(member.isPrimary ? { electionId: member.electionId() } : {}),
+  };
+}
+
 /**
  * getParameter: the server parameters asked for by name (`{ getParameter: 1, ttlMonitorSleepSecs: 1 }`), or all
  * of them with `getParameter: '*'`. Only the few the stand-in has; the feature compatibility version otherwise.
@@ -119,6 +136,7 @@ export const handshakeCommands: Record<string, CommandSpec> = {
         current: ctx.member.counters.connectionsOpen,
         totalCreated: ctx.member.counters.connectionsAccepted,
       },
+      repl: replSection(ctx),
       ok: 1,
     }),
   },
