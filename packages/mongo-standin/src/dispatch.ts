@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Document, Timestamp } from 'bson';
+import type { Document } from 'bson';
 import { ChangeStreamCursor } from './change-streams.js';
 import { aggregateCommands } from './commands/aggregate.js';
 import { collModCommands } from './commands/coll-mod.js';
@@ -19,7 +19,7 @@ import { configureFailPoint } from './faults.js';
 import type { FailPoint, ReplicaSetMember } from './member.js';
 import { addTopologyVersion, awaitReadConcern, interruptedByStateChange, refusalForState } from './member-state.js';
 import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
-import { awaitWriteConcern, parseWriteConcern, type WriteConcern } from './write-concern.js';
+import { applyWriteConcern, parseWriteConcern } from './write-concern.js';
 import { replCommands } from './commands/repl.js';
 
 const commands: Record<string, CommandSpec> = {
@@ -209,25 +209,6 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     member.counters.writesDelayed += 1;
     await sleep(member.writeLatencyMs);
   }
-  if (writeConcern) await attachWriteConcernError(reply, writeConcern, writtenAt, member, ctx, labels);
+  if (writeConcern) await applyWriteConcern(reply, writeConcern, writtenAt, member, ctx.connection.signal, labels);
   return reply;
-}
-
-/** Waits for the write concern; what it cannot satisfy goes on the reply, labelled as mongod labels it. */
-async function attachWriteConcernError(
-  reply: Document,
-  writeConcern: WriteConcern,
-  writtenAt: Timestamp,
-  member: ReplicaSetMember,
-  ctx: CommandContext,
-  labels: (code: number) => string[],
-): Promise<void> {
-  if (reply.ok !== 1 && reply.ok !== true) return;
-  const error = await awaitWriteConcern(member, writeConcern, writtenAt, ctx.connection.signal);
-  if (!error) return;
-  reply.writeConcernError = error;
-  member.counters.writeConcernErrors += 1;
-  if (error.code === 64) member.counters.writeConcernTimeouts += 1;
-  const added = labels(error.code as number).filter((label) => label === 'RetryableWriteError');
-  if (added.length > 0) reply.errorLabels = [...new Set([...((reply.errorLabels as string[]) ?? []), ...added])];
 }

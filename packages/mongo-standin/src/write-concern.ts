@@ -174,3 +174,28 @@ export function awaitWriteConcern(
     check();
   });
 }
+
+/**
+ * Waits for the write concern of a successful write reply; what it cannot satisfy goes on the reply as its
+ * `writeConcernError`, with the `RetryableWriteError` label mongod adds when the code is a retryable one and
+ * the write is (`labelsFor` gives the labels mongod attaches to an error of that code for this command).
+ */
+export async function applyWriteConcern(
+  reply: Document,
+  wc: WriteConcern,
+  writtenAt: Timestamp,
+  member: ReplicaSetMember,
+  signal: AbortSignal,
+  labelsFor: (code: number) => string[],
+): Promise<void> {
+  if (reply.ok !== 1 && reply.ok !== true) return;
+  const error = await awaitWriteConcern(member, wc, writtenAt, signal);
+  if (!error) return;
+  reply.writeConcernError = error;
+  member.counters.writeConcernErrors += 1;
+  if (error.code === WriteConcernCodes.WriteConcernFailed) member.counters.writeConcernTimeouts += 1;
+  if (labelsFor(error.code as number).includes('RetryableWriteError')) {
+    const labels = Array.isArray(reply.errorLabels) ? (reply.errorLabels as string[]) : [];
+    if (!labels.includes('RetryableWriteError')) reply.errorLabels = [...labels, 'RetryableWriteError'];
+  }
+}
