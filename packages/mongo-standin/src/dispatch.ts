@@ -8,29 +8,26 @@ import { ddlCommands } from './commands/ddl.js';
 import { handshakeCommands } from './commands/handshake.js';
 import { readCommands } from './commands/reads.js';
 import { writeCommands } from './commands/writes.js';
-import {
-  CommandError,
-  ErrorCodes,
-  NON_RESUMABLE_CHANGE_STREAM_CODES,
-  RESUMABLE_CHANGE_STREAM_CODES,
-  RETRYABLE_WRITE_CODES,
-} from './errors.js';
-import { configureFailPoint } from './faults.js';
-import type { FailPoint, ReplicaSetMember } from './member.js';
+import { CommandError, ErrorCodes } from './errors.js';
+import { serverErrorLabels } from './error-labels.js';
+import { ConnectionClosedByFailPoint } from './fail-points.js';
+import type { ReplicaSetMember } from './member.js';
 import { addTopologyVersion, awaitReadConcern, interruptedByStateChange, refusalForState } from './member-state.js';
-import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
+import { isPlainObject, toNumber } from './query/values.js';
 import { applyWriteConcern, parseWriteConcern } from './write-concern.js';
 import { replCommands } from './commands/repl.js';
 
 const commands: Record<string, CommandSpec> = {
   ...handshakeCommands,
+  // mongod registers this alias; drivers' admin().buildInfo() sends the lower-case form.
+  buildinfo: handshakeCommands.buildInfo!,
   ...writeCommands,
   ...readCommands,
   ...aggregateCommands,
   ...ddlCommands,
   ...collModCommands,
   ...replCommands,
-  configureFailPoint: { handler: (cmd, ctx) => configureFailPoint(cmd, ctx.member) },
+  configureFailPoint: { handler: (cmd, ctx) => ctx.member.failPoints.configure(cmd) },
 };
 
 /** Names the stand-in answers, for its README and tests. */
@@ -50,43 +47,32 @@ function isChangeStreamCommand(name: string, cmd: Document, member: ReplicaSetMe
     const id = toNumber(cmd.getMore);
     return member.cursors.has(id) && member.cursors.get(id) instanceof ChangeStreamCursor;
   }
-  if (name === 'aggregate' && Array.isArray(cmd.pipeline)) {
-    const first = cmd.pipeline[0] as unknown;
-    return isPlainObject(first) && '$changeStream' in first;
-  }
-  return false;
+  return isChangeStreamAggregate(name, cmd);
 }
 
-/** The labels mongod itself attaches to an error of this command (used when a fault gives none). */
-function labelsFor(
-  code: number,
-  name: string,
-  spec: CommandSpec | undefined,
-  cmd: Document,
-  member: ReplicaSetMember,
-): string[] {
-  const labels: string[] = [];
-  if (spec?.retryableWrite && cmd.txnNumber !== undefined && RETRYABLE_WRITE_CODES.has(code))
-    labels.push('RetryableWriteError');
-  if (RESUMABLE_CHANGE_STREAM_CODES.has(code) && isChangeStreamCommand(name, cmd, member))
-    labels.push('ResumableChangeStreamError');
-  if (NON_RESUMABLE_CHANGE_STREAM_CODES.has(code)) labels.push('NonResumableChangeStreamError');
-  return labels;
+function isChangeStreamAggregate(name: string, cmd: Document): boolean {
+  if (name !== 'aggregate' || !Array.isArray(cmd.pipeline)) return false;
+  const first = cmd.pipeline[0] as unknown;
+  return isPlainObject(first) && '$changeStream' in first;
 }
 
-function takeFailPoint(member: ReplicaSetMember, name: string, appName: string | undefined): FailPoint | undefined {
-  for (const point of member.failPoints) {
-    if (!point.commands.has(name)) continue;
-    if (point.appName !== undefined && point.appName !== appName) continue;
-    if (point.skip > 0) {
-      point.skip -= 1;
-      continue;
-    }
-    point.remaining -= 1;
-    if (point.remaining <= 0) member.failPoints = member.failPoints.filter((p) => p !== point);
-    return point;
+/** `db.coll` a command targets, for failCommand's `namespace` (undefined when it names no collection). */
+function namespaceOf(name: string, cmd: Document, db: string): string | undefined {
+  const target: unknown = name === 'getMore' ? cmd.collection : cmd[name];
+  return typeof target === 'string' ? `${db}.${target}` : undefined;
+}
+
+/** Each connection's last write, as mongod's ReplClientInfo keeps it (for the NoWritesPerformed label). */
+const lastWriteByConnection = new WeakMap<ReplicaSetMember, Map<number, string>>();
+const MAX_TRACKED_CONNECTIONS = 10_000;
+
+function connectionLastWrite(member: ReplicaSetMember): Map<number, string> {
+  let map = lastWriteByConnection.get(member);
+  if (!map) {
+    map = new Map();
+    lastWriteByConnection.set(member, map);
   }
-  return undefined;
+  return map;
 }
 
 /** Options that would change results: failing loudly beats answering as if they were honoured. */
@@ -106,11 +92,6 @@ function rejectUnsupportedOptions(cmd: Document): void {
   }
 }
 
-function retryKey(spec: CommandSpec, cmd: Document): string | undefined {
-  if (!spec.retryableWrite || cmd.txnNumber === undefined || !isPlainObject(cmd.lsid)) return undefined;
-  return `${canonicalKey(cmd.lsid)}:${toNumber(cmd.txnNumber)}`;
-}
-
 /**
  * Runs one command the way mongod's service entry point would: fault checks first, then the handler;
  * every reply, success or error, carries `$clusterTime` and `operationTime`. Never throws.
@@ -126,18 +107,33 @@ export async function dispatch(
   member.counters.commandsByName[name] = (member.counters.commandsByName[name] ?? 0) + 1;
   const spec = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined;
   const ctx: CommandContext = { db, member, connection };
+  const writes = connectionLastWrite(member);
+  const lastWriteBefore = writes.get(connection.id);
+  const appliedBefore = member.lastApplied.toString();
   let reply: Document;
   try {
     reply = await run(name, spec, body, ctx);
+    if (ctx.closeConnection) return { close: true };
   } catch (err) {
-    if (err === CLOSE) return { close: true };
-    reply =
+    if (err === CLOSE || ctx.closeConnection || err instanceof ConnectionClosedByFailPoint) return { close: true };
+    const error =
       err instanceof CommandError
-        ? err.toReply()
+        ? err
         : new CommandError(
             ErrorCodes.InternalError,
             `stand-in internal error: ${err instanceof Error ? err.message : String(err)}`,
-          ).toReply();
+          );
+    error.errorLabels ??= serverErrorLabels(error.code, undefined, {
+      commandName: name,
+      cmd: body,
+      changeStream: name === 'getMore' ? ctx.checkedOut === 'changeStream' : isChangeStreamAggregate(name, body),
+      wrote: lastWriteBefore === undefined ? undefined : member.lastApplied.toString() !== appliedBefore,
+    });
+    reply = error.toReply();
+  }
+  if (member.lastApplied.toString() !== appliedBefore) {
+    if (writes.size >= MAX_TRACKED_CONNECTIONS) writes.delete(writes.keys().next().value as number);
+    writes.set(connection.id, member.lastApplied.toString());
   }
   addTopologyVersion(reply, member);
   reply.$clusterTime = member.clusterTimeDocument();
@@ -152,7 +148,8 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
   if (typeof ctx.db !== 'string' || ctx.db.length === 0) {
     throw new CommandError(40571, 'OP_MSG requests require a $db argument', { codeName: 'Location40571' });
   }
-  const point = takeFailPoint(member, name, ctx.connection.appName);
+  const target = { name, namespace: namespaceOf(name, cmd, ctx.db), appName: ctx.connection.appName };
+  const point = member.failPoints.takeBeforeCommand(target);
   if (point) {
     if (point.blockTimeMS > 0) await sleep(point.blockTimeMS);
     if (point.closeConnection) {
@@ -161,8 +158,11 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     }
     if (point.code !== undefined) {
       member.counters.commandsFailed += 1;
-      throw new CommandError(point.code, point.errmsg ?? `Failing command ${name} via 'failCommand' failpoint`, {
-        errorLabels: point.errorLabels ?? labelsFor(point.code, name, spec, cmd, member),
+      if (point.origin === 'api' && name === 'getMore' && isChangeStreamCommand(name, cmd, member)) {
+        ctx.checkedOut = 'changeStream';
+      }
+      throw new CommandError(point.code, point.errmsg ?? "Failing command via 'failCommand' failpoint", {
+        errorLabels: point.errorLabels,
       });
     }
   }
@@ -177,12 +177,8 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
   rejectUnsupportedOptions(cmd);
   // Whether this is a change-stream command is decided now: a rollback may kill its cursor meanwhile.
   const changeStream = isChangeStreamCommand(name, cmd, member);
-  const labels = (code: number) => {
-    const found = labelsFor(code, name, spec, cmd, member);
-    if (changeStream && RESUMABLE_CHANGE_STREAM_CODES.has(code) && !found.includes('ResumableChangeStreamError'))
-      found.push('ResumableChangeStreamError');
-    return found;
-  };
+  const labels = (code: number, wcCode?: number) =>
+    serverErrorLabels(wcCode === undefined ? code : undefined, wcCode, { commandName: name, cmd, changeStream });
   const rejected = refusalForState(name, spec, cmd, member, labels);
   if (rejected) {
     member.counters.rejectedWhileSteppedDown += 1;
@@ -191,17 +187,8 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
   const writeConcern = spec.write ? parseWriteConcern(cmd) : undefined;
   if (spec.read) await awaitReadConcern(cmd, member, ctx.connection.signal);
   const interruptions = member.interruptions;
-  const key = retryKey(spec, cmd);
-  const recorded = key === undefined ? undefined : member.retryRecord(key);
-  let reply: Document;
-  if (recorded) {
-    member.counters.retriedWritesDeduplicated += 1;
-    reply = { ...recorded };
-  } else {
-    reply = await spec.handler(cmd, ctx);
-    if (member.interruptions !== interruptions) throw interruptedByStateChange(labels);
-    if (key !== undefined) member.rememberRetry(key, { ...reply });
-  }
+  const reply = await spec.handler(cmd, ctx);
+  if (member.interruptions !== interruptions) throw interruptedByStateChange(labels);
   // The optime the write concern waits for: the write's own entries, or (a no-op write, a retry answered from
   // its record) the newest the primary has, as mongod waits for the client's or the system's last optime.
   const writtenAt = member.lastApplied;
@@ -209,6 +196,17 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     member.counters.writesDelayed += 1;
     await sleep(member.writeLatencyMs);
   }
-  if (writeConcern) await applyWriteConcern(reply, writeConcern, writtenAt, member, ctx.connection.signal, labels);
+  if (!writeConcern) return reply;
+  const injected = member.failPoints.takeWriteConcernError(target);
+  if (injected?.writeConcernError) {
+    // mongod's failCommand replaces the write-concern wait by the given error (service_entry_point_common.cpp).
+    reply.writeConcernError = { ...injected.writeConcernError };
+    const wcCode = toNumber(injected.writeConcernError.code);
+    const given = injected.errorLabels ?? labels(wcCode, wcCode);
+    if (given.length > 0) reply.errorLabels = given;
+    member.counters.writeConcernErrors += 1;
+    return reply;
+  }
+  await applyWriteConcern(reply, writeConcern, writtenAt, member, ctx.connection.signal, (code) => labels(code, code));
   return reply;
 }

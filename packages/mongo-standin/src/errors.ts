@@ -62,7 +62,8 @@ export function codeNameOf(code: number): string {
 export class CommandError extends Error {
   readonly code: number;
   readonly codeName: string;
-  readonly errorLabels: string[];
+  /** Labels fixed by whoever threw it; undefined lets the dispatcher attach the ones mongod would. */
+  errorLabels: string[] | undefined;
   readonly extra: Document;
 
   constructor(
@@ -74,13 +75,13 @@ export class CommandError extends Error {
     this.name = 'CommandError';
     this.code = code;
     this.codeName = options.codeName ?? codeNameOf(code);
-    this.errorLabels = options.errorLabels ?? [];
+    this.errorLabels = options.errorLabels;
     this.extra = options.extra ?? {};
   }
 
   toReply(): Document {
     const reply: Document = { ok: 0, errmsg: this.message, code: this.code, codeName: this.codeName, ...this.extra };
-    if (this.errorLabels.length > 0) reply.errorLabels = this.errorLabels;
+    if (this.errorLabels !== undefined && this.errorLabels.length > 0) reply.errorLabels = this.errorLabels;
     return reply;
   }
 }

@@ -15,6 +15,10 @@ export interface CommandContext {
     signal: AbortSignal;
     appName?: string;
   };
+  /** Set by getMore once it has checked its cursor out (mongod labels errors after that by the cursor's command). */
+  checkedOut?: 'changeStream' | 'query';
+  /** Set by a handler whose connection must close without a reply once it returns (fail points). */
+  closeConnection?: boolean;
 }
 
 export type CommandHandler = (cmd: Document, ctx: CommandContext) => Document | Promise<Document>;

@@ -41,6 +41,8 @@ async function getMore(cmd: Document, ctx: CommandContext): Promise<Document> {
       { codeName: 'Unauthorized' },
     );
   }
+  ctx.checkedOut = cursor instanceof ChangeStreamCursor ? 'changeStream' : 'query';
+  failAfterCheckout(ctx, cursor.ns, id);
   const batchSize = optionalInt(cmd, 'batchSize');
   if (cursor instanceof ChangeStreamCursor) {
     const maxTimeMS = optionalInt(cmd, 'maxTimeMS') ?? DEFAULT_AWAIT_MS;
@@ -68,6 +70,26 @@ async function getMore(cmd: Document, ctx: CommandContext): Promise<Document> {
   const done = query.exhausted;
   if (done) cursors.kill(id);
   return { cursor: { nextBatch, id: cursorIdValue(done ? 0 : id), ns: cursor.ns }, ok: 1 };
+}
+
+/**
+ * mongod's `failGetMoreAfterCursorCheckout` fail point: the getMore fails once its cursor is checked out (so
+ * the error gets the labels of the cursor's command), and the cursor is gone, as after any getMore error.
+ */
+function failAfterCheckout(ctx: CommandContext, ns: string, id: number): void {
+  const data = ctx.member.failPoints.takeNamed(
+    'failGetMoreAfterCursorCheckout',
+    (d) =>
+      (typeof d.appName !== 'string' || d.appName === ctx.connection.appName) &&
+      (typeof d.namespace !== 'string' || d.namespace === ns),
+  );
+  if (!data) return;
+  ctx.member.cursors.kill(id);
+  ctx.member.counters.commandsFailed += 1;
+  throw new CommandError(
+    isNumeric(data.errorCode) ? toNumber(data.errorCode) : ErrorCodes.InternalError,
+    "Hit the 'failGetMoreAfterCursorCheckout' failpoint",
+  );
 }
 
 function killCursors(cmd: Document, ctx: CommandContext): Document {

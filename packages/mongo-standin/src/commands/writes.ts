@@ -14,6 +14,7 @@ import {
   type CommandContext,
   type CommandSpec,
 } from './context.js';
+import { Statements } from './statements.js';
 
 interface WriteError {
   index: number;
@@ -88,11 +89,14 @@ function insert(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'insert', ctx);
   const documents = documentArray(cmd, 'documents');
   const ordered = cmd.ordered !== false;
+  const statements = new Statements(ctx, cmd);
   const { collection } = ctx.member.store.ensureCollection(ctx.db, name);
   let n = 0;
-  const errors = runStatements(documents, ordered, (doc) => {
-    collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc);
-    n += 1;
+  const errors = runStatements(documents, ordered, (doc, index) => {
+    n += statements.run(index, () => {
+      collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc);
+      return { n: 1 };
+    }).n as number;
   });
   return withWriteErrors({ n, ok: 1 }, errors);
 }
@@ -101,6 +105,7 @@ function update(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'update', ctx);
   const statements = documentArray(cmd, 'updates');
   const ordered = cmd.ordered !== false;
+  const executor = new Statements(ctx, cmd);
   let n = 0;
   let nModified = 0;
   const upserted: Document[] = [];
@@ -110,21 +115,22 @@ function update(cmd: Document, ctx: CommandContext): Document {
     validateUpdate(u);
     if (statement.multi === true && !isOperatorUpdate(u))
       throw failedToParse('multi update is not supported for replacement-style update');
-    const collection = ctx.member.store.collection(ctx.db, name);
-    const targets = matchingDocuments(collection, query, statement.sort);
-    const selected = statement.multi === true ? targets : targets.slice(0, 1);
-    if (selected.length === 0) {
-      if (statement.upsert === true) {
+    const outcome = executor.run(index, () => {
+      const collection = ctx.member.store.collection(ctx.db, name);
+      const targets = matchingDocuments(collection, query, statement.sort);
+      const selected = statement.multi === true ? targets : targets.slice(0, 1);
+      if (selected.length === 0) {
+        if (statement.upsert !== true) return { n: 0, nModified: 0 };
         const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, u);
-        n += 1;
-        upserted.push({ index, _id: doc._id });
+        return { n: 1, nModified: 0, upserted: doc._id };
       }
-      return;
-    }
-    for (const before of selected) {
-      n += 1;
-      if (updateStored(collection!, before, u)) nModified += 1;
-    }
+      let modified = 0;
+      for (const before of selected) if (updateStored(collection!, before, u)) modified += 1;
+      return { n: selected.length, nModified: modified };
+    });
+    n += outcome.n as number;
+    nModified += outcome.nModified as number;
+    if (outcome.upserted !== undefined) upserted.push({ index, _id: outcome.upserted });
   });
   const reply: Document = { n, nModified };
   if (upserted.length > 0) reply.upserted = upserted;
@@ -136,19 +142,28 @@ function remove(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'delete', ctx);
   const statements = documentArray(cmd, 'deletes');
   const ordered = cmd.ordered !== false;
+  const executor = new Statements(ctx, cmd);
   let n = 0;
-  const errors = runStatements(statements, ordered, (statement) => {
+  const errors = runStatements(statements, ordered, (statement, index) => {
     const query = optionalDocument(statement, 'q') ?? {};
     const limit = statement.limit;
     if (limit !== 0 && limit !== 1) throw failedToParse('The limit field in delete objects must be 0 or 1');
-    const collection = ctx.member.store.collection(ctx.db, name);
-    const targets = matchingDocuments(collection, query, statement.sort);
-    for (const doc of limit === 1 ? targets.slice(0, 1) : targets) if (collection!.delete(doc)) n += 1;
+    n += executor.run(index, () => {
+      const collection = ctx.member.store.collection(ctx.db, name);
+      const targets = matchingDocuments(collection, query, statement.sort);
+      let deleted = 0;
+      for (const doc of limit === 1 ? targets.slice(0, 1) : targets) if (collection!.delete(doc)) deleted += 1;
+      return { n: deleted };
+    }).n as number;
   });
   return withWriteErrors({ n, ok: 1 }, errors);
 }
 
 function findAndModify(cmd: Document, ctx: CommandContext): Document {
+  return new Statements(ctx, cmd).run(0, () => findAndModifyOnce(cmd, ctx));
+}
+
+function findAndModifyOnce(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, Object.keys(cmd)[0]!, ctx);
   const query = optionalDocument(cmd, 'query') ?? {};
   const remove = cmd.remove === true;
