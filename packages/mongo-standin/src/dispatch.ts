@@ -16,6 +16,7 @@ import { addTopologyVersion, awaitReadConcern, interruptedByStateChange, refusal
 import { isPlainObject, toNumber } from './query/values.js';
 import { applyWriteConcern, parseWriteConcern } from './write-concern.js';
 import { replCommands } from './commands/repl.js';
+import { recordSession } from './commands/sessions.js';
 
 const commands: Record<string, CommandSpec> = {
   ...handshakeCommands,
@@ -75,7 +76,10 @@ function connectionLastWrite(member: ReplicaSetMember): Map<number, string> {
   return map;
 }
 
-/** Options that would change results: failing loudly beats answering as if they were honoured. */
+/**
+ * Options that would change results: failing loudly beats answering as if they were honoured. Collation
+ * (other than the simple binary one) is not implemented (see README).
+ */
 function rejectUnsupportedOptions(cmd: Document): void {
   const statements = [
     cmd,
@@ -83,12 +87,13 @@ function rejectUnsupportedOptions(cmd: Document): void {
     ...(Array.isArray(cmd.deletes) ? cmd.deletes : []),
   ];
   for (const statement of statements) {
-    if (!isPlainObject(statement)) continue;
-    if (statement.collation !== undefined)
-      throw new CommandError(ErrorCodes.BadValue, 'collation is not supported by the stand-in');
-    if (Array.isArray(statement.arrayFilters) && statement.arrayFilters.length > 0) {
-      throw new CommandError(ErrorCodes.BadValue, 'arrayFilters are not supported by the stand-in');
-    }
+    if (!isPlainObject(statement) || statement.collation === undefined) continue;
+    const collation = statement.collation;
+    if (isPlainObject(collation) && collation.locale === 'simple') continue;
+    throw new CommandError(
+      ErrorCodes.BadValue,
+      'collation is not supported by the stand-in (only { locale: "simple" })',
+    );
   }
 }
 
@@ -107,6 +112,7 @@ export async function dispatch(
   member.counters.commandsByName[name] = (member.counters.commandsByName[name] ?? 0) + 1;
   const spec = Object.prototype.hasOwnProperty.call(commands, name) ? commands[name] : undefined;
   const ctx: CommandContext = { db, member, connection };
+  if (body.lsid !== undefined) recordSession(member, body.lsid);
   const writes = connectionLastWrite(member);
   const lastWriteBefore = writes.get(connection.id);
   const appliedBefore = member.lastApplied.toString();
@@ -179,6 +185,7 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
   const changeStream = isChangeStreamCommand(name, cmd, member);
   const labels = (code: number, wcCode?: number) =>
     serverErrorLabels(wcCode === undefined ? code : undefined, wcCode, { commandName: name, cmd, changeStream });
+  if (spec.writes?.(cmd)) spec = { ...spec, write: true };
   const rejected = refusalForState(name, spec, cmd, member, labels);
   if (rejected) {
     member.counters.rejectedWhileSteppedDown += 1;

@@ -38,7 +38,8 @@ export function serverErrorLabels(code: number | undefined, wcCode: number | und
   const retryableWrite = cmd.txnNumber !== undefined;
   if (
     retryableWrite &&
-    ((code !== undefined && RETRYABLE_WRITE_CODES.has(code)) || (wcCode !== undefined && RETRYABLE_WRITE_CODES.has(wcCode)))
+    ((code !== undefined && RETRYABLE_WRITE_CODES.has(code)) ||
+      (wcCode !== undefined && RETRYABLE_WRITE_CODES.has(wcCode)))
   ) {
     labels.push('RetryableWriteError');
     if (ctx.wrote === false) labels.push('NoWritesPerformed');

@@ -46,6 +46,16 @@ export const ErrorCodes = {
   NotPrimaryNoSecondaryOk: 13435,
   NotPrimaryOrSecondary: 13436,
   UnknownError: 8,
+  NoMatchingDocument: 47,
+  InvalidIdField: 53,
+  CannotCreateIndex: 67,
+  DocumentValidationFailure: 121,
+  CommandNotSupportedOnView: 166,
+  OptionNotSupportedOnView: 167,
+  InvalidPipelineOperator: 168,
+  CommandNotSupported: 115,
+  SnapshotTooOld: 239,
+  NoSuchTransaction: 251,
 } as const;
 
 const codeNames = new Map<number, string>(Object.entries(ErrorCodes).map(([name, code]) => [code, name]));

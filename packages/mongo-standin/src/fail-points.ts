@@ -132,10 +132,7 @@ export class FailPoints {
    * error), if any; consumes one activation. Rules with only a `writeConcernError` fire after the command.
    */
   takeBeforeCommand(target: FailCommandTarget): FailCommandRule | undefined {
-    return this.take(
-      target,
-      (rule) => rule.code !== undefined || rule.closeConnection || rule.blockTimeMS > 0,
-    );
+    return this.take(target, (rule) => rule.code !== undefined || rule.closeConnection || rule.blockTimeMS > 0);
   }
 
   /** The failCommand rule whose `writeConcernError` replaces this write's write-concern wait, if any. */

@@ -198,13 +198,17 @@ function toFailPoint(options: FailCommandsOptions): FailCommandRule {
       `failCommands code must be an integer, got ${String(options.code)}`,
     );
   }
-  return ruleForCommands(options.commands, { remaining: times, skip: options.skip ?? 0, probability: 1 }, {
-    code: options.code,
-    errmsg: options.errmsg,
-    errorLabels: options.errorLabels,
-    closeConnection: options.closeConnection === true,
-    blockTimeMS: options.blockTimeMS === undefined ? 0 : requireNonNegativeMs('blockTimeMS', options.blockTimeMS),
-    appName: options.appName,
-    writeConcernError: options.writeConcernError && { ...options.writeConcernError },
-  });
+  return ruleForCommands(
+    options.commands,
+    { remaining: times, skip: options.skip ?? 0, probability: 1 },
+    {
+      code: options.code,
+      errmsg: options.errmsg,
+      errorLabels: options.errorLabels,
+      closeConnection: options.closeConnection === true,
+      blockTimeMS: options.blockTimeMS === undefined ? 0 : requireNonNegativeMs('blockTimeMS', options.blockTimeMS),
+      appName: options.appName,
+      writeConcernError: options.writeConcernError && { ...options.writeConcernError },
+    },
+  );
 }

@@ -13,6 +13,8 @@ import {
 
 beforeAll(printTargetNotice);
 
+type Doc = { _id?: number | string; [field: string]: unknown };
+
 /**
  * mongod's fail points, driven by `configureFailPoint` as the drivers' specification tests drive them
  * (they need `enableTestCommands` on a real server). Sources: the failCommand wiki page
@@ -36,9 +38,9 @@ describe.each(targetKinds)('fail points as mongod has them (%s)', (kind) => {
 
   const admin = () => target.client.db('admin');
 
-  async function open(): Promise<Collection> {
+  async function open(): Promise<Collection<Doc>> {
     target = await openTarget(kind);
-    const coll = target.client.db(target.dbName).collection('fp');
+    const coll = target.client.db(target.dbName).collection<Doc>('fp');
     await coll.insertOne({ _id: 0 });
     return coll;
   }
@@ -77,7 +79,7 @@ describe.each(targetKinds)('fail points as mongod has them (%s)', (kind) => {
     // errors of a change stream's getMore once its cursor is checked out, SERVER-46091).
     const coll = await open();
     const { client, started } = await observedClient();
-    const watched = client.db(target.dbName).collection('fp');
+    const watched = client.db(target.dbName).collection<Doc>('fp');
     const stream = await openStream(() => watched.watch([], { maxAwaitTimeMS: 50 }));
     await admin().command({
       configureFailPoint: 'failGetMoreAfterCursorCheckout',
@@ -128,7 +130,7 @@ describe.each(targetKinds)('fail points as mongod has them (%s)', (kind) => {
       mode: { times: 1 },
       data: { failCommands: ['insert'], writeConcernError: { code: 91, errmsg: 'Replication is being shut down' } },
     });
-    await client.db(target.dbName).collection('fp').insertOne({ _id: 1 });
+    await client.db(target.dbName).collection<Doc>('fp').insertOne({ _id: 1 });
     expect(started.filter((e) => e.commandName === 'insert')).toHaveLength(2);
     expect(await coll.find({ _id: 1 }).toArray()).toEqual([{ _id: 1 }]);
   });
@@ -226,8 +228,8 @@ describe.each(targetKinds)('fail points as mongod has them (%s)', (kind) => {
       mode: 'alwaysOn',
       data: { failCommands: ['find'], errorCode: 2, appName: 'victim' },
     });
-    expect(await target.client.db(target.dbName).collection('fp').countDocuments()).toBe(1);
-    await expect(other.db(target.dbName).collection('fp').findOne()).rejects.toMatchObject({ code: 2 });
+    expect(await target.client.db(target.dbName).collection<Doc>('fp').countDocuments()).toBe(1);
+    await expect(other.db(target.dbName).collection<Doc>('fp').findOne()).rejects.toMatchObject({ code: 2 });
   });
 
   it('configureFailPoint refuses unknown fail points and modes', async () => {

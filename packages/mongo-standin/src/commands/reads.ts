@@ -1,11 +1,16 @@
 import type { Document } from 'bson';
 import { ChangeStreamCursor, DEFAULT_AWAIT_MS } from '../change-streams.js';
 import { CommandError, ErrorCodes, typeMismatch } from '../errors.js';
+import { rootScope, type Variables } from '../query/expressions.js';
 import { compileProjection } from '../query/project.js';
-import { getPath } from '../query/paths.js';
+import { valuesAtPath } from '../query/paths.js';
+import { compileFilter } from '../query/match.js';
+import { sortDocuments } from '../query/sort.js';
 import { isNumeric, toNumber, valuesEqual } from '../query/values.js';
 import { cursorIdValue, openQueryCursor, QueryCursor } from '../cursors.js';
 import { collectionNameArg, optionalDocument, optionalInt, type CommandContext, type CommandSpec } from './context.js';
+import { readableDocuments, resolveNamespace } from './sources.js';
+import { commandVariables } from './variables.js';
 import { matchingDocuments } from './writes.js';
 
 function find(cmd: Document, ctx: CommandContext): Document {
@@ -14,15 +19,23 @@ function find(cmd: Document, ctx: CommandContext): Document {
   const skip = optionalInt(cmd, 'skip') ?? 0;
   const rawLimit = optionalInt(cmd, 'limit') ?? 0;
   if (skip < 0) throw new CommandError(ErrorCodes.BadValue, 'skip value must be non-negative');
-  const project = compileProjection(optionalDocument(cmd, 'projection'));
-  const collection = ctx.member.store.collection(ctx.db, name);
-  let docs = matchingDocuments(collection, filter, optionalDocument(cmd, 'sort')).slice(skip);
+  const variables = commandVariables(cmd, ctx);
+  const project = compileProjection(optionalDocument(cmd, 'projection'), {
+    find: true,
+    scope: rootScope(Object.keys(variables)),
+  });
+  let docs = queryDocuments(ctx, name, filter, optionalDocument(cmd, 'sort'), variables).slice(skip);
   const limit = Math.abs(rawLimit);
   if (limit > 0) docs = docs.slice(0, limit);
-  return openQueryCursor(ctx.member.cursors, `${ctx.db}.${name}`, docs.map(project), {
-    batchSize: optionalInt(cmd, 'batchSize'),
-    singleBatch: cmd.singleBatch === true || rawLimit < 0,
-  });
+  return openQueryCursor(
+    ctx.member.cursors,
+    `${ctx.db}.${name}`,
+    docs.map((doc) => project(doc, variables)),
+    {
+      batchSize: optionalInt(cmd, 'batchSize'),
+      singleBatch: cmd.singleBatch === true || rawLimit < 0,
+    },
+  );
 }
 
 async function getMore(cmd: Document, ctx: CommandContext): Promise<Document> {
@@ -105,12 +118,27 @@ function killCursors(cmd: Document, ctx: CommandContext): Document {
   return { cursorsKilled, cursorsNotFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
 }
 
+/** The documents of a collection or a view that match `filter`, sorted when asked. */
+function queryDocuments(
+  ctx: CommandContext,
+  name: string,
+  filter: Document,
+  sort: unknown,
+  variables: Variables,
+): Document[] {
+  const resolved = resolveNamespace(ctx.member.store, ctx.db, name);
+  if (!resolved.isView) return matchingDocuments(resolved.collection, filter, sort, variables);
+  const matcher = compileFilter(filter, { variables });
+  const docs = readableDocuments(ctx.member.store, ctx.db, name, variables).filter((doc) => matcher(doc));
+  return sort === undefined ? docs : sortDocuments(docs, sort);
+}
+
 function count(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'count', ctx);
   const skip = optionalInt(cmd, 'skip') ?? 0;
   const limit = Math.abs(optionalInt(cmd, 'limit') ?? 0);
-  let n =
-    matchingDocuments(ctx.member.store.collection(ctx.db, name), optionalDocument(cmd, 'query') ?? {}).length - skip;
+  const variables = commandVariables(cmd, ctx);
+  let n = queryDocuments(ctx, name, optionalDocument(cmd, 'query') ?? {}, undefined, variables).length - skip;
   n = Math.max(0, n);
   if (limit > 0) n = Math.min(n, limit);
   return { n, ok: 1 };
@@ -121,13 +149,12 @@ function distinct(cmd: Document, ctx: CommandContext): Document {
   const key = cmd.key;
   if (typeof key !== 'string') throw typeMismatch("BSON field 'distinct.key' is missing or not a string");
   const values: unknown[] = [];
-  for (const doc of matchingDocuments(
-    ctx.member.store.collection(ctx.db, name),
-    optionalDocument(cmd, 'query') ?? {},
-  )) {
-    const value = getPath(doc, key);
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== undefined && !values.some((seen) => valuesEqual(seen, v))) values.push(v);
+  const variables = commandVariables(cmd, ctx);
+  for (const doc of queryDocuments(ctx, name, optionalDocument(cmd, 'query') ?? {}, undefined, variables)) {
+    for (const value of valuesAtPath(doc, key)) {
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (v !== undefined && !values.some((seen) => valuesEqual(seen, v))) values.push(v);
+      }
     }
   }
   return { values, ok: 1 };

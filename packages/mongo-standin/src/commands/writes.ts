@@ -1,12 +1,13 @@
 import { ObjectId, type Document } from 'bson';
 import { CommandError, ErrorCodes, failedToParse } from '../errors.js';
-import { compileFilter } from '../query/match.js';
+import { compileFilter, type Matcher } from '../query/match.js';
 import { compileProjection } from '../query/project.js';
 import { sortDocuments } from '../query/sort.js';
-import { applyUpdate, isOperatorUpdate, seedFromQuery, validateUpdate, type UpdateOutcome } from '../query/update.js';
-import { getPath } from '../query/paths.js';
-import { isPlainObject, rankOf, TypeRank, valuesEqual } from '../query/values.js';
-import type { Collection } from '../store.js';
+import { applyUpdate, compileArrayFilters, isOperatorUpdate, seedFromQuery, validateUpdate } from '../query/update.js';
+import { describeUpdate } from '../query/update-description.js';
+import { isNumeric, isPlainObject, rankOf, toNumber, TypeRank, valuesEqual } from '../query/values.js';
+import type { Variables } from '../query/expressions.js';
+import type { Collection, WriteOptions } from '../store.js';
 import {
   collectionNameArg,
   documentArray,
@@ -15,6 +16,7 @@ import {
   type CommandSpec,
 } from './context.js';
 import { Statements } from './statements.js';
+import { commandVariables } from './variables.js';
 
 interface WriteError {
   index: number;
@@ -50,38 +52,65 @@ function withWriteErrors(reply: Document, errors: WriteError[]): Document {
   return reply;
 }
 
-function describeUpdate(outcome: UpdateOutcome): { updatedFields: Document; removedFields: string[] } | undefined {
-  if (outcome.replacement) return undefined;
-  const updatedFields: Document = {};
-  for (const path of outcome.updatedPaths) updatedFields[path] = getPath(outcome.doc, path);
-  return { updatedFields, removedFields: outcome.removedPaths.filter((p) => !outcome.updatedPaths.includes(p)) };
+/** What an update statement needs besides the document: `let` variables and compiled `arrayFilters`. */
+interface UpdateEnvironment {
+  variables: Variables;
+  arrayFilters?: Map<string, Matcher>;
+  write: WriteOptions;
 }
 
 /** Applies one update to one stored document; returns the new version, or undefined when nothing changed. */
-function updateStored(collection: Collection, before: Document, update: Document): Document | undefined {
-  const outcome = applyUpdate(before, update, { inserting: false });
+function updateStored(
+  collection: Collection,
+  before: Document,
+  update: Document | Document[],
+  env: UpdateEnvironment,
+): Document | undefined {
+  const outcome = applyUpdate(before, update, { inserting: false, ...env });
   if (valuesEqual(outcome.doc, before) && Object.keys(outcome.doc).join() === Object.keys(before).join())
     return undefined;
-  collection.replace(before, outcome.doc, describeUpdate(outcome));
+  const description = outcome.kind === 'replacement' ? undefined : describeUpdate(before, outcome.doc, outcome.log);
+  collection.replace(before, outcome.doc, description, env.write);
   return outcome.doc;
 }
 
-function upsertDocument(collection: Collection, query: Document, update: Document): Document {
-  const seed = isOperatorUpdate(update) ? seedFromQuery(query) : {};
-  const { doc } = applyUpdate(seed, update, { inserting: true });
+function upsertDocument(
+  collection: Collection,
+  query: Document,
+  update: Document | Document[],
+  env: UpdateEnvironment,
+): Document {
+  const seed = Array.isArray(update) || isOperatorUpdate(update) ? seedFromQuery(query) : {};
+  const { doc } = applyUpdate(seed, update, { inserting: true, ...env });
   const withId = doc._id === undefined ? { _id: seedFromQuery(query)._id ?? new ObjectId(), ...doc } : doc;
-  collection.insert(withId);
+  collection.insert(withId, env.write);
   return withId;
 }
 
-export function matchingDocuments(collection: Collection | undefined, filter: unknown, sort?: unknown): Document[] {
+function writeOptions(cmd: Document): WriteOptions {
+  return { bypassDocumentValidation: cmd.bypassDocumentValidation === true };
+}
+
+/** mongod 7.0 has no `sort` on update statements (8.0 added it): IDL refuses the unknown field. */
+function refuseStatementSort(statement: Document, command: string): void {
+  if (statement.sort !== undefined) {
+    throw new CommandError(40415, `BSON field '${command}.sort' is an unknown field.`, { codeName: 'Location40415' });
+  }
+}
+
+export function matchingDocuments(
+  collection: Collection | undefined,
+  filter: unknown,
+  sort?: unknown,
+  variables?: Variables,
+): Document[] {
   if (!collection) return [];
-  const matcher = compileFilter(filter);
+  const matcher = compileFilter(filter, { variables });
   // The one index the stand-in uses: an _id equality looks the document up instead of scanning.
   const id: unknown = isPlainObject(filter) ? filter._id : undefined;
   const byId = id !== undefined && !isPlainObject(id) && rankOf(id) !== TypeRank.RegExp;
   const candidates = byId ? [collection.get(id)].filter((d): d is Document => d !== undefined) : collection.all();
-  const found = candidates.filter(matcher);
+  const found = candidates.filter((doc) => matcher(doc));
   return sort === undefined ? found : sortDocuments(found, sort);
 }
 
@@ -90,11 +119,12 @@ function insert(cmd: Document, ctx: CommandContext): Document {
   const documents = documentArray(cmd, 'documents');
   const ordered = cmd.ordered !== false;
   const statements = new Statements(ctx, cmd);
+  const write = writeOptions(cmd);
   const { collection } = ctx.member.store.ensureCollection(ctx.db, name);
   let n = 0;
   const errors = runStatements(documents, ordered, (doc, index) => {
     n += statements.run(index, () => {
-      collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc);
+      collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc, write);
       return { n: 1 };
     }).n as number;
   });
@@ -106,26 +136,29 @@ function update(cmd: Document, ctx: CommandContext): Document {
   const statements = documentArray(cmd, 'updates');
   const ordered = cmd.ordered !== false;
   const executor = new Statements(ctx, cmd);
+  const variables = commandVariables(cmd, ctx);
   let n = 0;
   let nModified = 0;
   const upserted: Document[] = [];
   const errors = runStatements(statements, ordered, (statement, index) => {
     const query = optionalDocument(statement, 'q') ?? {};
     const u = statement.u;
+    refuseStatementSort(statement, 'update.updates');
     validateUpdate(u);
-    if (statement.multi === true && !isOperatorUpdate(u))
+    if (statement.multi === true && !Array.isArray(u) && !isOperatorUpdate(u))
       throw failedToParse('multi update is not supported for replacement-style update');
+    const env = { variables, arrayFilters: compileArrayFilters(statement.arrayFilters), write: writeOptions(cmd) };
     const outcome = executor.run(index, () => {
       const collection = ctx.member.store.collection(ctx.db, name);
-      const targets = matchingDocuments(collection, query, statement.sort);
+      const targets = matchingDocuments(collection, query, undefined, variables);
       const selected = statement.multi === true ? targets : targets.slice(0, 1);
       if (selected.length === 0) {
         if (statement.upsert !== true) return { n: 0, nModified: 0 };
-        const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, u);
+        const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, u, env);
         return { n: 1, nModified: 0, upserted: doc._id };
       }
       let modified = 0;
-      for (const before of selected) if (updateStored(collection!, before, u)) modified += 1;
+      for (const before of selected) if (updateStored(collection!, before, u, env)) modified += 1;
       return { n: selected.length, nModified: modified };
     });
     n += outcome.n as number;
@@ -143,16 +176,20 @@ function remove(cmd: Document, ctx: CommandContext): Document {
   const statements = documentArray(cmd, 'deletes');
   const ordered = cmd.ordered !== false;
   const executor = new Statements(ctx, cmd);
+  const variables = commandVariables(cmd, ctx);
   let n = 0;
   const errors = runStatements(statements, ordered, (statement, index) => {
     const query = optionalDocument(statement, 'q') ?? {};
     const limit = statement.limit;
-    if (limit !== 0 && limit !== 1) throw failedToParse('The limit field in delete objects must be 0 or 1');
+    refuseStatementSort(statement, 'delete.deletes');
+    if (!isNumeric(limit) || (toNumber(limit) !== 0 && toNumber(limit) !== 1))
+      throw failedToParse('The limit field in delete objects must be 0 or 1');
     n += executor.run(index, () => {
       const collection = ctx.member.store.collection(ctx.db, name);
-      const targets = matchingDocuments(collection, query, statement.sort);
+      const targets = matchingDocuments(collection, query, undefined, variables);
       let deleted = 0;
-      for (const doc of limit === 1 ? targets.slice(0, 1) : targets) if (collection!.delete(doc)) deleted += 1;
+      for (const doc of toNumber(limit) === 1 ? targets.slice(0, 1) : targets)
+        if (collection!.delete(doc)) deleted += 1;
       return { n: deleted };
     }).n as number;
   });
@@ -172,26 +209,28 @@ function findAndModifyOnce(cmd: Document, ctx: CommandContext): Document {
   if (!remove && upd === undefined) throw failedToParse('Either an update or remove=true must be specified');
   if (remove && cmd.upsert === true) throw failedToParse('Cannot specify both upsert=true and remove=true');
   if (!remove) validateUpdate(upd);
-  const project = compileProjection(cmd.fields);
+  const variables = commandVariables(cmd, ctx);
+  const env = { variables, arrayFilters: compileArrayFilters(cmd.arrayFilters), write: writeOptions(cmd) };
+  const project = compileProjection(cmd.fields, { find: true });
   const collection = ctx.member.store.collection(ctx.db, name);
-  const [target] = matchingDocuments(collection, query, cmd.sort);
+  const [target] = matchingDocuments(collection, query, cmd.sort, variables);
   const shaped = (doc: Document | undefined) => (doc ? project(doc) : null);
 
   if (remove) {
     if (target) collection!.delete(target);
     return { lastErrorObject: { n: target ? 1 : 0 }, value: shaped(target), ok: 1 };
   }
-  const update = upd as Document;
+  const update = upd as Document | Document[];
   if (!target) {
     if (cmd.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
-    const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, update);
+    const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, update, env);
     return {
       lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
       value: cmd.new === true ? shaped(doc) : null,
       ok: 1,
     };
   }
-  const after = updateStored(collection!, target, update) ?? target;
+  const after = updateStored(collection!, target, update, env) ?? target;
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: shaped(cmd.new === true ? after : target), ok: 1 };
 }
 

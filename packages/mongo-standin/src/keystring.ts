@@ -1,0 +1,362 @@
+import { Binary, Long, ObjectId, Timestamp, UUID, type Document } from 'bson';
+import { bsonTypeOf, toNumber } from './query/values.js';
+
+/**
+ * An order-preserving binary encoding of BSON values, after mongod's KeyString (V1: key_string.cpp), which
+ * mongod uses for resume tokens: values are written one after the other, each as a type byte and a body whose
+ * bytes sort as the values do, so comparing two encodings byte by byte (or as upper-case hex) compares the
+ * value sequences. Integers, strings, ObjectIds, booleans, null, dates, timestamps, binary data, objects and
+ * arrays are encoded as mongod encodes them; non-integral numbers use a simpler order-preserving form of the
+ * stand-in's own. Type bits (which tell int from long from double) are not kept, as equal numbers are equal
+ * keys in mongod too.
+ */
+
+const enum CType {
+  MinKey = 10,
+  Undefined = 15,
+  Nullish = 20,
+  Numeric = 30,
+  NumericNegativeLargeMagnitude = 31,
+  NumericZero = 41,
+  NumericPositive1ByteInt = 43,
+  NumericPositiveLargeMagnitude = 51,
+  StringLike = 60,
+  Object = 70,
+  Array = 80,
+  BinData = 90,
+  OID = 100,
+  BoolFalse = 110,
+  BoolTrue = 111,
+  Date = 120,
+  Timestamp = 130,
+  RegEx = 140,
+  MaxKey = 240,
+}
+
+/** Ends a KeyString. */
+const END = 4;
+
+export class KeyStringError extends Error {
+  override name = 'KeyStringError';
+}
+
+class Writer {
+  private bytes: number[] = [];
+
+  byte(b: number): void {
+    this.bytes.push(b & 0xff);
+  }
+
+  raw(buf: Uint8Array): void {
+    for (const b of buf) this.bytes.push(b);
+  }
+
+  /** A C string with embedded NULs escaped as 00 FF, as KeyString writes strings and field names. */
+  cstring(text: string): void {
+    for (const b of Buffer.from(text, 'utf8')) {
+      this.bytes.push(b);
+      if (b === 0) this.bytes.push(0xff);
+    }
+    this.bytes.push(0);
+  }
+
+  hex(): string {
+    return Buffer.from(this.bytes).toString('hex').toUpperCase();
+  }
+}
+
+/** Encodes values as one KeyString and returns its upper-case hex (what `_data` holds). */
+export function encodeKeyString(values: unknown[]): string {
+  const w = new Writer();
+  for (const value of values) writeValue(w, value);
+  w.byte(END);
+  return w.hex();
+}
+
+function genericType(value: unknown): number {
+  const type = valueType(value);
+  if (type >= CType.Numeric && type <= CType.NumericPositiveLargeMagnitude) return CType.Numeric;
+  if (type === CType.BoolTrue) return CType.BoolFalse;
+  return type;
+}
+
+function valueType(value: unknown): number {
+  if (value === null || value === undefined) return CType.Nullish;
+  if (typeof value === 'string') return CType.StringLike;
+  if (typeof value === 'boolean') return value ? CType.BoolTrue : CType.BoolFalse;
+  if (typeof value === 'number' || typeof value === 'bigint') return numericType(value);
+  if (Array.isArray(value)) return CType.Array;
+  if (value instanceof Date) return CType.Date;
+  if (value instanceof RegExp) return CType.RegEx;
+  if (ArrayBuffer.isView(value)) return CType.BinData;
+  switch (bsonTypeOf(value)) {
+    case undefined:
+      return CType.Object;
+    case 'Int32':
+    case 'Double':
+    case 'Long':
+    case 'Decimal128':
+      return numericType(value);
+    case 'ObjectId':
+      return CType.OID;
+    case 'Binary':
+      return CType.BinData;
+    case 'Timestamp':
+      return CType.Timestamp;
+    case 'BSONRegExp':
+      return CType.RegEx;
+    case 'MinKey':
+      return CType.MinKey;
+    case 'MaxKey':
+      return CType.MaxKey;
+    case 'BSONSymbol':
+      return CType.StringLike;
+    default:
+      return CType.Object;
+  }
+}
+
+/** An integral value as a BigInt, or undefined when it has a fraction (or is not finite). */
+function integral(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') return value;
+  if (bsonTypeOf(value) === 'Long') return BigInt((value as Long).toString());
+  const n = toNumber(value);
+  return Number.isFinite(n) && Number.isInteger(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER ? BigInt(n) : undefined;
+}
+
+function byteLength(n: bigint): number {
+  let length = 1;
+  while (n >> BigInt(8 * length) > 0n) length += 1;
+  return length;
+}
+
+function numericType(value: unknown): number {
+  const int = integral(value);
+  if (int === undefined)
+    return toNumber(value) < 0 ? CType.NumericNegativeLargeMagnitude : CType.NumericPositiveLargeMagnitude;
+  if (int === 0n) return CType.NumericZero;
+  const shifted = (int < 0n ? -int : int) << 1n;
+  const length = byteLength(shifted);
+  if (length > 8) return int < 0n ? CType.NumericNegativeLargeMagnitude : CType.NumericPositiveLargeMagnitude;
+  // kNumericPositive1ByteInt + (n - 1) for positives; kNumericNegative1ByteInt - (n - 1) for negatives.
+  return int > 0n ? CType.NumericPositive1ByteInt + length - 1 : CType.NumericZero - 2 - (length - 1);
+}
+
+/** Doubles without an integral form: 8 bytes that sort as the numbers do (sign-flipped IEEE 754). */
+function orderedDoubleBytes(n: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeDoubleBE(n);
+  if (n < 0 || Object.is(n, -0)) for (let i = 0; i < 8; i++) buf[i] = ~buf[i]! & 0xff;
+  else buf[0] = buf[0]! | 0x80;
+  return buf;
+}
+
+function writeValue(w: Writer, value: unknown): void {
+  const type = valueType(value);
+  w.byte(type);
+  switch (type) {
+    case CType.Nullish:
+    case CType.BoolFalse:
+    case CType.BoolTrue:
+    case CType.MinKey:
+    case CType.MaxKey:
+    case CType.NumericZero:
+      return;
+    case CType.StringLike:
+      w.cstring(String(value));
+      return;
+    case CType.Object:
+      for (const [name, field] of Object.entries(value as Document)) {
+        if (field === undefined) continue;
+        w.byte(genericType(field));
+        w.cstring(name);
+        writeValue(w, field);
+      }
+      w.byte(0);
+      return;
+    case CType.Array:
+      for (const element of value as unknown[]) writeValue(w, element);
+      w.byte(0);
+      return;
+    case CType.BinData: {
+      const bin = value instanceof Binary ? value : new Binary(value as Uint8Array);
+      const bytes = bin.buffer.subarray(0, bin.position);
+      if (bytes.length < 0xff) w.byte(bytes.length);
+      else {
+        w.byte(0xff);
+        const size = Buffer.alloc(4);
+        size.writeUInt32BE(bytes.length);
+        w.raw(size);
+      }
+      w.byte(bin.sub_type);
+      w.raw(bytes);
+      return;
+    }
+    case CType.OID:
+      w.raw((value as ObjectId).id);
+      return;
+    case CType.Date: {
+      const buf = Buffer.alloc(8);
+      buf.writeBigUInt64BE(BigInt.asUintN(64, BigInt((value as Date).getTime())) ^ (1n << 63n));
+      w.raw(buf);
+      return;
+    }
+    case CType.Timestamp: {
+      const ts = value as Timestamp;
+      const buf = Buffer.alloc(8);
+      buf.writeUInt32BE(ts.t >>> 0, 0);
+      buf.writeUInt32BE(ts.i >>> 0, 4);
+      w.raw(buf);
+      return;
+    }
+    case CType.RegEx: {
+      const re = value as { source?: string; flags?: string; pattern?: string; options?: string };
+      w.cstring(re.pattern ?? re.source ?? '');
+      w.cstring(re.options ?? re.flags ?? '');
+      return;
+    }
+    case CType.NumericNegativeLargeMagnitude:
+    case CType.NumericPositiveLargeMagnitude:
+      w.raw(orderedDoubleBytes(toNumber(value)));
+      return;
+    default: {
+      // Integers: the magnitude shifted left by one (the low bit would flag a fraction), big-endian, inverted
+      // for negatives so that larger magnitudes sort first.
+      const int = integral(value)!;
+      const negative = int < 0n;
+      const shifted = (negative ? -int : int) << 1n;
+      const length = byteLength(shifted);
+      for (let i = length - 1; i >= 0; i--) {
+        const b = Number((shifted >> BigInt(8 * i)) & 0xffn);
+        w.byte(negative ? ~b : b);
+      }
+    }
+  }
+}
+
+class Reader {
+  private at = 0;
+
+  constructor(private readonly buf: Buffer) {}
+
+  get done(): boolean {
+    return this.at >= this.buf.length;
+  }
+
+  byte(): number {
+    if (this.at >= this.buf.length) throw new KeyStringError('KeyString ends too early');
+    return this.buf[this.at++]!;
+  }
+
+  peek(): number {
+    if (this.at >= this.buf.length) throw new KeyStringError('KeyString ends too early');
+    return this.buf[this.at]!;
+  }
+
+  take(n: number): Buffer {
+    if (this.at + n > this.buf.length) throw new KeyStringError('KeyString ends too early');
+    const out = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+
+  cstring(): string {
+    const bytes: number[] = [];
+    for (;;) {
+      const b = this.byte();
+      if (b !== 0) bytes.push(b);
+      else if (this.at < this.buf.length && this.buf[this.at] === 0xff) {
+        this.at += 1;
+        bytes.push(0);
+      } else break;
+    }
+    return Buffer.from(bytes).toString('utf8');
+  }
+}
+
+/** Decodes a KeyString written by `encodeKeyString` (or by mongod, for the types above). */
+export function decodeKeyString(hex: string): unknown[] {
+  const reader = new Reader(Buffer.from(hex, 'hex'));
+  const values: unknown[] = [];
+  for (;;) {
+    const type = reader.byte();
+    if (type === END) break;
+    values.push(readValue(reader, type));
+  }
+  if (!reader.done) throw new KeyStringError('unexpected bytes after the end of the KeyString');
+  return values;
+}
+
+function readValue(r: Reader, type: number): unknown {
+  switch (type) {
+    case CType.Nullish:
+    case CType.Undefined:
+      return null;
+    case CType.BoolFalse:
+      return false;
+    case CType.BoolTrue:
+      return true;
+    case CType.MinKey:
+      return { $minKey: 1 };
+    case CType.MaxKey:
+      return { $maxKey: 1 };
+    case CType.NumericZero:
+      return 0;
+    case CType.StringLike:
+      return r.cstring();
+    case CType.Object: {
+      const doc: Document = {};
+      while (r.peek() !== 0) {
+        r.byte(); // the element's generic type
+        const name = r.cstring();
+        doc[name] = readValue(r, r.byte());
+      }
+      r.byte();
+      return doc;
+    }
+    case CType.Array: {
+      const array: unknown[] = [];
+      while (r.peek() !== 0) array.push(readValue(r, r.byte()));
+      r.byte();
+      return array;
+    }
+    case CType.BinData: {
+      let size = r.byte();
+      if (size === 0xff) size = r.take(4).readUInt32BE(0);
+      const subType = r.byte();
+      const bytes = Buffer.from(r.take(size));
+      return subType === 4 && size === 16 ? new UUID(bytes) : new Binary(bytes, subType);
+    }
+    case CType.OID:
+      return new ObjectId(Buffer.from(r.take(12)));
+    case CType.Date:
+      return new Date(Number(BigInt.asIntN(64, r.take(8).readBigUInt64BE(0) ^ (1n << 63n))));
+    case CType.Timestamp: {
+      const buf = r.take(8);
+      return new Timestamp({ t: buf.readUInt32BE(0), i: buf.readUInt32BE(4) });
+    }
+    case CType.RegEx: {
+      const pattern = r.cstring();
+      return new RegExp(pattern, r.cstring().replace(/[^gimsuy]/g, ''));
+    }
+    case CType.NumericNegativeLargeMagnitude:
+    case CType.NumericPositiveLargeMagnitude: {
+      const buf = Buffer.from(r.take(8));
+      if (type === CType.NumericNegativeLargeMagnitude) for (let i = 0; i < 8; i++) buf[i] = ~buf[i]! & 0xff;
+      else buf[0] = buf[0]! & 0x7f;
+      return buf.readDoubleBE(0);
+    }
+    default: {
+      const positive = type >= CType.NumericPositive1ByteInt && type < CType.NumericPositiveLargeMagnitude;
+      const negative = type > CType.NumericNegativeLargeMagnitude && type < CType.NumericZero - 1;
+      if (!positive && !negative) throw new KeyStringError(`unknown KeyString type byte ${type}`);
+      const length = positive ? type - CType.NumericPositive1ByteInt + 1 : CType.NumericZero - 2 - type + 1;
+      let shifted = 0n;
+      for (const b of r.take(length)) shifted = (shifted << 8n) | BigInt(negative ? ~b & 0xff : b);
+      if ((shifted & 1n) === 1n) throw new KeyStringError('KeyString numbers with fractions are not understood');
+      const magnitude = shifted >> 1n;
+      const int = negative ? -magnitude : magnitude;
+      return int >= BigInt(-(2 ** 31)) && int < BigInt(2 ** 31) ? Number(int) : Long.fromBigInt(int);
+    }
+  }
+}
