@@ -17,6 +17,8 @@ import { isPlainObject, toNumber } from './query/values.js';
 import { applyWriteConcern, parseWriteConcern } from './write-concern.js';
 import { replCommands } from './commands/repl.js';
 import { recordSession } from './commands/sessions.js';
+import { withCollation } from './query/collation.js';
+import { refuseUnsupportedSnapshot } from './snapshots.js';
 
 const commands: Record<string, CommandSpec> = {
   ...handshakeCommands,
@@ -74,27 +76,6 @@ function connectionLastWrite(member: ReplicaSetMember): Map<number, string> {
     lastWriteByConnection.set(member, map);
   }
   return map;
-}
-
-/**
- * Options that would change results: failing loudly beats answering as if they were honoured. Collation
- * (other than the simple binary one) is not implemented (see README).
- */
-function rejectUnsupportedOptions(cmd: Document): void {
-  const statements = [
-    cmd,
-    ...(Array.isArray(cmd.updates) ? cmd.updates : []),
-    ...(Array.isArray(cmd.deletes) ? cmd.deletes : []),
-  ];
-  for (const statement of statements) {
-    if (!isPlainObject(statement) || statement.collation === undefined) continue;
-    const collation = statement.collation;
-    if (isPlainObject(collation) && collation.locale === 'simple') continue;
-    throw new CommandError(
-      ErrorCodes.BadValue,
-      'collation is not supported by the stand-in (only { locale: "simple" })',
-    );
-  }
 }
 
 /**
@@ -180,7 +161,7 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
       'Transactions are not supported by the stand-in',
     );
   }
-  rejectUnsupportedOptions(cmd);
+  refuseUnsupportedSnapshot(name, cmd);
   // Whether this is a change-stream command is decided now: a rollback may kill its cursor meanwhile.
   const changeStream = isChangeStreamCommand(name, cmd, member);
   const labels = (code: number, wcCode?: number) =>
@@ -194,7 +175,8 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
   const writeConcern = spec.write ? parseWriteConcern(cmd) : undefined;
   if (spec.read) await awaitReadConcern(cmd, member, ctx.connection.signal);
   const interruptions = member.interruptions;
-  const reply = await spec.handler(cmd, ctx);
+  // A command's collation holds for the string comparisons it makes (update/delete statements carry their own).
+  const reply = await withCollation(cmd.collation as Document | undefined, () => spec.handler(cmd, ctx));
   if (member.interruptions !== interruptions) throw interruptedByStateChange(labels);
   // The optime the write concern waits for: the write's own entries, or (a no-op write, a retry answered from
   // its record) the newest the primary has, as mongod waits for the client's or the system's last optime.

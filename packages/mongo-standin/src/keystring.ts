@@ -40,29 +40,59 @@ export class KeyStringError extends Error {
   override name = 'KeyStringError';
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+/** Hex of C strings already written (field names and operation types repeat on every token). */
+const cstringCache = new Map<string, string>();
+const MAX_CACHED_CSTRINGS = 1024;
+
+/** Builds the KeyString directly as upper-case hex (tokens are built on every write: this is a hot path). */
 class Writer {
-  private bytes: number[] = [];
+  private out = '';
 
   byte(b: number): void {
-    this.bytes.push(b & 0xff);
+    this.out += HEX[b & 0xff];
   }
 
   raw(buf: Uint8Array): void {
-    for (const b of buf) this.bytes.push(b);
+    for (let i = 0; i < buf.length; i++) this.out += HEX[buf[i]!];
   }
 
   /** A C string with embedded NULs escaped as 00 FF, as KeyString writes strings and field names. */
   cstring(text: string): void {
-    for (const b of Buffer.from(text, 'utf8')) {
-      this.bytes.push(b);
-      if (b === 0) this.bytes.push(0xff);
+    const cached = cstringCache.get(text);
+    if (cached !== undefined) {
+      this.out += cached;
+      return;
     }
-    this.bytes.push(0);
+    let hex = '';
+    for (const b of Buffer.from(text, 'utf8')) hex += b === 0 ? '00FF' : HEX[b];
+    hex += '00';
+    if (text.length <= 64 && cstringCache.size < MAX_CACHED_CSTRINGS) cstringCache.set(text, hex);
+    this.out += hex;
+  }
+
+  /** Bytes given as hex (an ObjectId's). */
+  hexString(hex: string): void {
+    this.out += hex.toUpperCase();
   }
 
   hex(): string {
-    return Buffer.from(this.bytes).toString('hex').toUpperCase();
+    return this.out;
   }
+}
+
+/** One value's encoding (type byte and body), as hex, without the KeyString's end byte. */
+export function encodeKeyStringValue(value: unknown): string {
+  const w = new Writer();
+  writeValue(w, value);
+  return w.hex();
+}
+
+/** A C string's encoding as KeyString writes field names and strings (hex, with its terminator). */
+export function encodeCString(text: string): string {
+  const w = new Writer();
+  w.cstring(text);
+  return w.hex();
 }
 
 /** Encodes values as one KeyString and returns its upper-case hex (what `_data` holds). */
@@ -130,7 +160,20 @@ function byteLength(n: bigint): number {
   return length;
 }
 
+/** Bytes needed for a small non-negative integer (below 2^31). */
+function smallByteLength(n: number): number {
+  return n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
+}
+
+const isSmallInt = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 30;
+
 function numericType(value: unknown): number {
+  if (isSmallInt(value)) {
+    if (value === 0) return CType.NumericZero;
+    const length = smallByteLength(Math.abs(value) * 2);
+    return value > 0 ? CType.NumericPositive1ByteInt + length - 1 : CType.NumericZero - 2 - (length - 1);
+  }
   const int = integral(value);
   if (int === undefined)
     return toNumber(value) < 0 ? CType.NumericNegativeLargeMagnitude : CType.NumericPositiveLargeMagnitude;
@@ -179,8 +222,12 @@ function writeValue(w: Writer, value: unknown): void {
       w.byte(0);
       return;
     case CType.BinData: {
-      const bin = value instanceof Binary ? value : new Binary(value as Uint8Array);
-      const bytes = bin.buffer.subarray(0, bin.position);
+      // Read through the fields, not instanceof: a Binary may come from another copy of the bson package.
+      const bin = value as { buffer: Uint8Array; position: number; sub_type: number };
+      const bytes = ArrayBuffer.isView(value)
+        ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+        : bin.buffer.subarray(0, bin.position);
+      const subType = ArrayBuffer.isView(value) ? 0 : bin.sub_type;
       if (bytes.length < 0xff) w.byte(bytes.length);
       else {
         w.byte(0xff);
@@ -188,12 +235,12 @@ function writeValue(w: Writer, value: unknown): void {
         size.writeUInt32BE(bytes.length);
         w.raw(size);
       }
-      w.byte(bin.sub_type);
+      w.byte(subType);
       w.raw(bytes);
       return;
     }
     case CType.OID:
-      w.raw((value as ObjectId).id);
+      w.hexString((value as ObjectId).toHexString());
       return;
     case CType.Date: {
       const buf = Buffer.alloc(8);
@@ -203,10 +250,7 @@ function writeValue(w: Writer, value: unknown): void {
     }
     case CType.Timestamp: {
       const ts = value as Timestamp;
-      const buf = Buffer.alloc(8);
-      buf.writeUInt32BE(ts.t >>> 0, 0);
-      buf.writeUInt32BE(ts.i >>> 0, 4);
-      w.raw(buf);
+      w.hexString((ts.t >>> 0).toString(16).padStart(8, '0') + (ts.i >>> 0).toString(16).padStart(8, '0'));
       return;
     }
     case CType.RegEx: {
@@ -222,6 +266,14 @@ function writeValue(w: Writer, value: unknown): void {
     default: {
       // Integers: the magnitude shifted left by one (the low bit would flag a fraction), big-endian, inverted
       // for negatives so that larger magnitudes sort first.
+      if (isSmallInt(value)) {
+        const shifted = Math.abs(value) * 2;
+        for (let i = smallByteLength(shifted) - 1; i >= 0; i--) {
+          const b = Math.floor(shifted / 2 ** (8 * i)) & 0xff;
+          w.byte(value < 0 ? ~b : b);
+        }
+        return;
+      }
       const int = integral(value)!;
       const negative = int < 0n;
       const shifted = (negative ? -int : int) << 1n;

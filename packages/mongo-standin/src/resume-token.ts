@@ -1,6 +1,6 @@
 import { Timestamp, UUID, type Document } from 'bson';
 import { CommandError, ErrorCodes } from './errors.js';
-import { decodeKeyString, encodeKeyString, KeyStringError } from './keystring.js';
+import { decodeKeyString, encodeCString, encodeKeyString, encodeKeyStringValue, KeyStringError } from './keystring.js';
 import { bsonTypeOf, isPlainObject, toNumber } from './query/values.js';
 
 /**
@@ -39,22 +39,51 @@ export interface EventIdentity {
   fragmentNum?: number;
 }
 
-/** The full token of one event. */
+const uuidHexCache = new WeakMap<object, string>();
+const STRING = '3C';
+const OBJECT = '46';
+/** clusterTime is followed by: version 2, tokenType 128 (event), txnOpIndex 0. */
+const EVENT_PREFIX = '2B042C010029';
+const OPERATION_TYPE = encodeCString('operationType');
+const DOCUMENT_KEY = encodeCString('documentKey');
+const OPERATION_DESCRIPTION = encodeCString('operationDescription');
+
+function timeHex(ts: Ts): string {
+  return `82${(ts.t >>> 0).toString(16).padStart(8, '0')}${(ts.i >>> 0).toString(16).padStart(8, '0')}`.toUpperCase();
+}
+
+function uuidHex(uuid: UUID | undefined): string {
+  if (uuid === undefined) return '14';
+  let hex = uuidHexCache.get(uuid);
+  if (hex === undefined) {
+    hex = encodeKeyStringValue(uuid);
+    uuidHexCache.set(uuid, hex);
+  }
+  return hex;
+}
+
+/**
+ * The full token of one event: the KeyString of `[clusterTime, 2, 128, 0, fromInvalidate, uuid | null,
+ * { operationType, documentKey | operationDescription }, fragmentNum?]`, assembled from cached pieces
+ * (tokens are made on every write).
+ */
 export function eventTokenData(ts: Ts, event: EventIdentity): string {
-  const eventIdentifier: Document = { operationType: event.operationType };
-  if (event.documentKey !== undefined) eventIdentifier.documentKey = event.documentKey;
-  else if (event.operationDescription !== undefined) eventIdentifier.operationDescription = event.operationDescription;
-  const values: unknown[] = [
-    timestamp(ts),
-    TOKEN_VERSION,
-    EVENT_TOKEN_TYPE,
-    0,
-    event.fromInvalidate === true,
-    event.uuid ?? null,
-    eventIdentifier,
-  ];
-  if (event.fragmentNum !== undefined) values.push(event.fragmentNum);
-  return encodeKeyString(values);
+  let identifier = OBJECT + STRING + OPERATION_TYPE + STRING + encodeCString(event.operationType);
+  if (event.documentKey !== undefined) identifier += OBJECT + DOCUMENT_KEY + encodeKeyStringValue(event.documentKey);
+  else if (event.operationDescription !== undefined) {
+    identifier += OBJECT + OPERATION_DESCRIPTION + encodeKeyStringValue(event.operationDescription);
+  }
+  identifier += '00';
+  const fragment = event.fragmentNum === undefined ? '' : encodeKeyStringValue(event.fragmentNum);
+  return (
+    timeHex(ts) +
+    EVENT_PREFIX +
+    (event.fromInvalidate === true ? '6F' : '6E') +
+    uuidHex(event.uuid) +
+    identifier +
+    fragment +
+    '04'
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { canonicalKey, cloneValue, isPlainObject, valuesEqual } from '../query/v
 import { validateCollectionName, type Collection } from '../store.js';
 import { optionalDocument, optionalInt, type CommandContext, type CommandSpec } from './context.js';
 import { localSessions } from './sessions.js';
+import { snapshotReadConcern } from '../snapshots.js';
 import { readableDocuments } from './sources.js';
 import { commandVariables } from './variables.js';
 
@@ -42,6 +43,13 @@ function aggregate(cmd: Document, ctx: CommandContext): Document {
   const variables = commandVariables(cmd, ctx);
   const last = stages[stages.length - 1];
   const output = last && ('$out' in last || '$merge' in last) ? last : undefined;
+  if (output && isPlainObject(cmd.readConcern) && cmd.readConcern.level === 'linearizable') {
+    throw new CommandError(
+      ErrorCodes.InvalidOptions,
+      `${Object.keys(output)[0]} cannot be used with a 'linearizable' read concern level`,
+    );
+  }
+  const snapshot = snapshotReadConcern(cmd, ctx.member);
   const body = output ? stages.slice(0, -1) : stages;
   let input: Document[];
   let rest = body;
@@ -68,7 +76,8 @@ function aggregate(cmd: Document, ctx: CommandContext): Document {
     ns = `${ctx.db}.$cmd.aggregate`;
   } else {
     const name = validateCollectionName(ctx.db, target);
-    input = readableDocuments(ctx.member.store, ctx.db, name, variables);
+    const at = snapshot ? { member: ctx.member, at: snapshot.atClusterTime } : undefined;
+    input = readableDocuments(ctx.member.store, ctx.db, name, variables, at);
     ns = `${ctx.db}.${name}`;
   }
   const results = runPipeline(input, rest, {
@@ -79,7 +88,9 @@ function aggregate(cmd: Document, ctx: CommandContext): Document {
     writeOutput(output, results, cmd, ctx, variables);
     return { cursor: { firstBatch: [], id: cursorIdValue(0), ns }, ok: 1 };
   }
-  return openQueryCursor(ctx.member.cursors, ns, results, { batchSize });
+  const reply = openQueryCursor(ctx.member.cursors, ns, results, { batchSize });
+  if (snapshot) reply.cursor.atClusterTime = snapshot.atClusterTime;
+  return reply;
 }
 
 /** `$out` / `$merge`'s target namespace. */

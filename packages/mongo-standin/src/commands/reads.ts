@@ -10,6 +10,7 @@ import { isNumeric, toNumber, valuesEqual } from '../query/values.js';
 import { cursorIdValue, openQueryCursor, QueryCursor } from '../cursors.js';
 import { collectionNameArg, optionalDocument, optionalInt, type CommandContext, type CommandSpec } from './context.js';
 import { readableDocuments, resolveNamespace } from './sources.js';
+import { snapshotReadConcern, type SnapshotReadConcern } from '../snapshots.js';
 import { commandVariables } from './variables.js';
 import { matchingDocuments } from './writes.js';
 
@@ -24,10 +25,11 @@ function find(cmd: Document, ctx: CommandContext): Document {
     find: true,
     scope: rootScope(Object.keys(variables)),
   });
-  let docs = queryDocuments(ctx, name, filter, optionalDocument(cmd, 'sort'), variables).slice(skip);
+  const snapshot = snapshotReadConcern(cmd, ctx.member);
+  let docs = queryDocuments(ctx, name, filter, optionalDocument(cmd, 'sort'), variables, snapshot).slice(skip);
   const limit = Math.abs(rawLimit);
   if (limit > 0) docs = docs.slice(0, limit);
-  return openQueryCursor(
+  const reply = openQueryCursor(
     ctx.member.cursors,
     `${ctx.db}.${name}`,
     docs.map((doc) => project(doc, variables)),
@@ -36,6 +38,9 @@ function find(cmd: Document, ctx: CommandContext): Document {
       singleBatch: cmd.singleBatch === true || rawLimit < 0,
     },
   );
+  // A snapshot read reports the time it read at, which later reads of the session then ask for.
+  if (snapshot) reply.cursor.atClusterTime = snapshot.atClusterTime;
+  return reply;
 }
 
 async function getMore(cmd: Document, ctx: CommandContext): Promise<Document> {
@@ -125,11 +130,13 @@ function queryDocuments(
   filter: Document,
   sort: unknown,
   variables: Variables,
+  snapshot?: SnapshotReadConcern,
 ): Document[] {
   const resolved = resolveNamespace(ctx.member.store, ctx.db, name);
-  if (!resolved.isView) return matchingDocuments(resolved.collection, filter, sort, variables);
+  if (!resolved.isView && !snapshot) return matchingDocuments(resolved.collection, filter, sort, variables);
   const matcher = compileFilter(filter, { variables });
-  const docs = readableDocuments(ctx.member.store, ctx.db, name, variables).filter((doc) => matcher(doc));
+  const at = snapshot ? { member: ctx.member, at: snapshot.atClusterTime } : undefined;
+  const docs = readableDocuments(ctx.member.store, ctx.db, name, variables, at).filter((doc) => matcher(doc));
   return sort === undefined ? docs : sortDocuments(docs, sort);
 }
 
@@ -150,14 +157,15 @@ function distinct(cmd: Document, ctx: CommandContext): Document {
   if (typeof key !== 'string') throw typeMismatch("BSON field 'distinct.key' is missing or not a string");
   const values: unknown[] = [];
   const variables = commandVariables(cmd, ctx);
-  for (const doc of queryDocuments(ctx, name, optionalDocument(cmd, 'query') ?? {}, undefined, variables)) {
+  const snapshot = snapshotReadConcern(cmd, ctx.member);
+  for (const doc of queryDocuments(ctx, name, optionalDocument(cmd, 'query') ?? {}, undefined, variables, snapshot)) {
     for (const value of valuesAtPath(doc, key)) {
       for (const v of Array.isArray(value) ? value : [value]) {
         if (v !== undefined && !values.some((seen) => valuesEqual(seen, v))) values.push(v);
       }
     }
   }
-  return { values, ok: 1 };
+  return snapshot ? { values, atClusterTime: snapshot.atClusterTime, ok: 1 } : { values, ok: 1 };
 }
 
 export const readCommands: Record<string, CommandSpec> = {

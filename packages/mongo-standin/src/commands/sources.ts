@@ -1,7 +1,9 @@
-import type { Document } from 'bson';
+import type { Document, Timestamp } from 'bson';
 import { CommandError } from '../errors.js';
 import { runPipeline } from '../pipeline.js';
 import type { Variables } from '../query/expressions.js';
+import type { ReplicaSetMember } from '../member.js';
+import { documentsAt } from '../snapshots.js';
 import type { Collection, Store } from '../store.js';
 
 /** mongod's limit on views defined on views (ViewDepthLimitExceeded). */
@@ -35,12 +37,22 @@ export function resolveNamespace(store: Store, db: string, name: string): Resolv
 }
 
 /** The documents a read of `db.name` sees (a view's pipeline applied), in natural order. */
-export function readableDocuments(store: Store, db: string, name: string, variables: Variables): Document[] {
+export function readableDocuments(
+  store: Store,
+  db: string,
+  name: string,
+  variables: Variables,
+  snapshot?: { member: ReplicaSetMember; at: Timestamp },
+): Document[] {
   const resolved = resolveNamespace(store, db, name);
-  const docs = resolved.collection?.all() ?? [];
+  const docs = snapshot
+    ? resolved.collection
+      ? documentsAt(snapshot.member, db, resolved.collection.name, snapshot.at)
+      : []
+    : (resolved.collection?.all() ?? []);
   if (!resolved.isView) return docs;
   return runPipeline(docs, resolved.pipeline, {
     variables,
-    collection: (other) => readableDocuments(store, db, other, variables),
+    collection: (other) => readableDocuments(store, db, other, variables, snapshot),
   });
 }

@@ -4,7 +4,8 @@ import { compileFilter, type Matcher } from '../query/match.js';
 import { compileProjection } from '../query/project.js';
 import { sortDocuments } from '../query/sort.js';
 import { applyUpdate, compileArrayFilters, isOperatorUpdate, seedFromQuery, validateUpdate } from '../query/update.js';
-import { describeUpdate } from '../query/update-description.js';
+import { describeUpdate, sameValue } from '../query/update-description.js';
+import { withCollation } from '../query/collation.js';
 import { isNumeric, isPlainObject, rankOf, toNumber, TypeRank, valuesEqual } from '../query/values.js';
 import type { Variables } from '../query/expressions.js';
 import type { Collection, WriteOptions } from '../store.js';
@@ -37,7 +38,10 @@ function runStatements<T>(items: T[], ordered: boolean, run: (item: T, index: nu
   const errors: WriteError[] = [];
   for (let i = 0; i < items.length; i++) {
     try {
-      run(items[i]!, i);
+      const item = items[i]!;
+      // Update and delete statements carry their own collation.
+      const collation = isPlainObject(item) ? ((item as Document).collation as Document | undefined) : undefined;
+      withCollation(collation, () => run(item, i));
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
       errors.push(toWriteError(i, err));
@@ -67,8 +71,7 @@ function updateStored(
   env: UpdateEnvironment,
 ): Document | undefined {
   const outcome = applyUpdate(before, update, { inserting: false, ...env });
-  if (valuesEqual(outcome.doc, before) && Object.keys(outcome.doc).join() === Object.keys(before).join())
-    return undefined;
+  if (sameValue(outcome.doc, before)) return undefined;
   const description = outcome.kind === 'replacement' ? undefined : describeUpdate(before, outcome.doc, outcome.log);
   collection.replace(before, outcome.doc, description, env.write);
   return outcome.doc;
@@ -135,6 +138,8 @@ function update(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'update', ctx);
   const statements = documentArray(cmd, 'updates');
   const ordered = cmd.ordered !== false;
+  // Parsing errors fail the whole command before any statement runs, as mongod's IDL parser does.
+  for (const statement of statements) refuseStatementSort(statement, 'update.updates');
   const executor = new Statements(ctx, cmd);
   const variables = commandVariables(cmd, ctx);
   let n = 0;
@@ -143,7 +148,6 @@ function update(cmd: Document, ctx: CommandContext): Document {
   const errors = runStatements(statements, ordered, (statement, index) => {
     const query = optionalDocument(statement, 'q') ?? {};
     const u = statement.u;
-    refuseStatementSort(statement, 'update.updates');
     validateUpdate(u);
     if (statement.multi === true && !Array.isArray(u) && !isOperatorUpdate(u))
       throw failedToParse('multi update is not supported for replacement-style update');
@@ -175,13 +179,13 @@ function remove(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'delete', ctx);
   const statements = documentArray(cmd, 'deletes');
   const ordered = cmd.ordered !== false;
+  for (const statement of statements) refuseStatementSort(statement, 'delete.deletes');
   const executor = new Statements(ctx, cmd);
   const variables = commandVariables(cmd, ctx);
   let n = 0;
   const errors = runStatements(statements, ordered, (statement, index) => {
     const query = optionalDocument(statement, 'q') ?? {};
     const limit = statement.limit;
-    refuseStatementSort(statement, 'delete.deletes');
     if (!isNumeric(limit) || (toNumber(limit) !== 0 && toNumber(limit) !== 1))
       throw failedToParse('The limit field in delete objects must be 0 or 1');
     n += executor.run(index, () => {

@@ -116,8 +116,8 @@ function diffArrays(builder: Builder, before: unknown[], after: unknown[], path:
   }
 }
 
-/** Equal as BSON would store them: same value, same field order, same numeric type family. */
-function sameValue(a: unknown, b: unknown): boolean {
+/** Equal as BSON would store them: same value, same field order, same numeric type (never collated). */
+export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (isPlainObject(a) && isPlainObject(b)) {
     const ka = Object.keys(a);
@@ -126,5 +126,6 @@ function sameValue(a: unknown, b: unknown): boolean {
   }
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
   if (typeof a !== typeof b) return false;
+  if (typeof a === 'string') return false;
   return valuesEqual(a, b) && (a as { _bsontype?: string })?._bsontype === (b as { _bsontype?: string })?._bsontype;
 }
