@@ -230,6 +230,22 @@ export class Collection {
     return Array.from(this.docs.values(), (s) => s.doc);
   }
 
+  /**
+   * Documents stored after the one whose storage key is `after` (all of them without it), in natural order,
+   * with their keys: what a tailable cursor reads next. Undefined when `after` is gone (a capped collection
+   * rolled over it).
+   */
+  documentsAfter(after: string | undefined): Array<{ key: string; doc: Document }> | undefined {
+    if (after !== undefined && !this.docs.has(after)) return undefined;
+    const out: Array<{ key: string; doc: Document }> = [];
+    let passed = after === undefined;
+    for (const [key, stored] of this.docs) {
+      if (passed) out.push({ key, doc: stored.doc });
+      else if (key === after) passed = true;
+    }
+    return out;
+  }
+
   get(id: unknown): Document | undefined {
     if (this.isTimeseries) return this.all().find((doc) => valuesEqual(doc._id, id));
     return this.docs.get(canonicalKey(id))?.doc;

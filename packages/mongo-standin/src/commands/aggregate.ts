@@ -74,6 +74,11 @@ function aggregate(cmd: Document, ctx: CommandContext): Document {
     }
     rest = body.slice(1);
     ns = `${ctx.db}.$cmd.aggregate`;
+  } else if (first && '$collStats' in first) {
+    const name = validateCollectionName(ctx.db, target);
+    input = [collStats(ctx, name, first.$collStats)];
+    rest = body.slice(1);
+    ns = `${ctx.db}.${name}`;
   } else {
     const name = validateCollectionName(ctx.db, target);
     const at = snapshot ? { member: ctx.member, at: snapshot.atClusterTime } : undefined;
@@ -91,6 +96,38 @@ function aggregate(cmd: Document, ctx: CommandContext): Document {
   const reply = openQueryCursor(ctx.member.cursors, ns, results, { batchSize });
   if (snapshot) reply.cursor.atClusterTime = snapshot.atClusterTime;
   return reply;
+}
+
+/**
+ * `$collStats` (https://www.mongodb.com/docs/manual/reference/operator/aggregation/collStats/): the stand-in's
+ * own figures (data sizes are BSON sizes; there is no storage engine).
+ */
+function collStats(ctx: CommandContext, name: string, spec: unknown): Document {
+  if (!isPlainObject(spec)) throw new CommandError(ErrorCodes.FailedToParse, '$collStats must take a nested object');
+  const collection = ctx.member.store.collection(ctx.db, name);
+  if (!collection)
+    throw new CommandError(
+      ErrorCodes.NamespaceNotFound,
+      `Unable to retrieve storageStats in $collStats stage :: caused by :: Collection [${ctx.db}.${name}] not found.`,
+    );
+  const out: Document = { ns: `${ctx.db}.${name}`, host: ctx.member.address, localTime: new Date() };
+  const count = collection.count;
+  const size = collection.dataSize;
+  if (spec.storageStats !== undefined) {
+    out.storageStats = {
+      size,
+      count,
+      avgObjSize: count === 0 ? 0 : Math.floor(size / count),
+      storageSize: size,
+      capped: collection.isCapped,
+      ...(collection.isCapped ? { max: collection.options.max ?? 0, maxSize: collection.options.size } : {}),
+      nindexes: collection.indexSpecs().length,
+      totalIndexSize: 0,
+      indexSizes: Object.fromEntries(collection.indexSpecs().map((s) => [s.name, 0])),
+    };
+  }
+  if (spec.count !== undefined) out.count = count;
+  return out;
 }
 
 /** `$out` / `$merge`'s target namespace. */

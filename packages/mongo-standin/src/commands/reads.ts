@@ -2,11 +2,12 @@ import type { Document } from 'bson';
 import { ChangeStreamCursor, DEFAULT_AWAIT_MS } from '../change-streams.js';
 import { CommandError, ErrorCodes, typeMismatch } from '../errors.js';
 import { rootScope, type Variables } from '../query/expressions.js';
-import { compileProjection } from '../query/project.js';
+import { compileProjection, type Projector } from '../query/project.js';
+import { TailableCursor } from '../tailable-cursor.js';
 import { valuesAtPath } from '../query/paths.js';
 import { compileFilter } from '../query/match.js';
 import { sortDocuments } from '../query/sort.js';
-import { isNumeric, toNumber, valuesEqual } from '../query/values.js';
+import { isNumeric, isPlainObject, toNumber, valuesEqual } from '../query/values.js';
 import { cursorIdValue, openQueryCursor, QueryCursor } from '../cursors.js';
 import { collectionNameArg, optionalDocument, optionalInt, type CommandContext, type CommandSpec } from './context.js';
 import { readableDocuments, resolveNamespace } from './sources.js';
@@ -25,6 +26,10 @@ function find(cmd: Document, ctx: CommandContext): Document {
     find: true,
     scope: rootScope(Object.keys(variables)),
   });
+  if (cmd.tailable === true) return openTailable(cmd, ctx, name, filter, project, variables);
+  if (cmd.awaitData === true) {
+    throw new CommandError(ErrorCodes.FailedToParse, 'Cannot set awaitData without tailable');
+  }
   const snapshot = snapshotReadConcern(cmd, ctx.member);
   let docs = queryDocuments(ctx, name, filter, optionalDocument(cmd, 'sort'), variables, snapshot).slice(skip);
   const limit = Math.abs(rawLimit);
@@ -83,6 +88,22 @@ async function getMore(cmd: Document, ctx: CommandContext): Promise<Document> {
       ok: 1,
     };
   }
+  if (cursor instanceof TailableCursor) {
+    let nextBatch: Document[];
+    try {
+      nextBatch = await cursor.awaitBatch(
+        batchSize,
+        optionalInt(cmd, 'maxTimeMS') ?? DEFAULT_AWAIT_MS,
+        ctx.connection.signal,
+      );
+    } catch (err) {
+      cursors.kill(id);
+      throw err;
+    }
+    const done = cursor.dead;
+    if (done) cursors.kill(id);
+    return { cursor: { nextBatch, id: cursorIdValue(done ? 0 : id), ns: cursor.ns }, ok: 1 };
+  }
   const query = cursor as QueryCursor;
   const nextBatch = query.nextBatch(batchSize);
   const done = query.exhausted;
@@ -121,6 +142,42 @@ function killCursors(cmd: Document, ctx: CommandContext): Document {
     (ctx.member.cursors.kill(toNumber(raw)) ? cursorsKilled : cursorsNotFound).push(raw);
   }
   return { cursorsKilled, cursorsNotFound, cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+}
+
+/** find with `tailable` (and `awaitData`): a cursor that stays open on a capped collection. */
+function openTailable(
+  cmd: Document,
+  ctx: CommandContext,
+  name: string,
+  filter: Document,
+  project: Projector,
+  variables: Variables,
+): Document {
+  const collection = ctx.member.store.collection(ctx.db, name);
+  if (!collection?.isCapped) {
+    throw new CommandError(
+      ErrorCodes.BadValue,
+      `error processing query: ns=${ctx.db}.${name} tailable cursor requested on non capped collection`,
+    );
+  }
+  if (cmd.sort !== undefined && !(isPlainObject(cmd.sort) && Object.keys(cmd.sort).every((k) => k === '$natural'))) {
+    throw new CommandError(ErrorCodes.BadValue, 'cannot use tailable option with a sort other than {$natural: 1}');
+  }
+  const matcher = compileFilter(filter, { variables });
+  const cursor = new TailableCursor(
+    ctx.member.cursors.allocateId(),
+    `${ctx.db}.${name}`,
+    collection,
+    ctx.member.store,
+    ctx.member.oplog,
+    (doc) => matcher(doc),
+    (doc) => project(doc, variables),
+    cmd.awaitData === true,
+  );
+  const batchSize = optionalInt(cmd, 'batchSize');
+  const firstBatch = batchSize === 0 ? [] : cursor.nextBatch(batchSize ?? 101);
+  ctx.member.cursors.register(cursor);
+  return { cursor: { firstBatch, id: cursorIdValue(cursor.id), ns: cursor.ns }, ok: 1 };
 }
 
 /** The documents of a collection or a view that match `filter`, sorted when asked. */
