@@ -293,15 +293,15 @@ export class ChangeStreamCursor implements ServerCursor {
         if (this.tokenToFind) this.surpassed(emitted.token);
         const shaped = this.applyStages(emitted.event);
         if (shaped) {
-          const fragments = this.fragmentsOf(shaped, emitted.token);
-          const size = fragments.reduce((s, f) => s + f.size, 0);
-          if (batch.length > 0 && bytes + size > MAX_BSON_OBJECT_SIZE) break scan;
-          for (const fragment of fragments) {
+          // Fragments of a split event go out one by one, as many as fit the 16 MiB batch.
+          for (const fragment of this.fragmentsOf(shaped, emitted.token)) {
             if (fragment.token <= this.position) continue;
+            if (batch.length > 0 && bytes + fragment.size > MAX_BSON_OBJECT_SIZE) break scan;
             batch.push(fragment.event);
+            bytes += fragment.size;
+            this.position = fragment.token;
             this.resumeToken = fragment.token;
           }
-          bytes += size;
           returnedFromEntry = true;
         }
         if (emitted.token > this.position) this.position = emitted.token;

@@ -17,7 +17,9 @@ const enum CType {
   Nullish = 20,
   Numeric = 30,
   NumericNegativeLargeMagnitude = 31,
+  NumericNegativeSmallMagnitude = 40,
   NumericZero = 41,
+  NumericPositiveSmallMagnitude = 42,
   NumericPositive1ByteInt = 43,
   NumericPositiveLargeMagnitude = 51,
   StringLike = 60,
@@ -175,8 +177,17 @@ function numericType(value: unknown): number {
     return value > 0 ? CType.NumericPositive1ByteInt + length - 1 : CType.NumericZero - 2 - (length - 1);
   }
   const int = integral(value);
-  if (int === undefined)
-    return toNumber(value) < 0 ? CType.NumericNegativeLargeMagnitude : CType.NumericPositiveLargeMagnitude;
+  if (int === undefined) {
+    const n = toNumber(value);
+    if (Number.isNaN(n)) return CType.Numeric;
+    if (!Number.isFinite(n) || Math.abs(n) >= 2 ** 53) {
+      return n < 0 ? CType.NumericNegativeLargeMagnitude : CType.NumericPositiveLargeMagnitude;
+    }
+    if (Math.abs(n) < 1) return n < 0 ? CType.NumericNegativeSmallMagnitude : CType.NumericPositiveSmallMagnitude;
+    // A fraction above 1: classed by its integral part, like an integer of that size.
+    const length = smallByteLength(Math.floor(Math.abs(n)) * 2 + 1);
+    return n > 0 ? CType.NumericPositive1ByteInt + length - 1 : CType.NumericZero - 2 - (length - 1);
+  }
   if (int === 0n) return CType.NumericZero;
   const shifted = (int < 0n ? -int : int) << 1n;
   const length = byteLength(shifted);
@@ -263,7 +274,32 @@ function writeValue(w: Writer, value: unknown): void {
     case CType.NumericPositiveLargeMagnitude:
       w.raw(orderedDoubleBytes(toNumber(value)));
       return;
+    case CType.Numeric:
+      return; // NaN
+    case CType.NumericNegativeSmallMagnitude:
+    case CType.NumericPositiveSmallMagnitude: {
+      // The magnitude's IEEE 754 bits sort as the magnitudes do; inverted for negatives.
+      const buf = Buffer.alloc(8);
+      buf.writeDoubleBE(Math.abs(toNumber(value)));
+      for (const b of buf) w.byte(type === CType.NumericNegativeSmallMagnitude ? ~b : b);
+      return;
+    }
     default: {
+      const n = typeof value === 'number' ? value : toNumber(value);
+      if (!Number.isInteger(n) && integral(value) === undefined) {
+        // The integral part as an integer with the fraction flag (low bit) set, then the fraction in 8 bytes.
+        const magnitude = Math.abs(n);
+        const whole = Math.floor(magnitude);
+        const shifted = whole * 2 + 1;
+        const fraction = Buffer.alloc(8);
+        fraction.writeBigUInt64BE(BigInt(Math.floor((magnitude - whole) * 2 ** 53)));
+        for (let i = smallByteLength(shifted) - 1; i >= 0; i--) {
+          const b = Math.floor(shifted / 2 ** (8 * i)) & 0xff;
+          w.byte(n < 0 ? ~b : b);
+        }
+        for (const b of fraction) w.byte(n < 0 ? ~b : b);
+        return;
+      }
       // Integers: the magnitude shifted left by one (the low bit would flag a fraction), big-endian, inverted
       // for negatives so that larger magnitudes sort first.
       if (isSmallInt(value)) {
@@ -354,6 +390,15 @@ function readValue(r: Reader, type: number): unknown {
       return { $maxKey: 1 };
     case CType.NumericZero:
       return 0;
+    case CType.Numeric:
+      return Number.NaN;
+    case CType.NumericNegativeSmallMagnitude:
+    case CType.NumericPositiveSmallMagnitude: {
+      const buf = Buffer.from(r.take(8));
+      if (type === CType.NumericNegativeSmallMagnitude) for (let i = 0; i < 8; i++) buf[i] = ~buf[i]! & 0xff;
+      const magnitude = buf.readDoubleBE(0);
+      return type === CType.NumericNegativeSmallMagnitude ? -magnitude : magnitude;
+    }
     case CType.StringLike:
       return r.cstring();
     case CType.Object: {
@@ -405,8 +450,13 @@ function readValue(r: Reader, type: number): unknown {
       const length = positive ? type - CType.NumericPositive1ByteInt + 1 : CType.NumericZero - 2 - type + 1;
       let shifted = 0n;
       for (const b of r.take(length)) shifted = (shifted << 8n) | BigInt(negative ? ~b & 0xff : b);
-      if ((shifted & 1n) === 1n) throw new KeyStringError('KeyString numbers with fractions are not understood');
       const magnitude = shifted >> 1n;
+      if ((shifted & 1n) === 1n) {
+        let fraction = 0n;
+        for (const b of r.take(8)) fraction = (fraction << 8n) | BigInt(negative ? ~b & 0xff : b);
+        const value = Number(magnitude) + Number(fraction) / 2 ** 53;
+        return negative ? -value : value;
+      }
       const int = negative ? -magnitude : magnitude;
       return int >= BigInt(-(2 ** 31)) && int < BigInt(2 ** 31) ? Number(int) : Long.fromBigInt(int);
     }
