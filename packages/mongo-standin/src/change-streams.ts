@@ -377,6 +377,7 @@ export class ChangeStreamCursor implements ServerCursor {
   }
 
   private applyStages(event: Document): Document | undefined {
+    if (this.definition.stages.length === 0) return event;
     let current: Document | undefined = event;
     for (const stage of this.definition.stages) {
       current = stage(current, documentVariables(current, this.definition.variables));

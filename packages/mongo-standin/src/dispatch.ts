@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Document } from 'bson';
+import type { Document, Timestamp } from 'bson';
 import { ChangeStreamCursor } from './change-streams.js';
 import { aggregateCommands } from './commands/aggregate.js';
 import { collModCommands } from './commands/coll-mod.js';
@@ -66,10 +66,10 @@ function namespaceOf(name: string, cmd: Document, db: string): string | undefine
 }
 
 /** Each connection's last write, as mongod's ReplClientInfo keeps it (for the NoWritesPerformed label). */
-const lastWriteByConnection = new WeakMap<ReplicaSetMember, Map<number, string>>();
+const lastWriteByConnection = new WeakMap<ReplicaSetMember, Map<number, Timestamp>>();
 const MAX_TRACKED_CONNECTIONS = 10_000;
 
-function connectionLastWrite(member: ReplicaSetMember): Map<number, string> {
+function connectionLastWrite(member: ReplicaSetMember): Map<number, Timestamp> {
   let map = lastWriteByConnection.get(member);
   if (!map) {
     map = new Map();
@@ -96,7 +96,7 @@ export async function dispatch(
   if (body.lsid !== undefined) recordSession(member, body.lsid);
   const writes = connectionLastWrite(member);
   const lastWriteBefore = writes.get(connection.id);
-  const appliedBefore = member.lastApplied.toString();
+  const appliedBefore = member.lastApplied;
   let reply: Document;
   try {
     reply = await run(name, spec, body, ctx);
@@ -114,13 +114,16 @@ export async function dispatch(
       commandName: name,
       cmd: body,
       changeStream: name === 'getMore' ? ctx.checkedOut === 'changeStream' : isChangeStreamAggregate(name, body),
-      wrote: lastWriteBefore === undefined ? undefined : member.lastApplied.toString() !== appliedBefore,
+      wrote: lastWriteBefore === undefined ? undefined : member.lastApplied !== appliedBefore,
     });
     reply = error.toReply();
   }
-  if (member.lastApplied.toString() !== appliedBefore) {
-    if (writes.size >= MAX_TRACKED_CONNECTIONS) writes.delete(writes.keys().next().value as number);
-    writes.set(connection.id, member.lastApplied.toString());
+  // lastApplied is replaced (never mutated) by each write this member applies.
+  if (member.lastApplied !== appliedBefore) {
+    if (writes.size >= MAX_TRACKED_CONNECTIONS && !writes.has(connection.id)) {
+      writes.delete(writes.keys().next().value as number);
+    }
+    writes.set(connection.id, member.lastApplied);
   }
   addTopologyVersion(reply, member);
   reply.$clusterTime = member.clusterTimeDocument();

@@ -62,6 +62,17 @@ function uuidHex(uuid: UUID | undefined): string {
   return hex;
 }
 
+const ID_FIELD = encodeCString('_id');
+
+/** A documentKey's encoding, with a fast path for the usual `{ _id: ObjectId }`. */
+function documentKeyHex(documentKey: Document): string {
+  const id = documentKey._id as { _bsontype?: string; toHexString?: () => string } | undefined;
+  if (id?._bsontype === 'ObjectId' && Object.keys(documentKey).length === 1) {
+    return `4664${ID_FIELD}64${id.toHexString!().toUpperCase()}00`;
+  }
+  return encodeKeyStringValue(documentKey);
+}
+
 /**
  * The full token of one event: the KeyString of `[clusterTime, 2, 128, 0, fromInvalidate, uuid | null,
  * { operationType, documentKey | operationDescription }, fragmentNum?]`, assembled from cached pieces
@@ -69,7 +80,7 @@ function uuidHex(uuid: UUID | undefined): string {
  */
 export function eventTokenData(ts: Ts, event: EventIdentity): string {
   let identifier = OBJECT + STRING + OPERATION_TYPE + STRING + encodeCString(event.operationType);
-  if (event.documentKey !== undefined) identifier += OBJECT + DOCUMENT_KEY + encodeKeyStringValue(event.documentKey);
+  if (event.documentKey !== undefined) identifier += OBJECT + DOCUMENT_KEY + documentKeyHex(event.documentKey);
   else if (event.operationDescription !== undefined) {
     identifier += OBJECT + OPERATION_DESCRIPTION + encodeKeyStringValue(event.operationDescription);
   }

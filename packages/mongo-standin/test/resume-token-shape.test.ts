@@ -77,6 +77,16 @@ describe('KeyString resume tokens (unit)', () => {
     expect(parseToken({ _data: invalidate }).kind).toBe(TokenKind.Invalidate);
   });
 
+  it('builds event tokens exactly as the generic KeyString encoder would', () => {
+    const ts = new Timestamp({ t: 1_700_000_000, i: 9 });
+    const uuid = new UUID();
+    for (const documentKey of [{ _id: new ObjectId() }, { _id: 7 }, { _id: 'a', shard: 2 }]) {
+      expect(eventTokenData(ts, { uuid, operationType: 'insert', documentKey })).toBe(
+        encodeKeyString([ts, 2, 128, 0, false, uuid, { operationType: 'insert', documentKey }]),
+      );
+    }
+  });
+
   it('refuses malformed tokens with mongod codes', () => {
     expect(() => parseToken({ _data: 12 })).toThrow(expect.objectContaining({ code: 40647 }));
     expect(() => parseToken({ _data: 'xyz' })).toThrow(expect.objectContaining({ code: 9 }));

@@ -19,11 +19,23 @@ function cacheOf(member: ReplicaSetMember): Map<string, Document> {
   return cache;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** A session id's key: the UUID's hex (built directly: this runs for every command). */
+function sessionKey(id: unknown): string {
+  const bin = id as { buffer?: Uint8Array; position?: number; _bsontype?: string };
+  if (bin._bsontype !== 'Binary' || !bin.buffer) return canonicalKey(id);
+  let key = '';
+  const end = bin.position ?? bin.buffer.length;
+  for (let i = 0; i < end; i++) key += HEX[bin.buffer[i]!];
+  return key;
+}
+
 /** Notes the use of a command's `lsid`. */
 export function recordSession(member: ReplicaSetMember, lsid: unknown): void {
   if (!isPlainObject(lsid) || lsid.id === undefined) return;
   const cache = cacheOf(member);
-  const key = canonicalKey(lsid.id);
+  const key = sessionKey(lsid.id);
   cache.delete(key);
   if (cache.size >= MAX_SESSIONS) cache.delete(cache.keys().next().value as string);
   cache.set(key, { _id: { id: lsid.id }, lastUse: new Date() });
