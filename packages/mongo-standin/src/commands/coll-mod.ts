@@ -6,8 +6,10 @@ import { parseSharedOptions } from './collection-options.js';
 import { collectionNameArg, GENERIC_ARGUMENTS, type CommandContext, type CommandSpec } from './context.js';
 
 /**
- * `collMod` — only its `index` option (change a TTL index's `expireAfterSeconds`, or hide/unhide an index),
- * with mongod 7.0's checks, error codes and messages. Other collMod options are refused loudly.
+ * `collMod` (https://www.mongodb.com/docs/manual/reference/command/collMod/) with mongod 7.0's checks, error
+ * codes and messages: collection options (validation, pre/post images, views, clustered TTL, capped size) and
+ * index options (a TTL index's `expireAfterSeconds`, hide/unhide). Options it does not implement are refused
+ * loudly.
  */
 
 /** collMod options the stand-in applies (besides `index`). */

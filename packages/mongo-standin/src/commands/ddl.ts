@@ -220,6 +220,7 @@ function createIndexes(cmd: Document, ctx: CommandContext): Document {
           codeName: 'CannotCreateIndex',
         });
     }
+    refuseCollation(raw.collation);
     const spec: IndexSpec = { v: 2, key: raw.key, name: raw.name };
     for (const option of [
       'unique',
