@@ -216,16 +216,17 @@ export class ReplicaSet {
     this.electionTimer.unref();
   }
 
-  private candidateFor(plan: ElectionPlan, now: number): ReplicaSetMember | undefined {
-    if (plan.to !== undefined) {
-      const chosen = this.members[plan.to]!;
-      return chosen.ineligibleUntil <= now ? chosen : undefined;
-    }
+  /** Members that may win this election once eligible: `to`, or every member but the old primary (if others exist). */
+  private contenders(plan: ElectionPlan): ReplicaSetMember[] {
+    if (plan.to !== undefined) return [this.members[plan.to]!];
     const leaving = this.steppedDown?.member;
-    const eligible = this.members.filter(
-      (m) => m.ineligibleUntil <= now && (this.members.length === 1 || m !== leaving),
-    );
+    return this.members.filter((m) => this.members.length === 1 || m !== leaving);
+  }
+
+  private candidateFor(plan: ElectionPlan, now: number): ReplicaSetMember | undefined {
+    const eligible = this.contenders(plan).filter((m) => m.ineligibleUntil <= now);
     // Voters elect the candidate whose oplog is the most up to date (ties: the next member after the old primary).
+    const leaving = this.steppedDown?.member;
     const start = leaving ? leaving.id + 1 : 0;
     const order = (m: ReplicaSetMember) => (m.id - start + this.members.length) % this.members.length;
     return eligible.sort((a, b) => compareTs(b.lastApplied, a.lastApplied) || order(a) - order(b))[0];
@@ -237,10 +238,9 @@ export class ReplicaSet {
     const now = Date.now();
     const candidate = this.candidateFor(plan, now);
     if (!candidate) {
-      // Nobody may be elected yet (a lone member stepped down for a while): try when the first one may.
-      const waiting = plan.to !== undefined ? [this.members[plan.to]!] : this.members;
-      const next = Math.min(...waiting.map((m) => m.ineligibleUntil));
-      this.scheduleElection(plan, Math.max(0, next - now));
+      // Nobody may be elected yet (a lone member stepped down for a while, frozen members): try when one may.
+      const next = Math.min(...this.contenders(plan).map((m) => m.ineligibleUntil));
+      this.scheduleElection(plan, Math.max(1, next - now));
       return;
     }
     const previous = this.steppedDown;
