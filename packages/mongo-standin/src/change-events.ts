@@ -1,4 +1,4 @@
-import type { Document, Timestamp } from 'bson';
+import { Long, type Document, type Timestamp } from 'bson';
 import { CommandError, ErrorCodes } from './errors.js';
 import type { OplogEntry } from './oplog.js';
 import { eventTokenData, tokenData, TokenKind, type EventIdentity } from './resume-token.js';
@@ -164,6 +164,10 @@ export function eventsFor(entry: OplogEntry, options: EventOptions): Emitted[] {
       event.operationDescription = entry.ddl!.operationDescription;
       if (entry.ddl!.stateBeforeChange) event.stateBeforeChange = entry.ddl!.stateBeforeChange;
       break;
+  }
+  if (entry.transaction) {
+    event.lsid = entry.transaction.lsid;
+    event.txnNumber = Long.fromNumber(entry.transaction.txnNumber);
   }
   emitted.unshift({ token: entry.token, event, invalidates: false });
   if (entry.op === 'drop' && scope.coll !== undefined) invalidate();

@@ -19,6 +19,16 @@ import { replCommands } from './commands/repl.js';
 import { recordSession } from './commands/sessions.js';
 import { withCollation } from './query/collation.js';
 import { refuseUnsupportedSnapshot } from './snapshots.js';
+import {
+  abortOnFailure,
+  abortTransaction,
+  commitTransaction,
+  endSessionTransactions,
+  enterTransaction,
+  handleWriteErrors,
+  isTransactionCommand,
+  type Transaction,
+} from './transactions.js';
 
 const commands: Record<string, CommandSpec> = {
   ...handshakeCommands,
@@ -31,6 +41,9 @@ const commands: Record<string, CommandSpec> = {
   ...collModCommands,
   ...replCommands,
   configureFailPoint: { handler: (cmd, ctx) => ctx.member.failPoints.configure(cmd) },
+  // Run by the dispatcher on the session's transaction (transactions.ts); the handlers are never reached.
+  commitTransaction: { handler: () => ({ ok: 1 }), write: true },
+  abortTransaction: { handler: () => ({ ok: 1 }), write: true },
 };
 
 /** Names the stand-in answers, for its README and tests. */
@@ -157,12 +170,13 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     }
   }
   if (!spec) throw new CommandError(ErrorCodes.CommandNotFound, `no such command: '${name}'`);
-  if (cmd.autocommit === false || cmd.startTransaction === true) {
-    // Not IllegalOperation (20): on a write the driver rewrites 20 into its "MMAPv1, use retryWrites=false" error.
-    throw new CommandError(
-      ErrorCodes.OperationNotSupportedInTransaction,
-      'Transactions are not supported by the stand-in',
-    );
+  // A statement of a transaction runs against the transaction's view of the data (transactions.ts).
+  const endsTransaction = name === 'commitTransaction' || name === 'abortTransaction';
+  let transaction: Transaction | undefined;
+  let handlerCtx = ctx;
+  if (isTransactionCommand(cmd)) ({ transaction, context: handlerCtx } = enterTransaction(name, cmd, ctx));
+  else if (endsTransaction) {
+    throw new CommandError(ErrorCodes.InvalidOptions, `${name} must be run within a transaction`);
   }
   refuseUnsupportedSnapshot(name, cmd);
   // Whether this is a change-stream command is decided now: a rollback may kill its cursor meanwhile.
@@ -175,11 +189,26 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     member.counters.rejectedWhileSteppedDown += 1;
     throw rejected;
   }
-  const writeConcern = spec.write ? parseWriteConcern(cmd) : undefined;
+  // Statements of a transaction do not wait for a write concern: its commit does.
+  const writeConcern = spec.write && (!transaction || endsTransaction) ? parseWriteConcern(cmd) : undefined;
   if (spec.read) await awaitReadConcern(cmd, member, ctx.connection.signal);
   const interruptions = member.interruptions;
-  // A command's collation holds for the string comparisons it makes (update/delete statements carry their own).
-  const reply = await withCollation(cmd.collation as Document | undefined, () => spec.handler(cmd, ctx));
+  if (name === 'endSessions' || name === 'killSessions') {
+    endSessionTransactions(member, Array.isArray(cmd[name]) ? (cmd[name] as unknown[]) : []);
+  } else if (name === 'killAllSessions') endSessionTransactions(member, 'all');
+  let reply: Document;
+  if (transaction && name === 'commitTransaction') reply = commitTransaction(transaction, ctx);
+  else if (transaction && name === 'abortTransaction') reply = abortTransaction(transaction);
+  else {
+    try {
+      // A command's collation holds for the string comparisons it makes (update/delete statements carry their own).
+      reply = await withCollation(cmd.collation as Document | undefined, () => spec.handler(cmd, handlerCtx));
+      if (transaction) handleWriteErrors(transaction, reply);
+    } catch (err) {
+      if (transaction) abortOnFailure(transaction);
+      throw err;
+    }
+  }
   if (member.interruptions !== interruptions) throw interruptedByStateChange(labels);
   // The optime the write concern waits for: the write's own entries, or (a no-op write, a retry answered from
   // its record) the newest the primary has, as mongod waits for the client's or the system's last optime.
@@ -188,8 +217,8 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     member.counters.writesDelayed += 1;
     await sleep(member.writeLatencyMs);
   }
-  if (!writeConcern) return reply;
-  const injected = member.failPoints.takeWriteConcernError(target);
+  // failCommand's writeConcernError applies to any write, a transaction's statements included.
+  const injected = spec.write ? member.failPoints.takeWriteConcernError(target) : undefined;
   if (injected?.writeConcernError) {
     // mongod's failCommand replaces the write-concern wait by the given error (service_entry_point_common.cpp).
     reply.writeConcernError = { ...injected.writeConcernError };
@@ -199,6 +228,7 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     member.counters.writeConcernErrors += 1;
     return reply;
   }
+  if (!writeConcern) return reply;
   await applyWriteConcern(reply, writeConcern, writtenAt, member, ctx.connection.signal, (code) => labels(code, code));
   return reply;
 }

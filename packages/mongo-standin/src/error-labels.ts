@@ -32,7 +32,16 @@ export function serverErrorLabels(code: number | undefined, wcCode: number | und
   const { cmd } = ctx;
   const inTransaction = cmd.txnNumber !== undefined && cmd.autocommit !== undefined;
   if (inTransaction) {
-    return code !== undefined && TRANSIENT_TRANSACTION_CODES.has(code) ? ['TransientTransactionError'] : [];
+    const commitOrAbort = ctx.commandName === 'commitTransaction' || ctx.commandName === 'abortTransaction';
+    if (!commitOrAbort) {
+      return code !== undefined && TRANSIENT_TRANSACTION_CODES.has(code) ? ['TransientTransactionError'] : [];
+    }
+    // Commit and abort are retryable themselves; only NoSuchTransaction (no write concern error) is transient.
+    if (code === 251 && wcCode === undefined) return ['TransientTransactionError'];
+    const retryable =
+      (code !== undefined && RETRYABLE_WRITE_CODES.has(code)) ||
+      (wcCode !== undefined && RETRYABLE_WRITE_CODES.has(wcCode));
+    return retryable ? ['RetryableWriteError'] : [];
   }
   const labels: string[] = [];
   const retryableWrite = cmd.txnNumber !== undefined;

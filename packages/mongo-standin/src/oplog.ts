@@ -38,6 +38,8 @@ export interface OplogEntry {
   dropTarget?: UUID;
   /** The collection had changeStreamPreAndPostImages enabled: pre- and post-images are available. */
   imagesRecorded?: boolean;
+  /** The write was part of a committed transaction: change events carry its `lsid` and `txnNumber`. */
+  transaction?: { lsid: Document; txnNumber: number };
 }
 
 /** A DDL change event's content (mongod's oplog command entry, as change streams report it). */

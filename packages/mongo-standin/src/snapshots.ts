@@ -23,7 +23,8 @@ export interface SnapshotReadConcern {
 /** The snapshot a command reads at, or undefined when it does not ask for one. */
 export function snapshotReadConcern(cmd: Document, member: ReplicaSetMember): SnapshotReadConcern | undefined {
   const rc = cmd.readConcern;
-  if (!isPlainObject(rc) || rc.level !== 'snapshot') return undefined;
+  // Inside a transaction the transaction's own snapshot applies (transactions.ts).
+  if (!isPlainObject(rc) || rc.level !== 'snapshot' || cmd.autocommit !== undefined) return undefined;
   const at = rc.atClusterTime as { _bsontype?: string } | undefined;
   if (at !== undefined && at._bsontype !== 'Timestamp') {
     throw new CommandError(

@@ -79,6 +79,8 @@ function duplicateKeyError(ns: string, index: Index, keyValue: Document): Comman
 /** Options of a write that change how it is checked. */
 export interface WriteOptions {
   bypassDocumentValidation?: boolean;
+  /** The committed transaction the write belongs to (its change events carry `lsid` and `txnNumber`). */
+  transaction?: { lsid: Document; txnNumber: number };
 }
 
 /** A validator: the reason a document fails it (mongod's errInfo.details), or undefined when it passes. */
@@ -306,6 +308,7 @@ export class Collection {
       uuid: this.uuid,
       documentKey: { _id: doc._id },
       document: doc,
+      ...(options.transaction ? { transaction: options.transaction } : {}),
       bytes,
     });
     this.enforceCap();
@@ -345,11 +348,12 @@ export class Collection {
       preImage: before,
       ...(description ? { updateDescription: { ...description } } : {}),
       ...(this.recordsImages ? { imagesRecorded: true } : {}),
+      ...(options.transaction ? { transaction: options.transaction } : {}),
       bytes,
     });
   }
 
-  delete(doc: Document): boolean {
+  delete(doc: Document, options: WriteOptions = {}): boolean {
     this.refuseOnView();
     const id = this.keyOf(doc);
     const stored = id === undefined ? undefined : this.docs.get(id);
@@ -365,6 +369,7 @@ export class Collection {
       documentKey: { _id: stored.doc._id },
       preImage: stored.doc,
       ...(this.recordsImages ? { imagesRecorded: true } : {}),
+      ...(options.transaction ? { transaction: options.transaction } : {}),
       bytes: stored.bytes,
     });
     return true;

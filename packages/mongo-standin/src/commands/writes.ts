@@ -2,7 +2,7 @@ import { ObjectId, type Document } from 'bson';
 import { CommandError, ErrorCodes, failedToParse } from '../errors.js';
 import { compileFilter, type Matcher } from '../query/match.js';
 import { compileProjection } from '../query/project.js';
-import { sortDocuments } from '../query/sort.js';
+import { compileSort, sortDocuments } from '../query/sort.js';
 import { applyUpdate, compileArrayFilters, isOperatorUpdate, seedFromQuery, validateUpdate } from '../query/update.js';
 import { describeUpdate, sameValue } from '../query/update-description.js';
 import { withCollation } from '../query/collation.js';
@@ -107,8 +107,10 @@ export function matchingDocuments(
   sort?: unknown,
   variables?: Variables,
 ): Document[] {
-  if (!collection) return [];
+  // The filter is parsed (and refused when invalid) whether or not the collection exists, as mongod does.
   const matcher = compileFilter(filter, { variables });
+  if (sort !== undefined) compileSort(sort);
+  if (!collection) return [];
   // The one index the stand-in uses: an _id equality looks the document up instead of scanning.
   const id: unknown = isPlainObject(filter) ? filter._id : undefined;
   const byId = id !== undefined && !isPlainObject(id) && rankOf(id) !== TypeRank.RegExp;
