@@ -9,6 +9,7 @@ import { handshakeCommands } from './commands/handshake.js';
 import { readCommands } from './commands/reads.js';
 import { writeCommands } from './commands/writes.js';
 import { CommandError, ErrorCodes } from './errors.js';
+import { checkApiParameters } from './api-version.js';
 import { serverErrorLabels } from './error-labels.js';
 import { ConnectionClosedByFailPoint } from './fail-points.js';
 import type { ReplicaSetMember } from './member.js';
@@ -170,6 +171,7 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     }
   }
   if (!spec) throw new CommandError(ErrorCodes.CommandNotFound, `no such command: '${name}'`);
+  checkApiParameters(name, cmd);
   // A statement of a transaction runs against the transaction's view of the data (transactions.ts).
   const endsTransaction = name === 'commitTransaction' || name === 'abortTransaction';
   let transaction: Transaction | undefined;

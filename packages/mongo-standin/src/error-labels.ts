@@ -25,23 +25,28 @@ export interface LabelContext {
   wrote?: boolean;
 }
 
-/** Codes mongod treats as transient inside a transaction (isTransientTransactionError, outside commit/abort). */
-const TRANSIENT_TRANSACTION_CODES: ReadonlySet<number> = new Set([112, 24, 267, 251, ...RETRYABLE_WRITE_CODES]);
+/**
+ * Codes transient in any statement of a transaction, commit and abort included: WriteConflict, LockTimeout,
+ * PreparedTransactionInProgress, StaleDbVersion, and the snapshot and re-targeting errors.
+ */
+const ALWAYS_TRANSIENT_CODES: ReadonlySet<number> = new Set([112, 24, 267, 249, 239, 246, 13388, 63, 150]);
 
 export function serverErrorLabels(code: number | undefined, wcCode: number | undefined, ctx: LabelContext): string[] {
   const { cmd } = ctx;
   const inTransaction = cmd.txnNumber !== undefined && cmd.autocommit !== undefined;
   if (inTransaction) {
+    // mongod's isTransientTransactionError: some codes always are; commit and abort are otherwise retryable
+    // themselves (only their NoSuchTransaction without a write concern error is transient).
     const commitOrAbort = ctx.commandName === 'commitTransaction' || ctx.commandName === 'abortTransaction';
-    if (!commitOrAbort) {
-      return code !== undefined && TRANSIENT_TRANSACTION_CODES.has(code) ? ['TransientTransactionError'] : [];
-    }
-    // Commit and abort are retryable themselves; only NoSuchTransaction (no write concern error) is transient.
-    if (code === 251 && wcCode === undefined) return ['TransientTransactionError'];
+    const transient =
+      code !== undefined &&
+      (ALWAYS_TRANSIENT_CODES.has(code) ||
+        (commitOrAbort ? code === 251 && wcCode === undefined : code === 251 || RETRYABLE_WRITE_CODES.has(code)));
+    if (transient) return ['TransientTransactionError'];
     const retryable =
       (code !== undefined && RETRYABLE_WRITE_CODES.has(code)) ||
       (wcCode !== undefined && RETRYABLE_WRITE_CODES.has(wcCode));
-    return retryable ? ['RetryableWriteError'] : [];
+    return commitOrAbort && retryable ? ['RetryableWriteError'] : [];
   }
   const labels: string[] = [];
   const retryableWrite = cmd.txnNumber !== undefined;

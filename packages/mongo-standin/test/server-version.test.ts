@@ -33,4 +33,15 @@ describe('server version claims', () => {
     ).rejects.toMatchObject({ code: 40415 });
     expect(await coll.countDocuments()).toBe(0);
   });
+
+  it('checks Stable API parameters as 7.0 does (versioned-api spec tests)', async () => {
+    target = await openTarget('stand-in');
+    const db = target.client.db(target.dbName);
+    await expect(db.command({ ping: 1, apiStrict: true })).rejects.toMatchObject({ code: 322 }); // APIVersionError
+    await expect(db.command({ ping: 1, apiVersion: '2' })).rejects.toMatchObject({ code: 322 });
+    expect(await db.command({ ping: 1, apiVersion: '1', apiStrict: true })).toMatchObject({ ok: 1 });
+    await expect(db.command({ distinct: 'v', key: 'a', apiVersion: '1', apiStrict: true })).rejects.toMatchObject({
+      code: 323,
+    }); // APIStrictError: distinct is not in API Version 1
+  });
 });

@@ -103,6 +103,31 @@ describe.each(targetKinds)('transactions through the official driver (%s)', (kin
     await stream.close();
   });
 
+  // Needs failCommand, which a real server has only with enableTestCommands.
+  it.skipIf(kind === 'real')(
+    'labels a commit WriteConflict TransientTransactionError: withTransaction runs again',
+    async () => {
+      // transactions-convenient-api/commit-transienttransactionerror.yml
+      const db = await open();
+      const accounts = db.collection<Doc>('accounts');
+      const admin = target.client.db('admin');
+      const session = target.client.startSession();
+      await admin.command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 2 },
+        data: { failCommands: ['commitTransaction'], errorCode: 112 },
+      });
+      let attempts = 0;
+      await session.withTransaction(async () => {
+        attempts += 1;
+        await accounts.insertOne({ _id: 'retried' }, { session });
+      });
+      expect(attempts).toBe(3); // the commit's TransientTransactionError made withTransaction run it again
+      expect(await accounts.countDocuments({ _id: 'retried' })).toBe(1);
+      await session.endSession();
+    },
+  );
+
   it('refuses what transactions cannot run: count, a write concern on a statement', async () => {
     const db = await open();
     const accounts = db.collection<Doc>('accounts');
