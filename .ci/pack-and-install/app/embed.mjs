@@ -1,0 +1,21 @@
+// The gateway inside an app of your own, plain JavaScript, no build step: your routes are a fastify
+// plugin registered on the gateway's fastify instance, which owns the HTTP server Socket.IO shares.
+import assert from 'node:assert/strict';
+import { createGateway, loadConfig } from '@switchyard/gateway';
+
+async function existingApp(app) {
+  app.get('/api/hello', async () => ({ hello: 'world' }));
+}
+
+const gateway = await createGateway(loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }));
+await gateway.app.register(existingApp);
+const { url } = await gateway.listen();
+try {
+  assert.deepEqual(await (await fetch(`${url}/api/hello`)).json(), { hello: 'world' });
+  const sdk = await fetch(`${url}/sdk/switchyard.js`);
+  assert.equal(sdk.status, 200);
+  assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  console.log(`embed: your route and the gateway's /sdk/switchyard.js on one server (${url})`);
+} finally {
+  await gateway.close();
+}
