@@ -29,7 +29,10 @@ const steps = packages.length + (bundles ? 1 : 0);
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const firstBuild = packages.some((name) => !existsSync(`${ROOT}packages/${name}/dist`));
 
-if (firstBuild) console.log('Compiling TypeScript: the first build takes about a minute on 2 cores, later ones only redo what changed.');
+if (firstBuild)
+  console.log(
+    'Compiling TypeScript: the first build takes about a minute on 2 cores, later ones only redo what changed.',
+  );
 
 let step = 0;
 async function timed(label: string, run: () => void | Promise<void>): Promise<void> {
