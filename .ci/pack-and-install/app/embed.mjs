@@ -15,7 +15,10 @@ try {
   const sdk = await fetch(`${url}/sdk/switchyard.js`);
   assert.equal(sdk.status, 200);
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
-  console.log(`embed: your route and the gateway's /sdk/switchyard.js on one server (${url})`);
+  // fastify's inject() (light-my-request, with cookie@2, which declares Node >= 22) on this Node.
+  const injected = await gateway.app.inject({ url: '/api/hello', cookies: { session: 'abc' } });
+  assert.deepEqual(injected.json(), { hello: 'world' });
+  console.log(`embed: your route and the gateway's /sdk/switchyard.js on one server (${url}), inject() works`);
 } finally {
   await gateway.close();
 }
