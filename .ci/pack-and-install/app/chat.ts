@@ -45,7 +45,9 @@ try {
   if (!page.ok || !page.messages.some((message) => message.id === sent.id)) {
     throw new Error(`history:fetch did not return the message: ${JSON.stringify(page)}`);
   }
-  console.log(`chat: ada (websocket) → bob (polling) and SSE, in history too; transports ${ada.socket.io.engine.transport.name}/${bob.socket.io.engine.transport.name}`);
+  console.log(
+    `chat: ada (websocket) → bob (polling) and SSE, in history too; transports ${ada.socket.io.engine.transport.name}/${bob.socket.io.engine.transport.name}`,
+  );
 } catch (error) {
   console.error('chat: failed:', isClientError(error) ? `${error.code} ${error.message}` : error);
   process.exitCode = 1;
