@@ -1,25 +1,24 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { extname, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, resolve, sep } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { SwitchyardError } from '@switchyard/protocol';
+import { DEFAULT_DEMO_DIR, installedSdkDir, SDK_BUNDLES, type SdkBundle } from './demo-assets.js';
 
 /*
- * The demo chat page and the SDK's browser bundle. A tiny static handler rather than
- * @fastify/static: three routes, and that plugin's dependencies want Node 22.
+ * The demo chat page and the SDK's browser bundles. A tiny static handler rather than
+ * @fastify/static: a few routes, and that plugin's dependencies want Node 22.
  */
 
 export interface DemoOptions {
   /** Directory of the demo page. Default: this package's `demo/`. */
   dir?: string;
-  /** The client SDK's browser bundle. Default: `packages/client/dist/browser/switchyard.js`. */
-  sdkBundle?: string;
+  /**
+   * Directory of the SDK's browser bundles, served as `/sdk/switchyard.js` and `/sdk/subscribe.js`.
+   * Default: `dist/browser/` of the installed `@switchyard/client`.
+   */
+  sdkDir?: string;
 }
-
-// Same depth from src/plugins/ and dist/plugins/: two levels up is the package directory.
-const DEFAULT_DIR = fileURLToPath(new URL('../../demo/', import.meta.url));
-const DEFAULT_SDK_BUNDLE = fileURLToPath(new URL('../../../client/dist/browser/switchyard.js', import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -35,23 +34,30 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 export const demoPlugin: FastifyPluginAsync<DemoOptions> = async (app, options) => {
-  const dir = resolve(options.dir ?? DEFAULT_DIR);
-  const sdkBundle = resolve(options.sdkBundle ?? DEFAULT_SDK_BUNDLE);
+  const dir = resolve(options.dir ?? DEFAULT_DEMO_DIR);
+  const sdkDir = options.sdkDir ?? installedSdkDir();
 
   app.get('/', async (_request, reply) => sendFromDir(reply, dir, 'index.html'));
   app.get<{ Params: { '*': string } }>('/demo/*', async (request, reply) =>
     sendFromDir(reply, dir, request.params['*']),
   );
-  app.get('/sdk/switchyard.js', async (_request, reply) => {
-    if (!(await isFile(sdkBundle))) {
-      throw new SwitchyardError(
-        'NOT_FOUND',
-        'The SDK browser bundle is not built yet: run `pnpm build` at the repository root',
-      );
-    }
-    return sendFile(reply, sdkBundle);
-  });
+  for (const name of SDK_BUNDLES) {
+    app.get(`/sdk/${name}`, async (_request, reply) => sendFile(reply, await sdkBundle(sdkDir, name)));
+  }
 };
+
+/** The bundle's path; a 404 that says why when it is missing (never the server's paths). */
+async function sdkBundle(sdkDir: string | undefined, name: SdkBundle): Promise<string> {
+  const path = sdkDir === undefined ? undefined : join(resolve(sdkDir), name);
+  if (path === undefined || !(await isFile(path))) {
+    throw new SwitchyardError(
+      'NOT_FOUND',
+      `The SDK bundle ${name} is missing: @switchyard/client is not installed with its dist/browser files ` +
+        '(in the Switchyard repository, run `pnpm build` first)',
+    );
+  }
+  return path;
+}
 
 /** Serves `relative` from `dir`; anything outside it, hidden, or not a regular file is a 404. */
 async function sendFromDir(reply: FastifyReply, dir: string, relative: string): Promise<FastifyReply> {
