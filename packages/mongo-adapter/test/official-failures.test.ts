@@ -27,7 +27,7 @@ let mongo: Mongo | undefined;
 let nodes: Node[] = [];
 
 async function cluster(count: number, options: NodeOptions = {}): Promise<Node[]> {
-  mongo = await startMongo();
+  mongo = await startMongo({ ttlMonitorIntervalMs: 250 }); // test 12 waits for a TTL pass (mongod: every 60 s)
   nodes = await startCluster(mongo, count, options);
   return nodes;
 }

@@ -26,3 +26,8 @@ export class ClusterClock {
     return new Timestamp({ t: this.seconds, i: this.increment });
   }
 }
+
+/** Orders two BSON Timestamps (optimes): negative, zero or positive, like a comparator. */
+export function compareTs(a: { t: number; i: number }, b: { t: number; i: number }): number {
+  return a.t - b.t || a.i - b.i;
+}

@@ -3,7 +3,18 @@ import type { Document } from 'bson';
 import { dispatch } from './dispatch.js';
 import type { ReplicaSetMember } from './member.js';
 import { isPlainObject } from './query/values.js';
-import { decodeRequest, encodeMsgReply, encodeQueryReply, FramingError, MessageFramer, OpCode } from './wire.js';
+import {
+  decodeRequest,
+  encodeMsgReply,
+  encodeQueryReply,
+  FramingError,
+  MessageFramer,
+  OpCode,
+  requestIdOf,
+} from './wire.js';
+
+/** A client that streams unacknowledged writes to a member that is not primary is disconnected (mongod 4.2+). */
+const NOT_PRIMARY_CODES = new Set([10107, 13435]);
 
 /**
  * One client connection: frames bytes into messages and answers them strictly in order (drivers send one
@@ -136,12 +147,50 @@ export class ClientConnection {
       if (this.drop()) this.member.counters.connectionsDropped += 1;
       return;
     }
-    if ('noReply' in result || (request.kind === 'msg' && request.moreToCome)) return;
+    if (request.kind === 'msg' && request.moreToCome) {
+      // No reply can tell the client its w:0 write was refused, so mongod closes the connection instead.
+      if ('reply' in result && NOT_PRIMARY_CODES.has(result.reply.code as number) && this.drop()) {
+        this.member.counters.connectionsDropped += 1;
+      }
+      return;
+    }
+    if ('noReply' in result) return;
+    if (request.kind === 'msg' && request.exhaustAllowed && isAwaitableHello(body) && result.reply.ok === 1) {
+      await this.streamHellos(request.requestId, body, result.reply);
+      return;
+    }
     this.write(
       request.kind === 'query'
         ? encodeQueryReply(request.requestId, result.reply)
         : encodeMsgReply(request.requestId, result.reply),
     );
+  }
+
+  /**
+   * The streaming hello of the server-monitoring spec: each reply carries moreToCome, and the next one is sent
+   * when the member's topology version changes or `maxAwaitTimeMS` passes, until the connection goes away.
+   */
+  private async streamHellos(requestId: number, body: Document, first: Document): Promise<void> {
+    let responseTo = requestId;
+    let reply = first;
+    for (;;) {
+      if (this.dropped || this.socket.destroyed) return;
+      const message = encodeMsgReply(responseTo, reply, true);
+      this.write(message);
+      responseTo = requestIdOf(message);
+      const db = typeof body.$db === 'string' ? body.$db : 'admin';
+      const next = await dispatch({ ...body, topologyVersion: reply.topologyVersion }, db, this.member, {
+        id: this.id,
+        signal: this.aborter.signal,
+        appName: this.appName,
+      });
+      if (!('reply' in next) || next.reply.ok !== 1) {
+        // An error ends the stream (sent without moreToCome, as the spec requires).
+        if ('reply' in next) this.write(encodeMsgReply(responseTo, next.reply));
+        return;
+      }
+      reply = next.reply;
+    }
   }
 
   private captureAppName(body: Document): void {
@@ -155,4 +204,9 @@ export class ClientConnection {
   private write(bytes: Buffer): void {
     if (!this.dropped && !this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }
+}
+
+function isAwaitableHello(body: Document): boolean {
+  const name = Object.keys(body)[0];
+  return (name === 'hello' || name === 'isMaster' || name === 'ismaster') && body.maxAwaitTimeMS !== undefined;
 }

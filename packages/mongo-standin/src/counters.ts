@@ -47,6 +47,30 @@ export interface StandInCounters {
   retriedWritesDeduplicated: number;
   /** Change-stream getMores that failed with BSONObjectTooLarge (10334). */
   eventsTooLarge: number;
+  // Replica set (replica-set.ts, replication.ts, write-concern.ts):
+  /** Times faults.failover() was applied. */
+  failovers: number;
+  /** Primaries elected (after a failover, a step-down, a restart). */
+  elections: number;
+  /** Members that rolled back writes a new primary never had. */
+  rollbacks: number;
+  /** Oplog entries undone by rollbacks (writes, including catalog changes and no-ops). */
+  entriesRolledBack: number;
+  /** Oplog entries applied by secondaries. */
+  entriesReplicated: number;
+  /** Write replies that carried a writeConcernError (any code). */
+  writeConcernErrors: number;
+  /** Of those, the ones that timed out (64, `errInfo.wtimeout: true`). */
+  writeConcernTimeouts: number;
+  /** Periodic no-op writes made by an idle primary. */
+  noopWrites: number;
+  /** TTL monitor passes run on the primary. */
+  ttlPasses: number;
+  /**
+   * TTL index entries the monitor read: the expired documents (plus entries gone stale since), never the rest
+   * of the collection.
+   */
+  ttlEntriesExamined: number;
 }
 
 export function newCounters(): StandInCounters {
@@ -73,6 +97,16 @@ export function newCounters(): StandInCounters {
     cappedDeletes: 0,
     retriedWritesDeduplicated: 0,
     eventsTooLarge: 0,
+    failovers: 0,
+    elections: 0,
+    rollbacks: 0,
+    entriesRolledBack: 0,
+    entriesReplicated: 0,
+    writeConcernErrors: 0,
+    writeConcernTimeouts: 0,
+    noopWrites: 0,
+    ttlPasses: 0,
+    ttlEntriesExamined: 0,
   };
 }
 

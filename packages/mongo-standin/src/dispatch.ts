@@ -17,7 +17,10 @@ import {
 } from './errors.js';
 import { configureFailPoint } from './faults.js';
 import type { FailPoint, ReplicaSetMember } from './member.js';
+import { addTopologyVersion, awaitReadConcern, interruptedByStateChange, refusalForState } from './member-state.js';
 import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
+import { applyWriteConcern, parseWriteConcern } from './write-concern.js';
+import { replCommands } from './commands/repl.js';
 
 const commands: Record<string, CommandSpec> = {
   ...handshakeCommands,
@@ -26,6 +29,7 @@ const commands: Record<string, CommandSpec> = {
   ...aggregateCommands,
   ...ddlCommands,
   ...collModCommands,
+  ...replCommands,
   configureFailPoint: { handler: (cmd, ctx) => configureFailPoint(cmd, ctx.member) },
 };
 
@@ -85,29 +89,6 @@ function takeFailPoint(member: ReplicaSetMember, name: string, appName: string |
   return undefined;
 }
 
-function steppedDownError(
-  name: string,
-  spec: CommandSpec,
-  cmd: Document,
-  member: ReplicaSetMember,
-): CommandError | undefined {
-  if (member.isPrimary) return undefined;
-  if (spec.write || name === 'getMore') {
-    return new CommandError(ErrorCodes.NotWritablePrimary, 'not primary', {
-      errorLabels: labelsFor(ErrorCodes.NotWritablePrimary, name, spec, cmd, member),
-    });
-  }
-  if (spec.read) {
-    const mode = isPlainObject(cmd.$readPreference) ? cmd.$readPreference.mode : undefined;
-    if (mode === undefined || mode === 'primary') {
-      return new CommandError(ErrorCodes.NotPrimaryNoSecondaryOk, 'not primary and secondaryOk=false', {
-        errorLabels: labelsFor(ErrorCodes.NotPrimaryNoSecondaryOk, name, spec, cmd, member),
-      });
-    }
-  }
-  return undefined;
-}
-
 /** Options that would change results: failing loudly beats answering as if they were honoured. */
 function rejectUnsupportedOptions(cmd: Document): void {
   const statements = [
@@ -158,8 +139,9 @@ export async function dispatch(
             `stand-in internal error: ${err instanceof Error ? err.message : String(err)}`,
           ).toReply();
   }
+  addTopologyVersion(reply, member);
   reply.$clusterTime = member.clusterTimeDocument();
-  reply.operationTime = member.clock.current();
+  reply.operationTime = member.operationTime();
   return { reply };
 }
 
@@ -193,22 +175,40 @@ async function run(name: string, spec: CommandSpec | undefined, cmd: Document, c
     );
   }
   rejectUnsupportedOptions(cmd);
-  const rejected = steppedDownError(name, spec, cmd, member);
+  // Whether this is a change-stream command is decided now: a rollback may kill its cursor meanwhile.
+  const changeStream = isChangeStreamCommand(name, cmd, member);
+  const labels = (code: number) => {
+    const found = labelsFor(code, name, spec, cmd, member);
+    if (changeStream && RESUMABLE_CHANGE_STREAM_CODES.has(code) && !found.includes('ResumableChangeStreamError'))
+      found.push('ResumableChangeStreamError');
+    return found;
+  };
+  const rejected = refusalForState(name, spec, cmd, member, labels);
   if (rejected) {
     member.counters.rejectedWhileSteppedDown += 1;
     throw rejected;
   }
+  const writeConcern = spec.write ? parseWriteConcern(cmd) : undefined;
+  if (spec.read) await awaitReadConcern(cmd, member, ctx.connection.signal);
+  const interruptions = member.interruptions;
   const key = retryKey(spec, cmd);
   const recorded = key === undefined ? undefined : member.retryRecord(key);
+  let reply: Document;
   if (recorded) {
     member.counters.retriedWritesDeduplicated += 1;
-    return { ...recorded };
+    reply = { ...recorded };
+  } else {
+    reply = await spec.handler(cmd, ctx);
+    if (member.interruptions !== interruptions) throw interruptedByStateChange(labels);
+    if (key !== undefined) member.rememberRetry(key, { ...reply });
   }
-  const reply = await spec.handler(cmd, ctx);
-  if (key !== undefined) member.rememberRetry(key, reply);
+  // The optime the write concern waits for: the write's own entries, or (a no-op write, a retry answered from
+  // its record) the newest the primary has, as mongod waits for the client's or the system's last optime.
+  const writtenAt = member.lastApplied;
   if (spec.write && member.writeLatencyMs > 0) {
     member.counters.writesDelayed += 1;
     await sleep(member.writeLatencyMs);
   }
+  if (writeConcern) await applyWriteConcern(reply, writeConcern, writtenAt, member, ctx.connection.signal, labels);
   return reply;
 }

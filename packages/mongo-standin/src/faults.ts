@@ -1,6 +1,7 @@
 import type { Document } from 'bson';
 import { CommandError, ErrorCodes, requireNonNegativeMs, StandInError } from './errors.js';
 import type { FailPoint, ReplicaSetMember } from './member.js';
+import { defaultElectionMs, type ReplicaSet } from './replica-set.js';
 import { isPlainObject, toNumber } from './query/values.js';
 
 /** Options of `faults.failCommands()`, modelled on mongod's `failCommand` fail point. */
@@ -28,81 +29,128 @@ export interface FailCommandsOptions {
   appName?: string;
 }
 
+/** Options of `faults.failover()`. */
+export interface FailoverOptions {
+  /**
+   * Time with no primary (default: 10–12 s at random, mongod's election timeout after a primary fails; tests
+   * use less).
+   */
+  electionMs?: number;
+  /** Member (index) that wins the election; default: the most up-to-date member other than the old primary. */
+  to?: number;
+  /**
+   * The old primary fails instead of stepping down cleanly: writes it had not replicated to the new primary
+   * are rolled back (on every member that has them), as after a crash or a network partition. Default false:
+   * the new primary first catches up on the old one's writes, so nothing is lost.
+   */
+  rollbackUnreplicated?: boolean;
+}
+
 /**
  * Fault injection. Every fault is reflected in `mongo.counters` when it takes effect, so a test can assert
  * that the fault really happened rather than that the code under test merely survived.
  */
 export class Faults {
   constructor(
-    private readonly member: ReplicaSetMember,
-    private readonly network: { dropConnections(): number },
+    private readonly set: ReplicaSet,
+    private readonly network: { dropConnections(member?: number): number },
   ) {}
 
-  /** Closes every open client connection now (a network blip). Returns how many were closed. */
-  dropConnections(): number {
-    return this.network.dropConnections();
+  /** Resets every open client connection now (a network blip), of every member or of one. Returns how many. */
+  dropConnections(member?: number): number {
+    if (member !== undefined) this.set.memberAt(member, 'dropConnections');
+    return this.network.dropConnections(member);
   }
 
   /**
-   * Steps down for `ms`: hello reports a secondary, writes fail with NotWritablePrimary (10107, labelled
-   * RetryableWriteError when retryable), getMores with 10107 (labelled ResumableChangeStreamError on change
-   * streams), other primary reads with NotPrimaryNoSecondaryOk (13435). Then it is elected again (new term).
+   * The primary steps down for `ms`, as replSetStepDown does (mongod 4.2+): hello reports it a secondary;
+   * writes to it fail with NotWritablePrimary (10107, labelled RetryableWriteError when retryable), writes
+   * waiting for their write concern get a PrimarySteppedDown (189) writeConcernError; reads without
+   * secondaryOk fail with NotPrimaryNoSecondaryOk (13435); open cursors and change streams keep working
+   * (getMore is served). It may not be elected again for `ms`: alone, it is primary again after `ms` (new
+   * term and electionId); with other members, a caught-up secondary takes over almost at once.
    */
   stepDown(ms: number): void {
-    requireNonNegativeMs('stepDown(ms)', ms);
-    this.member.stepDownUntil = Date.now() + ms;
-    this.member.term += 1;
-    this.member.counters.stepDowns += 1;
+    this.set.stepDown(ms);
+    this.set.counters.stepDowns += 1;
   }
 
+  /**
+   * An election: the primary steps down now, no member is primary for `electionMs`, then another member (or
+   * `to`) becomes primary in a higher term, with a new electionId. With `rollbackUnreplicated`, what the old
+   * primary had not replicated to the new one is rolled back.
+   */
+  failover(options: FailoverOptions = {}): void {
+    this.set.failover({
+      electionMs: options.electionMs ?? defaultElectionMs(),
+      to: options.to,
+      rollbackUnreplicated: options.rollbackUnreplicated === true,
+    });
+    this.set.counters.failovers += 1;
+  }
+
+  /** True while no member is primary (between a step-down or failover and the next election). */
   get steppedDown(): boolean {
-    return !this.member.isPrimary;
+    return this.set.electing;
+  }
+
+  /**
+   * Entries reach secondaries `ms` after the primary applied them (one member, or every member when omitted):
+   * `w: 'majority'` writes wait for it, change streams show a write only once a majority has it.
+   */
+  setReplicationLag(ms: number, member?: number): void {
+    this.set.setReplicationLag(ms, member);
   }
 
   /** Fails the next matching commands (see FailCommandsOptions). Rules stack; the oldest matching one applies. */
   failCommands(options: FailCommandsOptions): void {
-    this.member.failPoints.push(toFailPoint(options));
+    this.set.failPoints.push(toFailPoint(options));
   }
 
   clearFailCommands(): void {
-    this.member.failPoints = [];
+    this.set.failPoints = [];
   }
 
-  /** Drops the whole oplog: resuming from any token older than the newest write fails with ChangeStreamHistoryLost (286). */
+  /**
+   * Drops every member's whole oplog: resuming from any token older than the newest write fails with
+   * ChangeStreamHistoryLost (286). Secondaries first apply what they had pending.
+   */
   loseHistory(): void {
-    this.member.oplog.loseHistory();
-    this.member.counters.historyLosses += 1;
+    this.set.flush();
+    for (const member of this.set.members) member.oplog.loseHistory();
+    this.set.counters.historyLosses += 1;
   }
 
   /** Holds every write's reply back by `ms` after applying it (a slow majority commit). 0 turns it off. */
   setWriteLatency(ms: number): void {
-    this.member.writeLatencyMs = requireNonNegativeMs('setWriteLatency(ms)', ms);
+    this.set.writeLatencyMs = requireNonNegativeMs('setWriteLatency(ms)', ms);
   }
 
   /** Makes each new write visible to change streams only `ms` after it is applied. 0 turns it off. */
   setEventDelay(ms: number): void {
-    this.member.eventDelayMs = requireNonNegativeMs('setEventDelay(ms)', ms);
-    this.member.oplog.setEventDelay(ms);
+    this.set.eventDelayMs = requireNonNegativeMs('setEventDelay(ms)', ms);
+    for (const member of this.set.members) member.oplog.setEventDelay(ms);
   }
 
   /** Stops change-event delivery while writes keep being accepted (a lagging node); events queue up. */
   pauseChangeEvents(): void {
-    if (this.member.eventsPaused) return;
-    this.member.eventsPaused = true;
-    this.member.oplog.pause();
-    this.member.counters.changeEventPauses += 1;
+    if (this.set.eventsPaused) return;
+    this.set.eventsPaused = true;
+    for (const member of this.set.members) member.oplog.pause();
+    this.set.counters.changeEventPauses += 1;
   }
 
   /** Delivers everything queued since pauseChangeEvents(), in order. */
   resumeChangeEvents(): void {
-    this.member.eventsPaused = false;
-    this.member.oplog.resume();
+    this.set.eventsPaused = false;
+    for (const member of this.set.members) member.oplog.resume();
   }
 
-  /** Clears every fault: fail points, step-down, latency, delay, pause. */
+  /** Clears every fault: fail points, an election in progress (a primary is elected now), lag, latency, delay, pause. */
   reset(): void {
     this.clearFailCommands();
-    this.member.stepDownUntil = 0;
+    this.set.electNow();
+    this.set.setReplicationLag(0);
     this.setWriteLatency(0);
     this.setEventDelay(0);
     this.resumeChangeEvents();

@@ -1,5 +1,5 @@
-import type { Document, Timestamp } from 'bson';
-import type { ClusterClock } from './clock.js';
+import { Timestamp as TimestampValue, type Document, type Timestamp, type UUID } from 'bson';
+import { compareTs, type ClusterClock } from './clock.js';
 import { tokenData, TokenKind } from './resume-token.js';
 
 /** The time part of a token ('82' + seconds + increment), without its kind: tokens of one write share it. */
@@ -25,6 +25,17 @@ export interface OplogEntry {
   /** Epoch ms when the write was applied; change streams see it `eventDelayMs` later. */
   appliedAt: number;
   bytes: number;
+  /** On 'noop' entries that record a catalog change: the collection's definition after it (see replication.ts). */
+  catalog?: CatalogSnapshot;
+}
+
+/** A collection's definition (options, indexes) after a catalog change, replicated like any write. */
+export interface CatalogSnapshot {
+  db: string;
+  coll: string;
+  uuid: UUID;
+  options: Document;
+  indexes: Document[];
 }
 
 export interface OplogBounds {
@@ -36,7 +47,9 @@ export interface OplogBounds {
 /**
  * A bounded, append-only log of writes. Old entries fall off the front; a change stream whose position
  * is older than what fell off has lost its history (ChangeStreamHistoryLost, 286).
- * Visibility to change streams can lag behind writes (event delay) or freeze (paused delivery).
+ * Change streams see an entry only once it is majority-committed (at or before the commit point the replica
+ * set gives this log), as mongod's do; on top of that, visibility can lag (event delay) or freeze (paused).
+ * Each member has its own log: the primary appends, secondaries append what they replicate.
  */
 export class Oplog {
   private entries: OplogEntry[] = [];
@@ -46,11 +59,19 @@ export class Oplog {
   private lostUpTo: string | undefined;
   /** Token of the first entry ever appended: no position before it was ever issued by this log. */
   private origin: string | undefined;
+  /** The same two bounds as optimes, for replication (which reads positions as timestamps). */
+  private lostUpToTs: Timestamp | undefined;
+  private originTs: Timestamp | undefined;
   private listeners = new Set<() => void>();
   private timers = new Set<NodeJS.Timeout>();
   private eventDelayMs = 0;
   private pausedAt: string | undefined;
   private paused = false;
+  /** Newest majority-committed position this member knows of; nothing after it is shown to change streams. */
+  private commitPoint: Timestamp | undefined;
+  private appendListeners = new Set<(entry: OplogEntry) => void>();
+  /** While appending: a commit point moved by the append's listeners is announced by the append itself. */
+  private appending = false;
 
   constructor(
     private readonly clock: ClusterClock,
@@ -67,13 +88,86 @@ export class Oplog {
     const last = this.entries[this.entries.length - 1];
     const appliedAt = Math.max(now, last?.appliedAt ?? 0);
     const entry: OplogEntry = { ...fields, ts, token: tokenData(ts, TokenKind.Event), wall: new Date(now), appliedAt };
+    return this.push(entry);
+  }
+
+  /** Appends an entry another member wrote (same time, token and content), as a secondary applying it. */
+  appendReplicated(entry: OplogEntry): OplogEntry {
+    const last = this.entries[this.entries.length - 1];
+    const appliedAt = Math.max(Date.now(), last?.appliedAt ?? 0);
+    return this.push({ ...entry, appliedAt });
+  }
+
+  private push(entry: OplogEntry): OplogEntry {
     this.entries.push(entry);
     this.origin ??= entry.token;
+    this.originTs ??= entry.ts;
     this.bytes += entry.bytes;
     this.truncate();
+    this.appending = true;
+    try {
+      for (const listener of [...this.appendListeners]) listener(entry);
+    } finally {
+      this.appending = false;
+    }
     if (this.eventDelayMs === 0) this.notify();
     else this.notifyAt(this.eventDelayMs);
     return entry;
+  }
+
+  /** Calls `listener` after every append (own writes and replicated ones); returns an unsubscribe function. */
+  onAppend(listener: (entry: OplogEntry) => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  /** Entries written after `ts`, oldest first, whatever their visibility (replication reads these). */
+  *entriesAfter(ts: Timestamp): Generator<OplogEntry> {
+    let lo = this.head;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareTs(this.entries[mid]!.ts, ts) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.entries.length; i++) yield this.entries[i]!;
+  }
+
+  /** The oldest retained entry, if any. */
+  oldest(): OplogEntry | undefined {
+    return this.size > 0 ? this.entries[this.head] : undefined;
+  }
+
+  /** The newest retained entry, if any. */
+  newest(): OplogEntry | undefined {
+    return this.size > 0 ? this.entries[this.entries.length - 1] : undefined;
+  }
+
+  /**
+   * Removes every entry after `ts` (a rollback: they were never majority-committed, so no change stream saw
+   * them). Returns how many were removed.
+   */
+  truncateAfter(ts: Timestamp): number {
+    let removed = 0;
+    while (this.size > 0 && compareTs(this.entries[this.entries.length - 1]!.ts, ts) > 0) {
+      this.bytes -= this.entries.pop()!.bytes;
+      removed += 1;
+    }
+    return removed;
+  }
+
+  /**
+   * Moves the commit point (never backwards): entries at or before it become visible to change streams.
+   * The replica set calls this with the newest position a majority has applied, capped at what this member has.
+   */
+  setCommitPoint(ts: Timestamp): void {
+    if (this.commitPoint !== undefined && compareTs(ts, this.commitPoint) <= 0) return;
+    this.commitPoint = ts;
+    if (!this.appending) this.notify();
+  }
+
+  get majorityCommitPoint(): Timestamp | undefined {
+    return this.commitPoint;
   }
 
   private truncate(): void {
@@ -83,6 +177,7 @@ export class Oplog {
       this.head += 1;
       this.bytes -= gone.bytes;
       this.lostUpTo = gone.token;
+      this.lostUpToTs = gone.ts;
     }
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
@@ -94,6 +189,7 @@ export class Oplog {
   loseHistory(): void {
     const newest = this.entries[this.entries.length - 1];
     this.lostUpTo = newest ? newest.token : tokenData(this.clock.current(), TokenKind.Event);
+    this.lostUpToTs = newest ? newest.ts : this.clock.current();
     this.entries = [];
     this.head = 0;
     this.bytes = 0;
@@ -103,6 +199,17 @@ export class Oplog {
   markLostBefore(ts: { t: number; i: number }): void {
     const token = tokenData(ts, TokenKind.Event);
     if (this.lostUpTo === undefined || token > this.lostUpTo) this.lostUpTo = token;
+    const before = new TimestampValue({ t: ts.t, i: ts.i });
+    if (this.lostUpToTs === undefined || compareTs(before, this.lostUpToTs) > 0) this.lostUpToTs = before;
+  }
+
+  /**
+   * True when an entry written after `ts` may be missing from this log (it fell off, or `ts` is older than the
+   * log itself): a member that has applied up to `ts` cannot catch up from here and needs a full resync.
+   */
+  lostEntriesAfter(ts: Timestamp): boolean {
+    if (this.lostUpToTs !== undefined && compareTs(ts, this.lostUpToTs) < 0) return true;
+    return this.originTs !== undefined && compareTs(ts, this.originTs) < 0;
   }
 
   /**
@@ -155,16 +262,18 @@ export class Oplog {
   }
 
   /**
-   * Where a new change stream without resume options starts: after the newest write it can see
-   * (a write not yet visible — delayed or paused — is still ahead of it, as an uncommitted one would be).
+   * Where a new change stream without resume options starts: a high-water mark just after this member's last
+   * applied write, as mongod starts one (so a write applied but not yet majority-committed is behind it and
+   * never shown to it). A write held back by the event-delay or pause faults is still ahead of it. A high-water
+   * mark names no write, so resuming from it works on any member, whatever was rolled back.
    */
   startPosition(): string {
     const now = Date.now();
     for (let i = this.entries.length - 1; i >= this.head; i--) {
       const entry = this.entries[i]!;
-      const visible =
-        this.isVisible(entry, now) && !(this.paused && (this.pausedAt === undefined || entry.token > this.pausedAt));
-      if (visible) return entry.token;
+      const delivered =
+        this.isDelivered(entry, now) && !(this.paused && (this.pausedAt === undefined || entry.token > this.pausedAt));
+      if (delivered) return tokenData({ t: entry.ts.t, i: entry.ts.i + 1 }, TokenKind.HighWaterMark);
       if (i === this.head) return tokenData(entry.ts, TokenKind.HighWaterMark);
     }
     return this.lostUpTo ?? tokenData(this.clock.current(), TokenKind.Event);
@@ -182,6 +291,11 @@ export class Oplog {
   }
 
   private isVisible(entry: OplogEntry, now: number): boolean {
+    return this.isDelivered(entry, now) && this.commitPoint !== undefined && compareTs(entry.ts, this.commitPoint) <= 0;
+  }
+
+  /** Past the event-delay fault (regardless of majority commit). */
+  private isDelivered(entry: OplogEntry, now: number): boolean {
     return entry.appliedAt + this.eventDelayMs <= now;
   }
 
@@ -194,7 +308,7 @@ export class Oplog {
 
   private scheduleNextVisibility(): void {
     const now = Date.now();
-    const pending = this.entries.slice(this.head).find((e) => !this.isVisible(e, now));
+    const pending = this.entries.slice(this.head).find((e) => !this.isDelivered(e, now));
     if (pending) this.notifyAt(pending.appliedAt + this.eventDelayMs - now);
   }
 
@@ -249,5 +363,6 @@ export class Oplog {
     this.timers.clear();
     this.notify();
     this.listeners.clear();
+    this.appendListeners.clear();
   }
 }

@@ -1,6 +1,6 @@
 import { BSON, ObjectId, UUID, type Document } from 'bson';
 import { badValue, CommandError, ErrorCodes } from './errors.js';
-import type { Oplog } from './oplog.js';
+import type { CatalogSnapshot, Oplog } from './oplog.js';
 import { compileFilter, type Matcher } from './query/match.js';
 import { valuesAtPath } from './query/paths.js';
 import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
@@ -85,7 +85,8 @@ export function bsonSize(doc: Document): number {
  * in place (updates replace them), so cursors and oplog entries can share them safely.
  */
 export class Collection {
-  readonly uuid = new UUID();
+  /** Set from the primary's catalog entry on secondaries (replication keeps a collection's UUID). */
+  uuid = new UUID();
   private docs = new Map<string, StoredDocument>();
   private indexes: Index[];
   private bytes = 0;
@@ -293,6 +294,7 @@ export class Collection {
       }
     }
     this.indexes.push(index);
+    this.logCatalog();
     return true;
   }
 
@@ -301,10 +303,12 @@ export class Collection {
     const at = this.indexes.findIndex((i) => i.spec.name === name);
     if (at < 0) throw new CommandError(ErrorCodes.IndexNotFound, `index not found with name [${name}]`);
     this.indexes.splice(at, 1);
+    this.logCatalog();
   }
 
   dropAllIndexes(): void {
     this.indexes = this.indexes.slice(0, 1);
+    this.logCatalog();
   }
 
   indexNameForKey(key: Document): string | undefined {
@@ -321,6 +325,83 @@ export class Collection {
     if (options.expireAfterSeconds !== undefined) index.spec.expireAfterSeconds = options.expireAfterSeconds;
     if (options.hidden === true) index.spec.hidden = true;
     if (options.hidden === false) delete index.spec.hidden;
+    this.logCatalog();
+  }
+
+  // Replication (replication.ts, rollback.ts): the primary records each catalog change as an entry carrying the
+  // collection's new definition; secondaries set documents and definitions exactly as the primary's entries
+  // say, without checks, oplog entries of their own or capped deletes (those arrive as entries too).
+
+  /** The collection's definition now: what a catalog entry carries. */
+  catalogSnapshot(): CatalogSnapshot {
+    return {
+      db: this.db,
+      coll: this.name,
+      uuid: this.uuid,
+      options: { ...this.options },
+      indexes: this.indexes.map((i) => ({ ...i.spec, key: { ...i.spec.key } })),
+    };
+  }
+
+  /** Records the current definition in the oplog, so secondaries replicate it. */
+  logCatalog(): void {
+    this.oplog.append({ op: 'noop', db: this.db, coll: this.name, catalog: this.catalogSnapshot(), bytes: 64 });
+  }
+
+  /** Makes this collection's definition the replicated one: options, and indexes added, changed or dropped. */
+  applyCatalog(snapshot: CatalogSnapshot): void {
+    this.uuid = snapshot.uuid;
+    for (const key of Object.keys(this.options)) delete this.options[key];
+    Object.assign(this.options, snapshot.options);
+    const wanted = new Map(snapshot.indexes.map((spec) => [spec.name as string, spec as IndexSpec]));
+    this.indexes = this.indexes.filter((index) => {
+      const spec = wanted.get(index.spec.name);
+      return spec !== undefined && canonicalKey(spec.key) === canonicalKey(index.spec.key);
+    });
+    for (const [name, spec] of wanted) {
+      const existing = this.indexes.find((index) => index.spec.name === name);
+      if (existing) {
+        for (const key of Object.keys(existing.spec)) delete existing.spec[key];
+        Object.assign(existing.spec, spec, { key: { ...spec.key } });
+        continue;
+      }
+      const index = new Index({ ...spec, key: { ...spec.key } });
+      if (index.enforcesUniqueness) {
+        for (const [id, stored] of this.docs) {
+          const k = index.keyOf(stored.doc);
+          if (k) index.keyed.set(k.key, id);
+        }
+      }
+      this.indexes.push(index);
+    }
+  }
+
+  /** Stores a document version as the primary wrote it (insert, update or replace). */
+  applyPut(doc: Document): void {
+    const id = canonicalKey(doc._id);
+    const previous = this.docs.get(id);
+    if (previous) {
+      this.unindex(previous.doc);
+      this.bytes -= previous.bytes;
+    }
+    const bytes = bsonSize(doc);
+    for (const index of this.indexes) {
+      if (!index.enforcesUniqueness) continue;
+      const k = index.keyOf(doc);
+      if (k) index.keyed.set(k.key, id);
+    }
+    this.docs.set(id, { doc, bytes });
+    this.bytes += bytes;
+  }
+
+  /** Removes a document as the primary did. */
+  applyRemove(id: unknown): void {
+    const key = canonicalKey(id);
+    const stored = this.docs.get(key);
+    if (!stored) return;
+    this.unindex(stored.doc);
+    this.docs.delete(key);
+    this.bytes -= stored.bytes;
   }
 }
 
@@ -370,7 +451,36 @@ export class Store {
     }
     const collection = new Collection(db, name, options, this.oplog, this.onCappedDelete);
     collections.set(name, collection);
+    collection.logCatalog();
     return collection;
+  }
+
+  /** Replication: creates the collection if missing (without an oplog entry) and gives it the replicated definition. */
+  applyCatalog(snapshot: CatalogSnapshot): Collection {
+    let collections = this.databases.get(snapshot.db);
+    if (!collections) {
+      collections = new Map();
+      this.databases.set(snapshot.db, collections);
+    }
+    let collection = collections.get(snapshot.coll);
+    if (!collection) {
+      collection = new Collection(snapshot.db, snapshot.coll, {}, this.oplog, this.onCappedDelete);
+      collections.set(snapshot.coll, collection);
+    }
+    collection.applyCatalog(snapshot);
+    return collection;
+  }
+
+  /** Replication: removes a collection without an oplog entry of its own. */
+  applyDropCollection(db: string, name: string): void {
+    const collections = this.databases.get(db);
+    if (!collections?.delete(name)) return;
+    if (collections.size === 0) this.databases.delete(db);
+  }
+
+  /** Replication: removes a database without oplog entries of its own. */
+  applyDropDatabase(db: string): void {
+    this.databases.delete(db);
   }
 
   /** Drops a collection; returns the number of indexes it had, or undefined when it did not exist. */

@@ -161,12 +161,21 @@ function header(length: number, responseTo: number, opCode: number): Buffer {
   return head;
 }
 
-/** OP_MSG reply with a single body section. */
-export function encodeMsgReply(responseTo: number, doc: Document): Buffer {
+/**
+ * OP_MSG reply with a single body section. With `moreToCome` (an exhaust stream, such as streaming hellos)
+ * the client keeps reading further replies without sending requests.
+ */
+export function encodeMsgReply(responseTo: number, doc: Document, moreToCome = false): Buffer {
   const body = BSON.serialize(doc);
   const length = HEADER_SIZE + 4 + 1 + body.length;
-  const prefix = Buffer.alloc(5); // flagBits 0, section kind 0
+  const prefix = Buffer.alloc(5); // flagBits, then section kind 0
+  if (moreToCome) prefix.writeUInt32LE(MSG_MORE_TO_COME, 0);
   return Buffer.concat([header(length, responseTo, OpCode.MSG), prefix, body], length);
+}
+
+/** The requestId a reply was sent with: the responseTo of the next reply in an exhaust stream. */
+export function requestIdOf(message: Buffer): number {
+  return message.readInt32LE(4);
 }
 
 /** OP_REPLY carrying one document, the answer to a legacy OP_QUERY command. */

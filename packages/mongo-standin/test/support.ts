@@ -116,3 +116,20 @@ export async function openStream<T extends Document>(open: () => ChangeStream<T>
   if (early) throw new Error(`unexpected change event before any write: ${JSON.stringify(early)}`);
   return stream;
 }
+
+/** The replica set as the target's primary describes it in hello. */
+export async function describeSet(client: MongoClient): Promise<{ hello: Document; hosts: string[]; primary: string }> {
+  const hello = await client.db('admin').command({ hello: 1 });
+  return { hello, hosts: hello.hosts as string[], primary: hello.primary as string };
+}
+
+/** A client connected to one member alone (`directConnection=true`), closed by `close()`. */
+export function directClient(address: string, options: MongoClientOptions = {}): MongoClient {
+  return new MongoClient(`mongodb://${address}/?directConnection=true`, { ...clientOptions, ...options });
+}
+
+/** `host:port` split for raw sockets. */
+export function hostAndPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+}
