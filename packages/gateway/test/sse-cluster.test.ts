@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmitter } from '@switchyard/mongo-adapter';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage, PresenceEvent } from '@switchyard/protocol';
-import { ADAPTER_COLLECTION } from '../src/cluster/mongo-cluster.js';
+import { ADAPTER_COLLECTION } from '../src/cluster/mongo.js';
 import { roomChannel } from '../src/index.js';
 import { closeAll, connect, recordEvents, request, startGateway, type StartedGateway, waitFor } from './helpers.js';
 import { API_KEY, closeStreams, openStream, publish } from './sse-support.js';

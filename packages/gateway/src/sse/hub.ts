@@ -7,7 +7,7 @@ import {
   SwitchyardError,
 } from '@switchyard/protocol';
 import type { SseConfig } from '../config.js';
-import type { RoomEvents } from '../room-events.js';
+import type { RoomEvents } from '../rooms/room-events.js';
 import { frame, messageFrame, type SseFrame } from './frames.js';
 import type { SseMetrics } from './metrics.js';
 import { SseStream, type SseStreamOptions } from './stream.js';

@@ -1,6 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { ErrorCode } from '@switchyard/protocol';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import type { SseEventName } from './frames.js';
 
 export interface SseMetrics {

@@ -10,15 +10,15 @@ import {
 } from '@switchyard/protocol';
 import { bearerCredentials } from '../auth/bearer.js';
 import type { TokenVerifier } from '../auth/identify.js';
-import type { RoomAccess } from '../auth/room-access.js';
+import type { RoomAccess } from '../rooms/access.js';
 import type { GatewayConfig } from '../config.js';
-import type { Lifecycle } from '../lifecycle.js';
+import type { Lifecycle } from '../shutdown/lifecycle.js';
 import type { MessageStore } from '../store/message-store.js';
-import { preamble } from '../sse/frames.js';
-import type { SseHub } from '../sse/hub.js';
-import { countRefused, type SseMetrics } from '../sse/metrics.js';
-import { replayHistory } from '../sse/replay.js';
-import { throwIfInvalid } from './request-checks.js';
+import { preamble } from './frames.js';
+import type { SseHub } from './hub.js';
+import { countRefused, type SseMetrics } from './metrics.js';
+import { replayHistory } from './replay.js';
+import { throwIfInvalid } from '../http/request-checks.js';
 
 /*
  * `GET /v1/rooms/:room/events`: a room's events as Server-Sent Events. Checks run before any

@@ -2,10 +2,10 @@ import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ERRORS, type ShutdownNotice } from '@switchyard/protocol';
-import type { Lifecycle } from '../lifecycle.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import type { GatewayServer } from '../types.js';
-import { connectError } from './auth.js';
+import { connectError } from '../auth/plugin.js';
 
 /*
  * Graceful shutdown. Draining: readiness goes false, new handshakes are refused at the

@@ -17,7 +17,7 @@ export interface DemoOptions {
   sdkBundle?: string;
 }
 
-// Same depth from src/plugins/ and dist/plugins/: two levels up is the package directory.
+// Same depth from src/demo/ and dist/demo/: two levels up is the package directory.
 const DEFAULT_DIR = fileURLToPath(new URL('../../demo/', import.meta.url));
 const DEFAULT_SDK_BUNDLE = fileURLToPath(new URL('../../../client/dist/browser/switchyard.js', import.meta.url));
 

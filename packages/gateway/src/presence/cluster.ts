@@ -1,6 +1,6 @@
 import type { Member } from '@switchyard/protocol';
 import type { GatewayServer } from '../types.js';
-import type { PresenceRegistry } from './presence-registry.js';
+import type { PresenceRegistry } from './registry.js';
 
 /*
  * A room's presence across the cluster: this node's registry, plus — only when the adapter knows

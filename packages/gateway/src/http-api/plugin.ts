@@ -12,16 +12,16 @@ import {
   RoomParams,
   SwitchyardError,
 } from '@switchyard/protocol';
-import { createApiKeyCheck } from '../auth/api-keys.js';
+import { createApiKeyCheck } from './api-keys.js';
 import type { TokenVerifier } from '../auth/identify.js';
-import { createPublisherCheck, type Publisher } from '../auth/publisher.js';
-import type { RoomAccess } from '../auth/room-access.js';
+import { createPublisherCheck, type Publisher } from './publisher.js';
+import type { RoomAccess } from '../rooms/access.js';
 import type { GatewayConfig } from '../config.js';
-import type { GatewayMetrics } from '../metrics.js';
-import type { RoomEvents } from '../room-events.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import type { RoomEvents } from '../rooms/room-events.js';
 import type { MessageStore } from '../store/message-store.js';
-import { httpErrorOf } from './errors.js';
-import { throwIfInvalid } from './request-checks.js';
+import { httpErrorOf } from '../http/errors.js';
+import { throwIfInvalid } from '../http/request-checks.js';
 
 /*
  * `POST /v1/rooms/:room/messages`: backend services publish into rooms without a socket.

@@ -1,6 +1,6 @@
 import type { Member } from '@switchyard/protocol';
 import type { GatewayServer } from '../types.js';
-import { roomChannel } from './channel.js';
+import { roomChannel } from '../rooms/channel.js';
 
 export interface RoomPresence {
   /** Distinct users in the room (by user id), in no particular order. */

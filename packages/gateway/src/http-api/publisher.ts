@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Member, SwitchyardError } from '@switchyard/protocol';
 import type { ApiKeyCheck } from './api-keys.js';
-import { bearerCredentials } from './bearer.js';
-import type { TokenVerifier } from './identify.js';
+import { bearerCredentials } from '../auth/bearer.js';
+import type { TokenVerifier } from '../auth/identify.js';
 
 /*
  * Who publishes over HTTP: a backend service holding an API key (`X-API-Key`, or

@@ -9,7 +9,7 @@ import {
   isValidRoomName,
   SwitchyardError,
 } from '@switchyard/protocol';
-import { countRejection, type GatewayMetrics } from '../metrics.js';
+import { countRejection, type GatewayMetrics } from '../metrics/registry.js';
 import type { GatewaySocket } from '../types.js';
 import type { SocketRateLimits } from './rate-limit.js';
 

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ExtendedError } from 'socket.io';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
-import { createIdentify } from '../auth/identify.js';
+import { createIdentify } from './identify.js';
 import type { GatewayConfig } from '../config.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 
 export interface AuthPluginOptions {

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { isValidRoomName, ROOM_EVENTS, type RoomEventName, type RoomEventPayload } from '@switchyard/protocol';
-import type { GatewayMetrics } from './metrics.js';
-import { roomChannel } from './rooms/channel.js';
-import type { GatewayServer } from './types.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import { roomChannel } from './channel.js';
+import type { GatewayServer } from '../types.js';
 
 /*
  * Room events (`message:new`, `presence:join`, `presence:leave`, `typing`) in both directions.

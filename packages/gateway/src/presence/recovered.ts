@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
-import { remoteMembers } from '../rooms/cluster-presence.js';
-import type { PresenceRegistry } from '../rooms/presence-registry.js';
+import { remoteMembers } from './cluster.js';
+import type { PresenceRegistry } from './registry.js';
 import type { GatewayServer } from '../types.js';
 
 /*

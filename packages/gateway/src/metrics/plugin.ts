@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from './registry.js';
 import type { GatewayServer } from '../types.js';
 
 export interface MetricsPluginOptions {

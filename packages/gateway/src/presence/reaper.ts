@@ -1,12 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AdapterEventMap } from '@switchyard/mongo-adapter';
 import type { Member, PresenceEvent } from '@switchyard/protocol';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
-import { clusterPresence } from '../rooms/cluster-presence.js';
-import type { PresenceRegistry } from '../rooms/presence-registry.js';
+import { clusterPresence } from './cluster.js';
+import type { PresenceRegistry } from './registry.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
-import { mongoAdapterOf } from './mongo-cluster.js';
+import { mongoAdapterOf } from '../cluster/mongo.js';
 
 /*
  * A node that dies (kill -9, lost network) never says `presence:leave` for its users. The cluster

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { ERRORS } from '@switchyard/protocol';
-import type { Lifecycle } from '../lifecycle.js';
+import type { Lifecycle } from '../shutdown/lifecycle.js';
 
 export interface HealthPluginOptions {
   lifecycle: Lifecycle;

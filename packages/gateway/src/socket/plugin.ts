@@ -13,21 +13,21 @@ import {
   SwitchyardError,
   type TypingPayload,
 } from '@switchyard/protocol';
-import type { RoomAccess } from '../auth/room-access.js';
+import type { RoomAccess } from '../rooms/access.js';
 import type { GatewayConfig } from '../config.js';
-import type { GatewayMetrics } from '../metrics.js';
-import type { RoomEvents } from '../room-events.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import type { RoomEvents } from '../rooms/room-events.js';
 import { roomChannel, roomOfChannel } from '../rooms/channel.js';
-import { answerMembersList, clusterPresence, remoteMembers } from '../rooms/cluster-presence.js';
+import { answerMembersList, clusterPresence, remoteMembers } from '../presence/cluster.js';
 import {
   handleInbound,
   type HandlerResult,
   type InboundContext,
   type InboundHandler,
   isClientEvent,
-} from '../rooms/inbound.js';
-import type { PresenceRegistry } from '../rooms/presence-registry.js';
-import { SocketRateLimits } from '../rooms/rate-limit.js';
+} from './inbound.js';
+import type { PresenceRegistry } from '../presence/registry.js';
+import { SocketRateLimits } from './rate-limit.js';
 import type { MessageStore } from '../store/message-store.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 
