@@ -17,6 +17,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics/registry.js
 import { authPlugin } from './auth/plugin.js';
 import { demoPlugin, type DemoOptions } from './demo/plugin.js';
 import { errorsPlugin } from './http/errors.js';
+import { protocolValidatorCompiler } from './http/validation.js';
 import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http-api/plugin.js';
 import { metricsPlugin } from './metrics/plugin.js';
@@ -89,6 +90,7 @@ const REDACT = [
 /** Wires the plugins into one fastify app with Socket.IO attached to its HTTP server. */
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const app = Fastify(fastifyOptions(config, deps.logger));
+  app.setValidatorCompiler(protocolValidatorCompiler);
   const lifecycle = new Lifecycle();
   const metrics = createGatewayMetrics();
   const origins = originPolicy(config.corsOrigins);

@@ -1,17 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '@switchyard/protocol';
+import { type ChatMessage, createSseParser } from '@switchyard/protocol';
 import { type HistoryAfter, MemoryMessageStore, type MessageStore } from '../src/index.js';
 import { closeAll, connect, DEADLINE_MS, request, startGateway, waitFor } from './helpers.js';
-import {
-  API_KEY,
-  closeStreams,
-  createParser,
-  metricValue,
-  openStream,
-  type ParsedEvent,
-  publish,
-} from './sse-support.js';
+import { API_KEY, closeStreams, metricValue, openStream, type ParsedEvent, publish } from './sse-support.js';
 
 const sockets = new Set<Socket>();
 afterEach(async () => {
@@ -73,9 +65,7 @@ function eventsOf(raw: Buffer): ParsedEvent[] {
     at = lineEnd + 2 + size + 2;
   }
   const events: ParsedEvent[] = [];
-  createParser({ onEvent: (e) => events.push(e), onComment: () => {}, onRetry: () => {} })(
-    Buffer.concat(parts).toString('utf8'),
-  );
+  createSseParser({ onEvent: (e) => events.push(e) })(Buffer.concat(parts).toString('utf8'));
   return events;
 }
 

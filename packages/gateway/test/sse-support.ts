@@ -1,16 +1,13 @@
+import { createSseParser, type ParsedSseEvent, type SseGap } from '@switchyard/protocol';
 import { DEADLINE_MS, waitFor } from './helpers.js';
 
 /*
  * A real SSE client over fetch for tests: it keeps every parsed event, comment and `retry:`
- * of one response, so tests can assert on the wire format itself. The parser follows the
- * HTML event-stream rules (CR, LF or CRLF line ends; `field: value`; blank line dispatches).
+ * of one response (read with the protocol's parser, as the SDK does), so tests can assert on the
+ * wire format itself.
  */
 
-export interface ParsedEvent {
-  event: string;
-  data: string;
-  id: string | undefined;
-}
+export type ParsedEvent = ParsedSseEvent;
 
 export interface OpenedStream {
   response: Response;
@@ -35,7 +32,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
   const events: ParsedEvent[] = [];
   const comments: string[] = [];
   const retries: number[] = [];
-  const parser = createParser({
+  const parser = createSseParser({
     onEvent: (e) => events.push(e),
     onComment: (c) => comments.push(c),
     onRetry: (r) => retries.push(r),
@@ -97,58 +94,7 @@ export function closeStreams(): void {
   open.clear();
 }
 
-export function createParser(handlers: {
-  onEvent(e: ParsedEvent): void;
-  onComment(c: string): void;
-  onRetry(ms: number): void;
-}): (text: string) => void {
-  let buffer = '';
-  let event = '';
-  let data: string[] = [];
-  let id: string | undefined;
-  let sawData = false;
-  return (text) => {
-    buffer += text;
-    // Linear in the input: scan with an index, cut the buffer once per call.
-    const lineEnd = /\r\n|\r|\n/g;
-    let start = 0;
-    for (;;) {
-      lineEnd.lastIndex = start;
-      const match = lineEnd.exec(buffer);
-      // A lone CR at the very end may be half of a CRLF: wait for more.
-      if (match === null || (match[0] === '\r' && match.index === buffer.length - 1)) break;
-      const line = buffer.slice(start, match.index);
-      start = match.index + match[0].length;
-      if (line === '') {
-        if (sawData) handlers.onEvent({ event: event || 'message', data: data.join('\n'), id });
-        event = '';
-        data = [];
-        sawData = false;
-        id = undefined;
-        continue;
-      }
-      if (line.startsWith(':')) {
-        handlers.onComment(line.slice(1).trim());
-        continue;
-      }
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'event') event = value;
-      else if (field === 'data') {
-        data.push(value);
-        sawData = true;
-      } else if (field === 'id') id = value;
-      else if (field === 'retry' && /^\d+$/.test(value)) handlers.onRetry(Number(value));
-    }
-    buffer = buffer.slice(start);
-  };
-}
-
-export interface GapNoticeData {
-  lastEventId: string;
-  oldestAvailableId?: string;
-}
+export type GapNoticeData = SseGap;
 
 export const JWT_SECRET = 'sse-test-secret-0123456789-abcdefghij';
 export const API_KEY = 'test-api-key-0123456789abcdef';

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiKey, compileValidator } from '@switchyard/protocol';
 
 /*
  * API keys for backend publishers. Only SHA-256 digests are held (config never keeps the keys);
@@ -14,12 +15,12 @@ export interface ApiKeyMatch {
 export type ApiKeyCheck = (candidate: string) => ApiKeyMatch | undefined;
 
 /** Bounds what is hashed per request. */
-const MAX_KEY_LENGTH = 256;
+const apiKeys = compileValidator(ApiKey);
 
 export function createApiKeyCheck(sha256Hex: readonly string[]): ApiKeyCheck {
   const digests = sha256Hex.map((hex) => Buffer.from(hex, 'hex'));
   return (candidate) => {
-    if (digests.length === 0 || candidate.length === 0 || candidate.length > MAX_KEY_LENGTH) return undefined;
+    if (digests.length === 0 || !apiKeys.check(candidate)) return undefined;
     const digest = createHash('sha256').update(candidate).digest();
     let matched: Buffer | undefined;
     for (const known of digests) if (timingSafeEqual(digest, known)) matched = known;

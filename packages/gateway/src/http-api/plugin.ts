@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyPluginAsync, FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify';
-import { type TSchema, Type } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import {
   type ChatMessage,
   ChatMessageSchema,
   ErrorBodySchema,
-  PublishMessageBody,
+  type PublishMessageBody,
+  PublishHeaders,
+  publishMessageBody,
   RoomParams,
   SwitchyardError,
 } from '@switchyard/protocol';
@@ -21,12 +21,11 @@ import type { GatewayMetrics } from '../metrics/registry.js';
 import type { RoomEvents } from '../rooms/room-events.js';
 import type { MessageStore } from '../store/message-store.js';
 import { httpErrorOf } from '../http/errors.js';
-import { throwIfInvalid } from '../http/request-checks.js';
 
 /*
  * `POST /v1/rooms/:room/messages`: backend services publish into rooms without a socket.
  * Order of checks: credentials (401/403, before the body is read), body size (413), schema
- * (400), rate limit per publisher (429), room access (403), text length (413). The message is
+ * (400, or 413 MESSAGE_TOO_LONG), rate limit per publisher (429), room access (403). The message is
  * stored, then goes out like any other: `message:new` to sockets and SSE streams on every node.
  */
 
@@ -38,17 +37,6 @@ export interface HttpApiPluginOptions {
   verifyToken: TokenVerifier | undefined;
   metrics: GatewayMetrics;
 }
-
-const PublishHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 255,
-      description: 'Retries with the same key (per publisher and room) store and broadcast once',
-    }),
-  ),
-  'x-api-key': Type.Optional(Type.String({ description: 'An API key (or send it as Authorization: Bearer)' })),
-});
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -75,8 +63,6 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
   app.post<{ Params: RoomParams; Body: PublishMessageBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/rooms/:room/messages',
     {
-      attachValidation: true,
-      validatorCompiler: typeboxValidatorCompiler,
       config: {
         rateLimit: {
           max: config.publish.rateLimit.max,
@@ -92,7 +78,7 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
         security: [{ apiKey: [] }, { bearer: [] }],
         params: RoomParams,
         headers: PublishHeaders,
-        body: PublishMessageBody,
+        body: publishMessageBody({ maxMessageLength: config.maxMessageLength }),
         response: { 201: ChatMessageSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
       },
       onRequest: async (request) => {
@@ -103,7 +89,6 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
       },
     },
     async (request, reply) => {
-      throwIfInvalid(request);
       const publisher = request.publisher as Publisher;
       const { room } = request.params;
       const { text, author } = request.body;
@@ -112,12 +97,6 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
           throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
         if (author !== undefined && author.id !== publisher.user.id)
           throw new SwitchyardError('FORBIDDEN', 'A user can only publish as themself');
-      }
-      if (text.length > config.maxMessageLength) {
-        throw new SwitchyardError(
-          'MESSAGE_TOO_LONG',
-          `The message text is longer than ${config.maxMessageLength} characters`,
-        );
       }
       const idempotencyKey = request.headers['idempotency-key'];
       const { message, created } = await store.append({
@@ -134,20 +113,6 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
       return reply.code(201).send(message satisfies ChatMessage);
     },
   );
-};
-
-/**
- * Validates with TypeBox's compiler, like socket events, instead of fastify's Ajv (which strips
- * unknown properties where the protocol's schemas refuse them).
- */
-const typeboxValidatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema }) => {
-  // Every schema of the route is a TypeBox schema from the protocol (or built here with TypeBox).
-  const compiled = TypeCompiler.Compile(schema as TSchema);
-  return (data: unknown) => {
-    if (compiled.Check(data)) return { value: data };
-    const first = compiled.Errors(data).First();
-    return { error: new Error(first === undefined ? 'invalid' : `${first.path || '/'} ${first.message}`) };
-  };
 };
 
 /**

@@ -38,12 +38,10 @@ export const errorsPlugin: FastifyPluginAsync = fp(
       return reply.code(status).send(body);
     });
     app.setNotFoundHandler((request, reply) =>
-      reply
-        .code(404)
-        .send({
-          code: 'NOT_FOUND',
-          message: `${ERRORS.NOT_FOUND.message}: ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`,
-        }),
+      reply.code(404).send({
+        code: 'NOT_FOUND',
+        message: `${ERRORS.NOT_FOUND.message}: ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`,
+      }),
     );
   },
   { name: 'switchyard-errors', fastify: '5.x' },

@@ -3,10 +3,9 @@ import {
   type AckError,
   CLIENT_EVENTS,
   type ClientEventName,
-  clientEventValidators,
+  type ClientEventValidators,
   ERRORS,
   isErrorCode,
-  isValidRoomName,
   SwitchyardError,
 } from '@switchyard/protocol';
 import { countRejection, type GatewayMetrics } from '../metrics/registry.js';
@@ -24,6 +23,8 @@ export interface InboundContext {
   log: FastifyBaseLogger;
   metrics: GatewayMetrics;
   rateLimits: SocketRateLimits;
+  /** The protocol's schemas, compiled with this gateway's limits. */
+  validators: ClientEventValidators;
 }
 
 /** A handler of one client event, shared by every socket. */
@@ -68,7 +69,8 @@ export async function handleInbound(
     if (!ctx.rateLimits.tryTake(socket)) throw new SwitchyardError('RATE_LIMITED');
     if (!known || handler === undefined)
       throw new SwitchyardError('UNKNOWN_EVENT', `${ERRORS.UNKNOWN_EVENT.message}: ${event}`);
-    validate(eventName as ClientEventName, payload);
+    const validator = ctx.validators[eventName as ClientEventName];
+    if (!validator.check(payload)) throw validator.refusal(payload);
     response = { ok: true, ...(await handler(socket, payload as never)) };
   } catch (error) {
     const refusal = toRefusal(error);
@@ -90,22 +92,6 @@ export async function handleInbound(
     socket.emit('gateway:error', { ...response.error, event });
     ctx.metrics.eventsOut.inc({ event: 'gateway:error' });
   }
-}
-
-function validate(event: ClientEventName, payload: unknown): void {
-  const validator = clientEventValidators[event];
-  if (validator.check(payload)) return;
-  // A room field that is present but malformed gets its own code, so clients can say why.
-  if (
-    payload !== null &&
-    typeof payload === 'object' &&
-    'room' in payload &&
-    !isValidRoomName((payload as { room: unknown }).room)
-  ) {
-    throw new SwitchyardError('INVALID_ROOM');
-  }
-  const issues = validator.issues(payload).map((issue) => `${issue.path} ${issue.message}`);
-  throw new SwitchyardError('INVALID_PAYLOAD', `${ERRORS.INVALID_PAYLOAD.message}: ${issues.join('; ')}`);
 }
 
 function toRefusal(error: unknown): SwitchyardError {

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import {
   type ClientEventName,
+  compileClientEventValidators,
   type HistoryFetchPayload,
   type HistoryPage,
   type JoinRoomPayload,
@@ -64,7 +65,12 @@ export const roomsPlugin: FastifyPluginAsync<RoomsPluginOptions> = async (app, o
   app.addHook('onClose', async () => stopAnswering());
 
   const handlers = roomHandlers(options, app.log);
-  const ctx: InboundContext = { log: app.log, metrics, rateLimits: new SocketRateLimits(config.rateLimit) };
+  const ctx: InboundContext = {
+    log: app.log,
+    metrics,
+    rateLimits: new SocketRateLimits(config.rateLimit),
+    validators: compileClientEventValidators({ maxMessageLength: config.maxMessageLength }),
+  };
 
   function onClientEvent(this: GatewaySocket, event: unknown, ...args: unknown[]): void {
     const name = String(event);
@@ -138,12 +144,6 @@ function roomHandlers(options: RoomsPluginOptions, log: FastifyBaseLogger): Hand
       { room, text, clientMessageId }: SendMessagePayload,
     ): Promise<SendMessageResult> => {
       requireJoined(socket, room);
-      if (text.length > config.maxMessageLength) {
-        throw new SwitchyardError(
-          'MESSAGE_TOO_LONG',
-          `The message text is longer than ${config.maxMessageLength} characters`,
-        );
-      }
       const { message, created } = await store.append({ room, text, author: socket.data.user, clientMessageId });
       // A retry is answered with the stored message but not broadcast again.
       if (created) roomEvents.emit(room, 'message:new', message);

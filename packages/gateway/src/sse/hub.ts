@@ -4,6 +4,7 @@ import {
   type RoomEventName,
   type RoomEventPayload,
   type ShutdownNotice,
+  type SseEvents,
   SwitchyardError,
 } from '@switchyard/protocol';
 import type { SseConfig } from '../config.js';
@@ -110,7 +111,9 @@ export class SseHub {
   #deliver<E extends RoomEventName>(room: string, event: E, payload: RoomEventPayload<E>): void {
     const streams = this.#byRoom.get(room);
     if (streams === undefined) return;
-    const encoded: SseFrame = event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload);
+    // The protocol's type test pins SseEvents[E] to RoomEventPayload<E>.
+    const encoded: SseFrame =
+      event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload as SseEvents[E]);
     for (const stream of streams) stream.offer(encoded);
   }
 
