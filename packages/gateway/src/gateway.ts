@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Logger, LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 import { Server, type ServerOptions } from 'socket.io';
+import { ObservedInMemoryAdapter, ObservedSessionAwareAdapter } from './adapters/in-memory.js';
+import { hasLocalDeliveryHook } from './adapters/local-delivery.js';
 import { bridgeAdapterMetrics } from './cluster/metrics.js';
 import { trackInFlight } from './shutdown/in-flight.js';
 import { connectMongoCluster, mongoAdapterOf, type MongoCluster } from './cluster/mongo.js';
@@ -43,7 +45,8 @@ export interface GatewayDeps {
   demo?: DemoOptions;
   /**
    * A Socket.IO adapter to use instead of the default (in-memory, or MongoDB's when MONGODB_URI is
-   * set), e.g. `@socket.io/cluster-adapter` between `node:cluster` workers.
+   * set), e.g. `createObservedClusterAdapter()` between `node:cluster` workers. It must offer the
+   * "delivered locally" hook (`onLocalDelivery`, see adapters/local-delivery.ts).
    */
   adapter?: ServerOptions['adapter'];
 }
@@ -89,7 +92,8 @@ const REDACT = [
 
 /** Wires the plugins into one fastify app with Socket.IO attached to its HTTP server. */
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
-  const app = Fastify(fastifyOptions(config, deps.logger));
+  const log = deps.logger ?? pino(gatewayLoggerOptions(config.logLevel));
+  const app = Fastify(fastifyOptions(config, log));
   app.setValidatorCompiler(protocolValidatorCompiler);
   const lifecycle = new Lifecycle();
   const metrics = createGatewayMetrics();
@@ -106,7 +110,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     serveClient: false,
     allowRequest: handshakeGate(lifecycle, origins.allowsRequest, metrics),
     ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
-    ...(adapter === undefined ? {} : { adapter }),
+    adapter: adapter ?? (config.maxDisconnectionDurationMs > 0 ? ObservedSessionAwareAdapter : ObservedInMemoryAdapter),
     ...(config.maxDisconnectionDurationMs > 0
       ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
       : {}),
@@ -118,7 +122,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? cluster?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
 
-  const roomEvents = createRoomEvents({ io, metrics, log: app.log });
+  const deliveries = io.of('/').adapter;
+  if (!hasLocalDeliveryHook(deliveries)) {
+    throw new TypeError(
+      'The Socket.IO adapter has no onLocalDelivery hook: SSE streams could not see room broadcasts (use createObservedClusterAdapter)',
+    );
+  }
+  const roomEvents = createRoomEvents({ io, deliveries, metrics, log });
   const roomAccess = createRoomAccess(config.privateRoomPrefix);
   const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
   const sseMetrics = createSseMetrics(metrics);
@@ -207,13 +217,13 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   };
 }
 
-function fastifyOptions(config: GatewayConfig, logger: Logger | undefined): FastifyServerOptions {
+function fastifyOptions(config: GatewayConfig, log: Logger): FastifyServerOptions {
   return {
+    loggerInstance: log,
     bodyLimit: config.maxHttpBufferSize,
     return503OnClosing: true,
     // By the time fastify closes, sockets were drained: end any HTTP connection still open.
     forceCloseConnections: true,
-    ...(logger ? { loggerInstance: logger } : { logger: gatewayLoggerOptions(config.logLevel) }),
   };
 }
 

@@ -1,12 +1,10 @@
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
-import {
-  setupPrimary as setupClusterAdapterPrimary,
-  createAdapter as createClusterAdapter,
-} from '@socket.io/cluster-adapter';
+import { setupPrimary as setupClusterAdapterPrimary } from '@socket.io/cluster-adapter';
 import { setupMaster as setupStickyPrimary, setupWorker as setupStickyWorker } from '@socket.io/sticky';
 import pino from 'pino';
 import type { GatewayConfig } from '../config.js';
+import { createObservedClusterAdapter } from '../adapters/node-cluster.js';
 import { createGateway, type Gateway, gatewayLoggerOptions } from '../gateway.js';
 import { stickyKeyOf, useNodeSessionIds } from './session-id.js';
 
@@ -94,7 +92,10 @@ export async function startPrimary(config: GatewayConfig): Promise<RunningWorker
 
 /** In a worker: a gateway that serves the connections the primary hands it, without listening itself. */
 export async function startWorker(config: GatewayConfig): Promise<Gateway> {
-  const gateway = await createGateway(config, config.mongo === undefined ? { adapter: createClusterAdapter() } : {});
+  const gateway = await createGateway(
+    config,
+    config.mongo === undefined ? { adapter: createObservedClusterAdapter() } : {},
+  );
   setupStickyWorker(gateway.io);
   useNodeSessionIds(gateway.io, config.nodeId, cluster.worker?.id);
   // @socket.io/sticky routes by the first 20 characters of a sid and registers whole sids; ours are

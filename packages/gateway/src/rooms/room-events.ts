@@ -1,23 +1,22 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 import { isValidRoomName, ROOM_EVENTS, type RoomEventName, type RoomEventPayload } from '@switchyard/protocol';
+import type { LocalDeliveryHook } from '../adapters/local-delivery.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
-import { roomChannel } from './channel.js';
 import type { GatewayServer } from '../types.js';
+import { roomChannel } from './channel.js';
 
 /*
  * Room events (`message:new`, `presence:join`, `presence:leave`, `typing`) in both directions.
  *
- * Out: `emit` is the one function the gateway emits a room event with, whoever causes it (a
- * socket, the HTTP API): the Socket.IO broadcast to the room's channel, volatile for typing.
+ * Out: `emit` is the one function the gateway emits a room event with, whoever causes it (the room
+ * service, presence): the Socket.IO broadcast to the room's channel, volatile for typing.
  *
- * In: `listen` hands every room event that reaches this node's sockets to SSE streams — at the
- * very point where the adapter delivers a broadcast to the local sockets (the in-memory
- * adapter's `broadcast`, which every adapter ends in for local delivery, after its own ordering:
- * the MongoDB adapter's change-stream order, its wait for a broadcast's own echo). So SSE
- * streams see exactly what this node's sockets see, in the same order, from every source:
- * this node, the other nodes, the MongoDB emitter, a presence reaper. A relay of its own
- * (`serverSideEmit`) would skip the adapter's local ordering and let a node's own events
- * overtake remote ones on its SSE streams.
+ * In: `listen` hands on every room event this node delivers to its sockets, through the adapter's
+ * "delivered locally" hook: after the adapter's own ordering (the MongoDB adapter's change-stream
+ * order, its wait for a broadcast's own echo), from every source (this node, the other nodes, the
+ * MongoDB emitter, a presence reaper), whether or not a local socket is in the room. So SSE streams
+ * see exactly what this node's sockets see, in the same order. A relay of its own (`serverSideEmit`)
+ * would skip the adapter's ordering and let a node's own events overtake remote ones.
  */
 
 export type RoomEventListener = <E extends RoomEventName>(room: string, event: E, payload: RoomEventPayload<E>) => void;
@@ -37,8 +36,10 @@ export interface RoomEvents {
 
 export interface RoomEventsOptions {
   io: GatewayServer;
+  /** The main namespace adapter's hook. */
+  deliveries: LocalDeliveryHook;
   metrics: GatewayMetrics;
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 const KNOWN_EVENTS = new Set<string>(ROOM_EVENTS);
@@ -52,32 +53,18 @@ interface Broadcast {
   emit(event: string, payload: unknown): boolean;
 }
 
-interface EventPacket {
-  type: number;
-  data?: unknown[];
-  id?: number;
-}
-
-/** The in-memory adapter's `broadcast` encodes each packet once, through this instance method. */
-interface EncodingAdapter {
-  _encode?: (this: unknown, packet: EventPacket, packetOpts: unknown) => unknown;
-}
-
-export function createRoomEvents({ io, metrics, log }: RoomEventsOptions): RoomEvents {
+export function createRoomEvents({ io, deliveries, metrics, log }: RoomEventsOptions): RoomEvents {
   const listeners = new Set<RoomEventListener>();
+  const tracing = log.isLevelEnabled('debug');
 
-  tapLocalBroadcasts(io, (packet) => {
+  deliveries.onLocalDelivery((packet) => {
+    if (listeners.size === 0 || packet.type !== EVENT_PACKET || packet.id !== undefined) return;
     const [event, payload] = packet.data ?? [];
-    if (
-      packet.type !== EVENT_PACKET ||
-      packet.id !== undefined ||
-      typeof event !== 'string' ||
-      !KNOWN_EVENTS.has(event)
-    )
-      return;
+    if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) return;
     // Every room event names its room; that is the room it was broadcast to.
     const room = (payload as { room?: unknown } | null)?.room;
     if (!isValidRoomName(room)) return;
+    if (tracing) log.debug({ room, event }, 'room event delivered here');
     for (const listener of listeners) {
       try {
         listener(room, event as RoomEventName, payload as RoomEventPayload);
@@ -95,34 +82,13 @@ export function createRoomEvents({ io, metrics, log }: RoomEventsOptions): RoomE
       if (options.exceptSocket !== undefined) operator = operator.except(options.exceptSocket);
       // Typing is a hint: dropping it for a client whose transport is busy is fine.
       if (event === 'typing') operator = operator.volatile;
+      if (tracing) log.debug({ room, event }, 'room event emitted');
       operator.emit(event, payload);
       metrics.eventsOut.inc({ event });
     },
     listen(listener) {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      return () => void listeners.delete(listener);
     },
-  };
-}
-
-/**
- * Sees every packet the adapter of the main namespace delivers to this node's sockets, once per
- * broadcast (whether or not a local socket is in the room). socket.io-adapter 2.5's
- * `Adapter.prototype.broadcast` calls `this._encode(packet, opts)` once before writing to the
- * sockets; cluster adapters (`@socket.io/cluster-adapter`, ours for MongoDB) deliver both local
- * and remote broadcasts through it. Checked at start-up, so an adapter without it fails loudly.
- */
-function tapLocalBroadcasts(io: GatewayServer, onPacket: (packet: EventPacket) => void): void {
-  const adapter = io.of('/').adapter as unknown as EncodingAdapter;
-  const encode = adapter._encode;
-  if (typeof encode !== 'function') {
-    throw new TypeError(
-      'The Socket.IO adapter has no _encode (socket.io-adapter 2.5 expected): SSE streams could not see room broadcasts',
-    );
-  }
-  adapter._encode = function encodeAndObserve(this: unknown, packet, packetOpts) {
-    const encoded = encode.call(this, packet, packetOpts);
-    onPacket(packet);
-    return encoded;
   };
 }
