@@ -1,4 +1,5 @@
-export { createGateway, gatewayLoggerOptions, type Gateway, type GatewayDeps } from './gateway.js';
+export { createGateway, type Gateway, type GatewayDeps } from './gateway.js';
+export { gatewayLoggerOptions } from './logging.js';
 export {
   loadConfig,
   ConfigError,
@@ -27,7 +28,18 @@ export type { SseConfig, PublishConfig } from './config.js';
 export { roomPresence, type RoomPresence } from './presence/inspect.js';
 export { PresenceRegistry } from './presence/registry.js';
 export { clusterPresence, type ClusterPresence } from './presence/cluster.js';
-export { MAX_JOIN_ACK_MEMBERS } from './socket/plugin.js';
+export { MAX_JOIN_ACK_MEMBERS, RoomService, type Poster, type PostInput, type HistoryQuery } from './rooms/service.js';
+export { Presence } from './presence/presence.js';
+export {
+  hasLocalDeliveryHook,
+  type DeliveredPacket,
+  type DeliveryTarget,
+  type LocalDeliveryHook,
+  type LocalDeliveryListener,
+} from './adapters/local-delivery.js';
+export { ObservedInMemoryAdapter, ObservedSessionAwareAdapter } from './adapters/in-memory.js';
+export { ObservedNodeClusterAdapter, createObservedClusterAdapter } from './adapters/node-cluster.js';
+export type { NodeLeft, NodeLeftHook, NodeLeftListener } from './adapters/node-left.js';
 export { createIdentify, type Identify } from './auth/identify.js';
 export { httpErrorOf } from './http/errors.js';
 export type { DemoOptions } from './demo/plugin.js';

@@ -91,9 +91,7 @@ export class ObservedNodeClusterAdapter extends NodeClusterAdapter implements Lo
 }
 
 /** `new Server({ adapter: createObservedClusterAdapter() })` in a node:cluster worker. */
-export function createObservedClusterAdapter(
-  opts: ClusterAdapterOptions = {},
-): typeof ObservedNodeClusterAdapter {
+export function createObservedClusterAdapter(opts: ClusterAdapterOptions = {}): typeof ObservedNodeClusterAdapter {
   // socket.io constructs the adapter of each namespace with `new`.
   return class extends ObservedNodeClusterAdapter {
     constructor(nsp: Namespace) {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
 import type { ExtendedError } from 'socket.io';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
 import { createIdentify } from './identify.js';
@@ -10,6 +11,7 @@ export interface AuthPluginOptions {
   io: GatewayServer;
   config: GatewayConfig;
   metrics: GatewayMetrics;
+  log: Logger;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface AuthPluginOptions {
  * `socket.data.user`, and enforces MAX_SOCKETS_PER_USER. A refusal reaches the client as
  * `connect_error` with `err.data = { code, message }`.
  */
-export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, { io, config, metrics }) => {
+export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (_app, { io, config, metrics, log }) => {
   const identify = createIdentify(config.auth);
   const socketsPerUser = new SocketsPerUser(config.maxSocketsPerUser);
 
@@ -35,8 +37,8 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, { i
   function refusal(error: unknown): ExtendedError {
     const known =
       error instanceof SwitchyardError ? error : new SwitchyardError('INTERNAL', undefined, { cause: error });
-    if (known.code === 'INTERNAL') app.log.error({ err: error }, 'handshake failed');
-    else app.log.info({ code: known.code }, 'connection refused');
+    if (known.code === 'INTERNAL') log.error({ err: error }, 'handshake failed');
+    else log.info({ code: known.code }, 'connection refused');
     metrics.connectionsRefused.inc({ code: known.code });
     return connectError(known.code, known.message);
   }

@@ -1,7 +1,8 @@
 import { MongoClient } from 'mongodb';
-import type { FastifyBaseLogger } from 'fastify';
-import { createAdapter, type MongoAdapter, type MongoAdapterFactory, setupCollection } from '@switchyard/mongo-adapter';
+import type { Logger } from 'pino';
+import { createAdapter, MongoAdapter, type MongoAdapterFactory, setupCollection } from '@switchyard/mongo-adapter';
 import type { MongoConfig } from '../config.js';
+import { componentLogger } from '../logging.js';
 import { MongoMessageStore } from '../store/mongo.js';
 import type { GatewayServer } from '../types.js';
 
@@ -24,11 +25,7 @@ export interface MongoCluster {
   close(): Promise<void>;
 }
 
-export async function connectMongoCluster(
-  config: MongoConfig,
-  nodeId: string,
-  log: FastifyBaseLogger,
-): Promise<MongoCluster> {
+export async function connectMongoCluster(config: MongoConfig, nodeId: string, log: Logger): Promise<MongoCluster> {
   const client = new MongoClient(config.uri, { appName: `switchyard-${nodeId}` });
   try {
     await client.connect();
@@ -36,23 +33,14 @@ export async function connectMongoCluster(
     const { collection, sessions } = await setupCollection(db, ADAPTER_COLLECTION, { ttlSeconds: ADAPTER_TTL_SECONDS });
     const store = new MongoMessageStore(db);
     await store.setup();
-    const adapterLog = log.child({ component: 'mongo-adapter' });
+    // The adapter logs what it reports (gaps, state changes) itself; the gateway does not again.
     const adapter = createAdapter(collection, {
       sessions,
       heartbeatInterval: config.heartbeatIntervalMs,
       heartbeatTimeout: config.heartbeatTimeoutMs,
-      logger: {
-        debug: (obj, msg) => adapterLog.debug(obj, msg),
-        info: (obj, msg) => adapterLog.info(obj, msg),
-        warn: (obj, msg) => adapterLog.warn(obj, msg),
-        error: (obj, msg) => adapterLog.error(obj, msg),
-      },
+      logger: componentLogger(log, 'mongo-adapter'),
     });
-    adapter.events.on('gap', (gap) =>
-      adapterLog.error({ gap }, 'change stream history lost: messages may be missing on this node'),
-    );
-    adapter.events.on('state', (state) => adapterLog.info(state, 'adapter state'));
-    log.info({ db: config.db }, 'connected to MongoDB');
+    componentLogger(log, 'cluster').info({ db: config.db }, 'connected to MongoDB');
     let closed: Promise<void> | undefined;
     return { client, adapter, store, close: () => (closed ??= client.close()) };
   } catch (error) {
@@ -63,6 +51,6 @@ export async function connectMongoCluster(
 
 /** The MongoDB adapter of the main namespace, when the server uses one. */
 export function mongoAdapterOf(io: GatewayServer): MongoAdapter | undefined {
-  const adapter = io.of('/').adapter as unknown as Partial<MongoAdapter>;
-  return typeof adapter.health === 'function' ? (adapter as MongoAdapter) : undefined;
+  const adapter: unknown = io.of('/').adapter;
+  return adapter instanceof MongoAdapter ? adapter : undefined;
 }

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Member, SwitchyardError } from '@switchyard/protocol';
-import type { ApiKeyCheck } from './api-keys.js';
+import { SwitchyardError } from '@switchyard/protocol';
 import { bearerCredentials } from '../auth/bearer.js';
 import type { TokenVerifier } from '../auth/identify.js';
+import type { Poster } from '../rooms/service.js';
+import type { ApiKeyCheck } from './api-keys.js';
 
 /*
  * Who publishes over HTTP: a backend service holding an API key (`X-API-Key`, or
@@ -13,11 +14,8 @@ import type { TokenVerifier } from '../auth/identify.js';
 export interface Publisher {
   /** Scope of idempotency keys and of rate limiting. */
   id: string;
-  kind: 'api-key' | 'jwt';
-  /** The author of messages that name none. */
-  defaultAuthor: Member;
-  /** Set for JWT publishers: they are subject to room access rules. */
-  user?: Member;
+  /** Who the room service sees posting: a service (any room, any author) or a user (their rooms, as themself). */
+  poster: Poster;
 }
 
 export const PUBLISH_SCOPE = 'publish';
@@ -42,7 +40,7 @@ export function createPublisherCheck(apiKeys: ApiKeyCheck, verifyToken: TokenVer
     const { user, claims } = await verifyToken(bearer);
     if (!scopesOf(claims).includes(PUBLISH_SCOPE))
       throw new SwitchyardError('FORBIDDEN', `The token lacks the ${PUBLISH_SCOPE} scope`);
-    return { id: `user-${user.id}`, kind: 'jwt', defaultAuthor: user, user };
+    return { id: `user-${user.id}`, poster: { kind: 'user', user } };
   };
 }
 
@@ -53,7 +51,7 @@ function byApiKey(apiKeys: ApiKeyCheck, candidate: string): Publisher {
 }
 
 function serviceOf(publisherId: string): Publisher {
-  return { id: publisherId, kind: 'api-key', defaultAuthor: { id: publisherId, name: SERVICE_NAME } };
+  return { id: publisherId, poster: { kind: 'service', defaultAuthor: { id: publisherId, name: SERVICE_NAME } } };
 }
 
 /** OAuth-style `scope` ("a b c") or an array of scopes (`scope` or `scp`). */

@@ -16,9 +16,8 @@ export interface GatewayMetrics {
   readonly rejected: Counter<'event' | 'code'>;
   readonly connectionsRefused: Counter<'code'>;
   readonly ackLatency: Histogram<'event'>;
-  /** Hooks the gauges that are computed at scrape time. */
+  /** Hooks the gauge of connections, computed at scrape time. */
   observeConnections(count: () => Map<string, number>): void;
-  observeRooms(count: () => number): void;
 }
 
 export const METRIC_NAMES = {
@@ -28,13 +27,13 @@ export const METRIC_NAMES = {
   rejected: 'switchyard_events_rejected_total',
   connectionsRefused: 'switchyard_connections_refused_total',
   ackLatency: 'switchyard_ack_latency_seconds',
+  /** Registered by the presence plugin. */
   rooms: 'switchyard_rooms',
 } as const;
 
 export function createGatewayMetrics(): GatewayMetrics {
   const registry = new Registry();
   let countConnections: () => Map<string, number> = () => new Map();
-  let countRooms: () => number = () => 0;
 
   new Gauge({
     name: METRIC_NAMES.connections,
@@ -44,14 +43,6 @@ export function createGatewayMetrics(): GatewayMetrics {
     collect() {
       this.reset();
       for (const [transport, count] of countConnections()) this.set({ transport }, count);
-    },
-  });
-  new Gauge({
-    name: METRIC_NAMES.rooms,
-    help: 'Chat rooms with at least one socket on this node',
-    registers: [registry],
-    collect() {
-      this.set(countRooms());
     },
   });
 
@@ -90,9 +81,6 @@ export function createGatewayMetrics(): GatewayMetrics {
     }),
     observeConnections(count) {
       countConnections = count;
-    },
-    observeRooms(count) {
-      countRooms = count;
     },
   };
 }

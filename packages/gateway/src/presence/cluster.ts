@@ -1,4 +1,4 @@
-import type { Member } from '@switchyard/protocol';
+import type { Member, MembersListReply } from '@switchyard/protocol';
 import type { GatewayServer } from '../types.js';
 import type { PresenceRegistry } from './registry.js';
 
@@ -17,18 +17,9 @@ export interface ClusterPresence {
   elsewhere(userId: string): boolean;
 }
 
-/** Loose shape of `serverSideEmit` with an ack: socket.io's typed one cannot name the reply list. */
-interface ServerSideEmitter {
-  serverSideEmit(
-    event: 'members:list',
-    room: string,
-    ack: (err: Error | null, replies: unknown[] | undefined) => void,
-  ): boolean;
-}
-
 /** Answers other nodes' `members:list` from this node's registry. Returns the stop function. */
 export function answerMembersList(io: GatewayServer, registry: PresenceRegistry): () => void {
-  const onMembersList = (room: string, reply: (members: Member[]) => void): void => {
+  const onMembersList = (room: string, reply: (members: MembersListReply) => void): void => {
     if (typeof room === 'string' && typeof reply === 'function') reply(registry.members(room));
   };
   io.on('members:list', onMembersList);
@@ -40,11 +31,11 @@ export function answerMembersList(io: GatewayServer, registry: PresenceRegistry)
  * other node. A node that does not answer in the adapter's timeout is left out (its members are
  * reaped with it if it is gone for good) rather than failing the caller.
  */
-export async function remoteMembers(io: GatewayServer, room: string): Promise<Member[][] | undefined> {
+export async function remoteMembers(io: GatewayServer, room: string): Promise<MembersListReply[] | undefined> {
   if ((await io.of('/').adapter.serverCount()) <= 1) return undefined;
   return new Promise((resolve) => {
-    (io as unknown as ServerSideEmitter).serverSideEmit('members:list', room, (_err, replies) => {
-      resolve((replies ?? []).filter((reply): reply is Member[] => Array.isArray(reply)));
+    io.serverSideEmit('members:list', room, (_err, replies) => {
+      resolve((replies ?? []).filter((reply): reply is MembersListReply => Array.isArray(reply)));
     });
   });
 }
@@ -74,4 +65,10 @@ export async function clusterPresence(
     members.push(member);
   }
   return { members, memberCount: all.size, elsewhere: (userId) => remoteIds.has(userId) };
+}
+
+/** Whether the user has a socket in the room on another node (false on a single node). */
+export async function presentElsewhere(io: GatewayServer, room: string, userId: string): Promise<boolean> {
+  const remote = await remoteMembers(io, room);
+  return remote?.some((members) => members.some((member) => member.id === userId)) ?? false;
 }

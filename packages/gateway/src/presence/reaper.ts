@@ -1,35 +1,31 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { AdapterEventMap } from '@switchyard/mongo-adapter';
-import type { Member, PresenceEvent } from '@switchyard/protocol';
-import type { GatewayMetrics } from '../metrics/registry.js';
-import { roomChannel, roomOfChannel } from '../rooms/channel.js';
-import { clusterPresence } from './cluster.js';
-import type { PresenceRegistry } from './registry.js';
+import type { Logger } from 'pino';
+import type { Member } from '@switchyard/protocol';
+import type { NodeLeftHook } from '../adapters/node-left.js';
+import { roomOfChannel } from '../rooms/channel.js';
+import type { RoomEvents } from '../rooms/room-events.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
-import { mongoAdapterOf } from '../cluster/mongo.js';
+import type { Presence } from './presence.js';
 
 /*
- * A node that dies (kill -9, lost network) never says `presence:leave` for its users. The cluster
- * adapter evicts it after the heartbeat timeout; this module then tells each surviving node's own
- * sockets which members vanished with it.
+ * A node that dies (kill -9, lost network) never says `presence:leave` for its users. The adapter
+ * stops counting on it after the heartbeat timeout and says so (its public "node left" hook); this
+ * module then tells each surviving node's own sockets which members vanished with it.
  *
  * To know who vanished, each node keeps the cluster-wide member list of every room it has sockets
- * in: seeded from the nodes' presence registries (`members:list`) when its first socket joins, then kept current by the
- * `presence:join` / `presence:leave` packets it delivers to its sockets (seen with `onAnyOutgoing`,
- * so remote announcements count too). On an eviction it recomputes each such room's presence and
- * emits `presence:leave`, to local sockets only, for every member that is gone. Every surviving node
- * does the same for its own sockets, so each client hears it once. Members who left normally were
- * already removed by their own announcement, so a graceful leave is never announced twice.
+ * in: seeded from the nodes' presence registries (`members:list`) when its first socket joins, then
+ * kept current by the `presence:join` / `presence:leave` events this node delivers (the adapter's
+ * "delivered locally" hook, so remote announcements count too). On an eviction it recomputes each
+ * such room's presence and announces, to local sockets only, every member that is gone. Every
+ * surviving node does the same for its own sockets, so each client hears it once. Members who left
+ * normally were already removed by their own announcement, so a graceful leave is never announced twice.
  */
 
 export interface PresenceReaperOptions {
   io: GatewayServer;
-  /** This node's room members (the other nodes' are asked with `members:list`). */
-  presence: PresenceRegistry;
-  metrics: GatewayMetrics;
-  log: FastifyBaseLogger;
-  /** How often the adapter's node list is checked for evictions (adapters without `node-left`). Default 500 ms. */
-  pollMs?: number;
+  presence: Presence;
+  roomEvents: RoomEvents;
+  nodes: NodeLeftHook;
+  log: Logger;
   /** Called once per evicted node. */
   onEviction?: (nodeUid: string) => void;
 }
@@ -38,17 +34,12 @@ export interface PresenceReaper {
   close(): void;
 }
 
-interface HeartbeatAdapterInternals {
-  /** socket.io-adapter's ClusterAdapterWithHeartbeat: uid → last seen. Not public API: only for adapters without `node-left`. */
-  nodesMap?: Map<string, number>;
-}
-
 export function reapPresenceOfEvictedNodes({
   io,
-  presence: registry,
-  metrics,
+  presence,
+  roomEvents,
+  nodes,
   log,
-  pollMs = 500,
   onEviction,
 }: PresenceReaperOptions): PresenceReaper {
   const nsp = io.of('/');
@@ -62,10 +53,10 @@ export function reapPresenceOfEvictedNodes({
     const leftMeanwhile = new Set<string>();
     seeding.set(room, leftMeanwhile);
     try {
-      const presence = await clusterPresence(io, registry, room);
+      const { members: present } = await presence.members(room);
       const members = known.get(room);
       if (!members) return;
-      for (const member of presence.members) if (!leftMeanwhile.has(member.id)) members.set(member.id, member);
+      for (const member of present) if (!leftMeanwhile.has(member.id)) members.set(member.id, member);
     } catch (err) {
       log.warn({ err, room }, 'presence seed failed');
     } finally {
@@ -90,30 +81,26 @@ export function reapPresenceOfEvictedNodes({
   adapter.on('join-room', onJoinRoom);
   adapter.on('delete-room', onDeleteRoom);
 
-  // One listener shared by every socket: it needs no socket, and an idle socket should cost nothing.
-  const onOutgoing = (event: string, payload: PresenceEvent): void => {
+  const stopListening = roomEvents.listen((room, event, payload) => {
     if (event !== 'presence:join' && event !== 'presence:leave') return;
-    const members = known.get(payload.room);
+    const members = known.get(room);
     if (!members) return;
+    const { member } = payload as { member: Member };
     if (event === 'presence:join') {
-      members.set(payload.member.id, payload.member);
-      seeding.get(payload.room)?.delete(payload.member.id);
+      members.set(member.id, member);
+      seeding.get(room)?.delete(member.id);
     } else {
-      members.delete(payload.member.id);
-      seeding.get(payload.room)?.add(payload.member.id);
+      members.delete(member.id);
+      seeding.get(room)?.add(member.id);
     }
-  };
-  const onConnection = (socket: GatewaySocket): void => {
-    socket.onAnyOutgoing(onOutgoing);
-  };
-  io.on('connection', onConnection);
+  });
 
   let reconciling: Promise<void> = Promise.resolve();
   const reconcile = async (): Promise<void> => {
     for (const [room, members] of [...known]) {
       let present: Set<string>;
       try {
-        present = new Set((await clusterPresence(io, registry, room)).members.map((member) => member.id));
+        present = new Set((await presence.members(room)).members.map((member) => member.id));
       } catch (err) {
         log.warn({ err, room }, 'presence check after node eviction failed');
         continue;
@@ -121,58 +108,25 @@ export function reapPresenceOfEvictedNodes({
       for (const [userId, member] of [...members]) {
         if (present.has(userId)) continue;
         members.delete(userId);
-        io.local.to(roomChannel(room)).emit('presence:leave', { room, member });
-        metrics.eventsOut.inc({ event: 'presence:leave' });
+        presence.announceLost(room, member);
         log.info({ room, userId }, 'member left with an evicted node');
       }
     }
   };
 
-  const onEvicted = (evicted: string[]): void => {
-    for (const uid of evicted) onEviction?.(uid);
-    log.info({ evicted }, 'cluster nodes evicted: checking presence');
+  const stopWatching = nodes.onNodeLeft(({ uid }) => {
+    onEviction?.(uid);
+    log.debug({ evicted: uid }, 'cluster node left: checking presence');
     reconciling = reconciling.then(reconcile);
-  };
-  const stopWatching = watchEvictions(io, adapter, pollMs, onEvicted);
+  });
 
   return {
     close() {
       stopWatching();
+      stopListening();
       adapter.off('join-room', onJoinRoom);
       adapter.off('delete-room', onDeleteRoom);
-      io.off('connection', onConnection);
       known.clear();
     },
   };
-}
-
-/**
- * Calls `onEvicted` with the nodes the cluster stops counting on. The MongoDB adapter says so itself
- * (`node-left`); other heartbeat adapters (the workers' cluster adapter) are polled. Returns the stop function.
- */
-function watchEvictions(
-  io: GatewayServer,
-  adapter: unknown,
-  pollMs: number,
-  onEvicted: (evicted: string[]) => void,
-): () => void {
-  const mongo = mongoAdapterOf(io);
-  if (mongo) {
-    const self = mongo.health().node;
-    const onNodeLeft = ({ node, nsp, uid }: AdapterEventMap['node-left']): void => {
-      if (node === self && nsp === '/') onEvicted([uid]);
-    };
-    mongo.events.on('node-left', onNodeLeft);
-    return () => mongo.events.off('node-left', onNodeLeft);
-  }
-  const nodes = (): Set<string> => new Set((adapter as HeartbeatAdapterInternals).nodesMap?.keys() ?? []);
-  let previous = nodes();
-  const timer = setInterval(() => {
-    const current = nodes();
-    const evicted = [...previous].filter((uid) => !current.has(uid));
-    previous = current;
-    if (evicted.length > 0) onEvicted(evicted);
-  }, pollMs);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 import {
   type AckError,
   CLIENT_EVENTS,
@@ -20,7 +20,7 @@ import type { SocketRateLimits } from './rate-limit.js';
 
 /** Shared by every socket: nothing here is per socket, so an idle socket costs nothing. */
 export interface InboundContext {
-  log: FastifyBaseLogger;
+  log: Logger;
   metrics: GatewayMetrics;
   rateLimits: SocketRateLimits;
   /** The protocol's schemas, compiled with this gateway's limits. */
@@ -63,6 +63,7 @@ export async function handleInbound(
   const metricEvent = known ? eventName : 'unknown';
   const { payload, ack } = splitArgs(args);
   ctx.metrics.eventsIn.inc({ event: metricEvent });
+  if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ socketId: socket.id, event }, 'event received');
 
   let response: { ok: true } | AckError;
   try {

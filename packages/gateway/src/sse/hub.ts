@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 import {
   type ChatMessage,
   type RoomEventName,
@@ -24,7 +24,7 @@ export interface SseHubOptions {
   roomEvents: RoomEvents;
   config: SseConfig;
   metrics: SseMetrics;
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 export type OpenStreamOptions = Omit<SseStreamOptions, 'bufferBytes' | 'bufferEvents' | 'metrics' | 'onClose'>;
@@ -32,7 +32,7 @@ export type OpenStreamOptions = Omit<SseStreamOptions, 'bufferBytes' | 'bufferEv
 export class SseHub {
   readonly #config: SseConfig;
   readonly #metrics: SseMetrics;
-  readonly #log: FastifyBaseLogger;
+  readonly #log: Logger;
   readonly #byRoom = new Map<string, Set<SseStream>>();
   readonly #byClient = new Map<string, number>();
   #size = 0;
@@ -98,7 +98,7 @@ export class SseHub {
   closeAll(notice: ShutdownNotice): void {
     this.#closing = true;
     const streams = [...this.#byRoom.values()].flatMap((set) => [...set]);
-    if (streams.length > 0) this.#log.info({ streams: streams.length }, 'closing SSE streams');
+    if (streams.length > 0) this.#log.info({ streams: streams.length }, 'closing streams');
     for (const stream of streams) stream.shutdown(notice);
   }
 
@@ -111,6 +111,8 @@ export class SseHub {
   #deliver<E extends RoomEventName>(room: string, event: E, payload: RoomEventPayload<E>): void {
     const streams = this.#byRoom.get(room);
     if (streams === undefined) return;
+    if (this.#log.isLevelEnabled('debug'))
+      this.#log.debug({ room, event, streams: streams.size }, 'offered to streams');
     // The protocol's type test pins SseEvents[E] to RoomEventPayload<E>.
     const encoded: SseFrame =
       event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload as SseEvents[E]);

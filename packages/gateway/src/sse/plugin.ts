@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
 import {
   ErrorBodySchema,
   type Member,
@@ -9,15 +10,17 @@ import {
 } from '@switchyard/protocol';
 import { bearerCredentials } from '../auth/bearer.js';
 import type { TokenVerifier } from '../auth/identify.js';
-import type { RoomAccess } from '../rooms/access.js';
+import type { RoomService } from '../rooms/service.js';
 import type { GatewayConfig } from '../config.js';
+import { httpErrorOf } from '../http/errors.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import type { RoomEvents } from '../rooms/room-events.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 import type { MessageStore } from '../store/message-store.js';
 import { preamble } from './frames.js';
-import type { SseHub } from './hub.js';
-import { countRefused, type SseMetrics } from './metrics.js';
+import { SseHub } from './hub.js';
+import { countRefused, createSseMetrics } from './metrics.js';
 import { replayHistory } from './replay.js';
-import { httpErrorOf } from '../http/errors.js';
 
 /*
  * `GET /v1/rooms/:room/events`: a room's events as Server-Sent Events. Checks run before any
@@ -27,14 +30,17 @@ import { httpErrorOf } from '../http/errors.js';
  */
 
 export interface SsePluginOptions {
-  hub: SseHub;
+  /** Where the streams' events come from: what this node delivers to its sockets. */
+  roomEvents: RoomEvents;
   store: MessageStore;
   config: GatewayConfig;
   lifecycle: Lifecycle;
-  roomAccess: RoomAccess;
+  /** Who may read which room. */
+  rooms: RoomService;
   /** Undefined in anonymous mode: streams are open to anyone, private rooms to no one. */
   verifyToken: TokenVerifier | undefined;
-  metrics: SseMetrics;
+  metrics: GatewayMetrics;
+  log: Logger;
 }
 
 const SSE_HEADERS = {
@@ -47,8 +53,14 @@ const SSE_HEADERS = {
 
 export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
   app,
-  { hub, store, config, lifecycle, roomAccess, verifyToken, metrics },
+  { roomEvents, store, config, lifecycle, rooms, verifyToken, log, ...options },
 ) => {
+  const metrics = createSseMetrics(options.metrics);
+  const hub = new SseHub({ roomEvents, config: config.sse, metrics, log });
+  // Streams are told and ended at once; their clients reconnect (elsewhere) by themselves.
+  lifecycle.onDraining(() => hub.closeAll({ reason: 'draining', reconnectAfterMs: config.sse.retryMs }));
+  app.addHook('onClose', async () => hub.stop());
+
   async function identify(
     authorization: string | undefined,
     queryToken: string | undefined,
@@ -82,7 +94,7 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
       const { room } = request.params;
       if (lifecycle.draining) throw new SwitchyardError('SHUTTING_DOWN');
       const user = await identify(bearerCredentials(request.headers), request.query.token);
-      if (!roomAccess(user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
+      rooms.assertAccess(user, room);
       const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
       hub.admit(user?.id ?? request.ip);
 
@@ -99,12 +111,12 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
         resumeFrom,
       });
       stream.writeRaw(preamble(config.sse.retryMs));
-      request.log.debug({ room, userId: user?.id, resuming: resumeFrom !== undefined }, 'SSE stream opened');
+      log.debug({ room, userId: user?.id, resuming: resumeFrom !== undefined }, 'stream opened');
       if (resumeFrom === undefined) return;
       try {
         stream.goLive(await replayHistory(stream, store, room, resumeFrom));
       } catch (err) {
-        request.log.error({ err, room }, 'SSE replay failed');
+        log.error({ err, room }, 'replay failed');
         stream.fail('INTERNAL');
       }
     },
