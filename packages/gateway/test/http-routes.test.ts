@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../src/index.js';
-import { closeAll, connect, request, send, startGateway, waitFor } from './helpers.js';
+import { closeAll, connect, request, send, startGateway, waitFor } from '@switchyard/testkit';
 
 afterEach(closeAll);
 

@@ -4,7 +4,7 @@ import { Adapter } from 'socket.io-adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ObservedInMemoryAdapter, ObservedSessionAwareAdapter } from '../src/adapters/in-memory.js';
 import type { DeliveredPacket, DeliveryTarget } from '../src/adapters/local-delivery.js';
-import { closeAll, startGateway } from './helpers.js';
+import { closeAll, startGateway } from '@switchyard/testkit';
 
 /*
  * The "delivered locally" hook of the in-memory adapters (the MongoDB and node:cluster ones are

@@ -1,16 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, ShutdownNotice } from '@switchyard/protocol';
-import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
 import {
   API_KEY,
+  closeAll,
   closeStreams,
+  connect,
   JWT_SECRET,
   metricValue,
   openStream,
   publish,
   refusal,
+  request,
+  startGateway,
   tokenFor,
-} from './sse-support.js';
+  waitFor,
+} from '@switchyard/testkit';
 
 afterEach(async () => {
   closeStreams();

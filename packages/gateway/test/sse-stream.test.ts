@@ -1,7 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, PresenceEvent, TypingEvent } from '@switchyard/protocol';
-import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
-import { API_KEY, closeStreams, metricValue, openStream, publish } from './sse-support.js';
+import {
+  API_KEY,
+  closeAll,
+  closeStreams,
+  connect,
+  metricValue,
+  openStream,
+  publish,
+  request,
+  startGateway,
+  waitFor,
+} from '@switchyard/testkit';
 
 afterEach(async () => {
   closeStreams();

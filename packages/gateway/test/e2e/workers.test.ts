@@ -5,19 +5,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage } from '@switchyard/protocol';
 import { workerOfSessionId } from '../../src/cluster/session-id.js';
-import type { TestSocket } from '../helpers.js';
-import { closeStreams, openStream } from '../sse-support.js';
 import {
-  closeSockets,
-  connectedSocket,
   clientTo,
+  closeSockets,
+  closeStreams,
+  connectedSocket,
+  E2E_DEADLINE_MS,
   type GatewayNode,
+  openStream,
   startNode,
   stopEverything,
   stopNode,
+  type TestSocket,
   transportOf,
-  waitUntil,
-} from './harness.js';
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * GATEWAY_WORKERS=2 without MongoDB: node:cluster workers behind @socket.io/sticky, joined by
@@ -77,10 +79,14 @@ describe('GATEWAY_WORKERS=2', () => {
       ADAPTER_HEARTBEAT_TIMEOUT_MS: '3000',
     });
     // A worker that is ready and counts the other worker as a node of the cluster.
-    await waitUntil('a ready worker that sees the other', async () => {
-      const metrics = await (await fetch(`${withMongo.url}/metrics`)).text();
-      return /^switchyard_adapter_ready 1$/m.test(metrics) && /^switchyard_adapter_nodes 2$/m.test(metrics);
-    });
+    await waitFor(
+      'a ready worker that sees the other',
+      async () => {
+        const metrics = await (await fetch(`${withMongo.url}/metrics`)).text();
+        return /^switchyard_adapter_ready 1$/m.test(metrics) && /^switchyard_adapter_nodes 2$/m.test(metrics);
+      },
+      { timeoutMs: E2E_DEADLINE_MS },
+    );
     await chatAcrossWorkers(withMongo);
     expect(await stopNode(withMongo)).toBe(0);
   }, 90_000);
@@ -96,7 +102,7 @@ describe('GATEWAY_WORKERS=2', () => {
 
     // SIGKILL: the worker says nothing; the others notice its silence after the heartbeat timeout.
     process.kill(workerPid(primary, workerOf(ada)), 'SIGKILL');
-    await waitUntil('bob to hear that ada left', () => left.includes('ada'));
+    await waitFor('bob to hear that ada left', () => left.includes('ada'), { timeoutMs: E2E_DEADLINE_MS });
     expect(left).toEqual(['ada']);
   }, 60_000);
 
@@ -152,7 +158,9 @@ async function chatAcrossWorkers(primary: GatewayNode): Promise<void> {
         .emitWithAck('message:send', { room, text: `w${round}`, clientMessageId: randomUUID() });
     }
     const expected = ['p0', 'w0', 'p1', 'w1', 'p2', 'w2', 'p3', 'w3', 'p4', 'w4'];
-    await waitUntil('both to receive everything', () => atPolling.length >= 10 && atWebSocket.length >= 10);
+    await waitFor('both to receive everything', () => atPolling.length >= 10 && atWebSocket.length >= 10, {
+      timeoutMs: E2E_DEADLINE_MS,
+    });
     expect(atPolling).toEqual(expected);
     expect(atWebSocket).toEqual(expected);
     const streamed = await stream.waitForEvents<ChatMessage>('message:new', 10);

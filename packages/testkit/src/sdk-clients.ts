@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import { createClient, type ClientOptions, type SwitchyardClient, type Transport } from '../../src/index.js';
+import { createClient, type ClientOptions, type SwitchyardClient, type Transport } from '@switchyard/client';
 
 /** Creates SDK clients (and raw sockets) for one test and closes them all afterwards. */
 export class ClientPool {
@@ -32,5 +32,3 @@ export class ClientPool {
     for (const socket of this.#sockets.splice(0)) socket.disconnect();
   }
 }
-
-export const TRANSPORTS: readonly (readonly Transport[])[] = [['polling'], ['websocket']];

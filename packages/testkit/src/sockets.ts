@@ -1,36 +1,21 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { io as ioClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
+import { nodeOfSessionId } from '@switchyard/gateway';
 import type { ClientToServerEvents, ServerToClientEvents } from '@switchyard/protocol';
-import { createGateway, type Gateway, type GatewayDeps, loadConfig } from '../src/index.js';
+import { DEADLINE_MS, waitFor, withDeadline } from './wait-for.js';
 
 /*
- * Real gateways on ephemeral ports and real socket.io-client sockets. Everything started here
- * is tracked and closed by `closeAll()` (call it in afterEach). Waits poll with deadlines,
- * never fixed sleeps.
+ * Real socket.io-client sockets, typed with the protocol, tracked so `closeSockets()` (afterEach)
+ * disconnects every one. `socketTo` is for one in-process gateway (no reconnection unless asked,
+ * so a refused or closed socket stays put for assertions); `clientTo` for gateways behind a balancer
+ * (reconnecting quickly, as a browser would).
  */
 
 export type TestSocket = ClientSocket<ServerToClientEvents, ClientToServerEvents>;
 export type Transport = 'polling' | 'websocket';
 export const TRANSPORTS: Transport[] = ['polling', 'websocket'];
 
-/** Generous for a loaded 2-core machine: a deadline, not a speed expectation. */
-export const DEADLINE_MS = 10_000;
-
-const gateways = new Set<Gateway>();
 const sockets = new Set<TestSocket>();
-
-export interface StartedGateway {
-  gateway: Gateway;
-  url: string;
-}
-
-export async function startGateway(env: Record<string, string> = {}, deps?: GatewayDeps): Promise<StartedGateway> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
-  const gateway = await createGateway(config, deps);
-  gateways.add(gateway);
-  const { url } = await gateway.listen();
-  return { gateway, url };
-}
+const upgradeErrors = new WeakMap<TestSocket, number>();
 
 export interface ConnectOptions {
   transports: Transport[];
@@ -41,14 +26,46 @@ export interface ConnectOptions {
 
 /** A socket that is not connected yet; see `connected` / `connectError`. */
 export function socketTo(url: string, { transports, auth, reconnection = false }: ConnectOptions): TestSocket {
-  const options: Partial<ManagerOptions & SocketOptions> = {
-    transports,
-    reconnection,
-    forceNew: true,
-    timeout: DEADLINE_MS,
-    ...(auth === undefined ? {} : { auth }),
-  };
-  const socket: TestSocket = ioClient(url, options);
+  return track(
+    ioClient(url, {
+      transports,
+      reconnection,
+      forceNew: true,
+      timeout: DEADLINE_MS,
+      ...(auth === undefined ? {} : { auth }),
+    }),
+  );
+}
+
+export interface ClientOptions {
+  transports?: Transport[];
+  auth?: Record<string, unknown>;
+  reconnection?: boolean;
+  /** Only these socket.io-client options; everything else is left at its default. */
+  defaults?: boolean;
+}
+
+/** A socket through a balancer, reconnecting quickly. `defaults: true` passes no option but `auth`. */
+export function clientTo(url: string, options: ClientOptions = {}): TestSocket {
+  const opts: Partial<ManagerOptions & SocketOptions> = options.defaults
+    ? { forceNew: true, ...(options.auth ? { auth: options.auth } : {}) }
+    : {
+        forceNew: true,
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 1000,
+        timeout: 10_000,
+        reconnection: options.reconnection ?? true,
+        ...(options.transports ? { transports: options.transports } : {}),
+        ...(options.auth ? { auth: options.auth } : {}),
+      };
+  const socket = track(ioClient(url, opts));
+  socket.io.on('open', () =>
+    socket.io.engine.on('upgradeError', () => upgradeErrors.set(socket, (upgradeErrors.get(socket) ?? 0) + 1)),
+  );
+  return socket;
+}
+
+function track(socket: TestSocket): TestSocket {
   sockets.add(socket);
   return socket;
 }
@@ -66,6 +83,12 @@ export function connected(socket: TestSocket): Promise<void> {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
+}
+
+/** Waits (polling) until the socket is connected, through any number of failed attempts. */
+export async function connectedSocket(socket: TestSocket, timeoutMs = 30_000): Promise<TestSocket> {
+  await waitFor('the socket to connect', () => socket.connected, { timeoutMs });
+  return socket;
 }
 
 /** Resolves with the connect_error (with `data.code` for refusals by the gateway). */
@@ -125,17 +148,6 @@ export function send(socket: TestSocket, event: string, ...args: unknown[]): voi
   (socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, ...args);
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, deadlineMs = DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /**
  * A round trip to the gateway. Packets on one connection are ordered, so anything the gateway
  * emitted to this socket before handling this request has arrived when it resolves: the way
@@ -145,28 +157,39 @@ export async function roundTrip(socket: TestSocket, room: string): Promise<void>
   await request(socket, 'history:fetch', { room, limit: 1 });
 }
 
-export async function closeAll(): Promise<void> {
-  for (const socket of sockets) socket.disconnect();
-  sockets.clear();
-  await Promise.all([...gateways].map((gateway) => gateway.close()));
-  gateways.clear();
+/** The node that serves a connected socket, read from its Engine.IO session id. */
+export function nodeOf(socket: TestSocket): string | undefined {
+  const id = socket.io.engine?.id;
+  return id ? nodeOfSessionId(id) : undefined;
 }
 
-function withDeadline<T>(
-  what: string,
-  body: (resolve: (value: T) => void, reject: (error: unknown) => void) => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), DEADLINE_MS);
-    body(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+/** The Engine.IO transport a connected socket uses now. */
+export function transportOf(socket: TestSocket): string | undefined {
+  return socket.io.engine?.transport?.name;
+}
+
+/** How many times this socket's WebSocket upgrade probe failed. */
+export function upgradeErrorsOf(socket: TestSocket): number {
+  return upgradeErrors.get(socket) ?? 0;
+}
+
+/**
+ * Connects through the balancer until the session lands on `nodeId` (the balancer spreads
+ * handshakes round robin, so a few tries are enough).
+ */
+export async function clientOn(balancerUrl: string, nodeId: string, options: ClientOptions = {}): Promise<TestSocket> {
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    const socket = await connectedSocket(clientTo(balancerUrl, options));
+    if (nodeOf(socket) === nodeId) return socket;
+    socket.disconnect();
+    sockets.delete(socket);
+    // Other traffic shares the round robin: a little jitter keeps us from falling in step with it.
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 30)));
+  }
+  throw new Error(`no session landed on ${nodeId}`);
+}
+
+export function closeSockets(): void {
+  for (const socket of sockets) socket.disconnect();
+  sockets.clear();
 }
