@@ -31,7 +31,7 @@ export function answerMembersList(io: GatewayServer, registry: PresenceRegistry)
  * other node. A node that does not answer in the adapter's timeout is left out (its members are
  * reaped with it if it is gone for good) rather than failing the caller.
  */
-export async function remoteMembers(io: GatewayServer, room: string): Promise<MembersListReply[] | undefined> {
+async function remoteMembers(io: GatewayServer, room: string): Promise<MembersListReply[] | undefined> {
   if ((await io.of('/').adapter.serverCount()) <= 1) return undefined;
   return new Promise((resolve) => {
     io.serverSideEmit('members:list', room, (_err, replies) => {

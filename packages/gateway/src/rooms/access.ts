@@ -17,8 +17,3 @@ export function createRoomAccess(privateRoomPrefix: string): RoomAccess {
     return rest === user.id || rest.startsWith(`${user.id}:`);
   };
 }
-
-/** Whether the room is private at all (a caller without identity gets 401 rather than 403). */
-export function isPrivateRoom(privateRoomPrefix: string, room: string): boolean {
-  return room.startsWith(privateRoomPrefix);
-}
