@@ -3,7 +3,6 @@ import type { ChatMessage } from '@switchyard/protocol';
 import {
   API_KEY,
   closeAll,
-  closeStreams,
   connect,
   JWT_SECRET,
   metricValue,
@@ -17,10 +16,7 @@ import {
   tokenFor,
 } from '@switchyard/testkit';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const OTHER_KEY = 'another-api-key-abcdefghijklmnop';
 const env = { API_KEYS: `${API_KEY},${OTHER_KEY}` };

@@ -3,7 +3,7 @@ import { Server } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ObservedInMemoryAdapter, ObservedSessionAwareAdapter } from '../src/adapters/in-memory.js';
-import type { DeliveredPacket, DeliveryTarget } from '../src/adapters/local-delivery.js';
+import type { DeliveredPacket, DeliveryTarget, LocalDeliveryHook } from '../src/adapters/local-delivery.js';
 import { closeAll, startGateway } from '@switchyard/testkit';
 
 /*
@@ -33,7 +33,7 @@ describe.each([
   it('reports every broadcast once, room and exceptions included, whether or not a socket is in the room', () => {
     const io = serverWith(adapter, recovery);
     const seen: [DeliveredPacket, DeliveryTarget][] = [];
-    const stop = (io.of('/').adapter as ObservedInMemoryAdapter).onLocalDelivery((packet, opts) =>
+    const stop = (io.of('/').adapter as unknown as LocalDeliveryHook).onLocalDelivery((packet, opts) =>
       seen.push([packet, opts]),
     );
     io.to('room:a').except('x').emit('hello', { n: 1 });

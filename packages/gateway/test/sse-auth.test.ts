@@ -3,7 +3,6 @@ import type { ChatMessage, ShutdownNotice } from '@switchyard/protocol';
 import {
   API_KEY,
   closeAll,
-  closeStreams,
   connect,
   JWT_SECRET,
   metricValue,
@@ -16,10 +15,7 @@ import {
   waitFor,
 } from '@switchyard/testkit';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const jwtEnv = { AUTH_MODE: 'jwt', JWT_SECRET, API_KEYS: API_KEY };
 

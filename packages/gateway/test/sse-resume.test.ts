@@ -2,23 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@switchyard/protocol';
 import { MemoryMessageStore } from '../src/index.js';
 import type { HistoryAfter, MessageStore } from '../src/index.js';
-import {
-  API_KEY,
-  closeAll,
-  closeStreams,
-  connect,
-  openStream,
-  publish,
-  request,
-  startGateway,
-  waitFor,
-} from '@switchyard/testkit';
+import { API_KEY, closeAll, connect, openStream, publish, request, startGateway, waitFor } from '@switchyard/testkit';
 import type { SseGap } from '@switchyard/protocol';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const env = {
   API_KEYS: API_KEY,

@@ -5,7 +5,6 @@ import { type HistoryAfter, MemoryMessageStore, type MessageStore } from '../src
 import {
   API_KEY,
   closeAll,
-  closeStreams,
   connect,
   DEADLINE_MS,
   metricValue,
@@ -21,7 +20,6 @@ const sockets = new Set<Socket>();
 afterEach(async () => {
   for (const socket of sockets) socket.destroy();
   sockets.clear();
-  closeStreams();
   await closeAll();
 });
 

@@ -3,7 +3,6 @@ import type { ChatMessage, PresenceEvent, TypingEvent } from '@switchyard/protoc
 import {
   API_KEY,
   closeAll,
-  closeStreams,
   connect,
   metricValue,
   openStream,
@@ -13,10 +12,7 @@ import {
   waitFor,
 } from '@switchyard/testkit';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const env = {
   API_KEYS: API_KEY,

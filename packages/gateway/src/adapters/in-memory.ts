@@ -10,6 +10,8 @@ import {
  * socket.io's in-memory adapters with the "delivered locally" hook: a broadcast is delivered by the
  * base class's public `broadcast`, synchronously, and then reported. SessionAwareAdapter is what
  * socket.io itself picks when connection state recovery is on (it numbers packets for replay).
+ * Two small classes rather than one mixin: declarations cannot name a class expression built on
+ * socket.io-adapter's classes, which have private members.
  */
 
 export class ObservedInMemoryAdapter extends Adapter implements LocalDeliveryHook {
