@@ -69,7 +69,7 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
     return (await verifyToken(authorization ?? queryToken)).user;
   }
 
-  app.get<{ Params: RoomParams; Querystring: RoomEventsQuery; Headers: { 'last-event-id'?: string } }>(
+  app.get<{ Params: RoomParams; Querystring: RoomEventsQuery; Headers: RoomEventsHeaders }>(
     '/v1/rooms/:room/events',
     {
       // Every refusal, the schemas' included (those never reach the handler).
