@@ -20,8 +20,6 @@ export interface PresencePluginOptions {
   recovery: boolean;
   metrics: GatewayMetrics;
   log: Logger;
-  /** Called once per node the cluster stopped counting on. */
-  onEviction?: (nodeUid: string) => void;
 }
 
 /**
@@ -57,7 +55,6 @@ export const presencePlugin: FastifyPluginAsync<PresencePluginOptions> = async (
       roomEvents: options.roomEvents,
       nodes: options.nodes,
       log: options.log,
-      ...(options.onEviction === undefined ? {} : { onEviction: options.onEviction }),
     });
     app.addHook('onClose', async () => reaper.close());
   }

@@ -26,8 +26,6 @@ export interface PresenceReaperOptions {
   roomEvents: RoomEvents;
   nodes: NodeLeftHook;
   log: Logger;
-  /** Called once per evicted node. */
-  onEviction?: (nodeUid: string) => void;
 }
 
 export interface PresenceReaper {
@@ -40,7 +38,6 @@ export function reapPresenceOfEvictedNodes({
   roomEvents,
   nodes,
   log,
-  onEviction,
 }: PresenceReaperOptions): PresenceReaper {
   const nsp = io.of('/');
   const adapter = nsp.adapter;
@@ -115,7 +112,6 @@ export function reapPresenceOfEvictedNodes({
   };
 
   const stopWatching = nodes.onNodeLeft(({ uid }) => {
-    onEviction?.(uid);
     log.debug({ evicted: uid }, 'cluster node left: checking presence');
     reconciling = reconciling.then(reconcile);
   });
