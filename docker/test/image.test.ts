@@ -7,6 +7,7 @@ import { ChatReader, sendUntilStored } from '../../packages/gateway/test/e2e/cha
 import {
   clientOn,
   closeSockets,
+  E2E_DEADLINE_MS,
   freePort,
   type Nginx,
   NGINX_TEMPLATES,
@@ -15,8 +16,8 @@ import {
   statusOf,
   stopEverything,
   transportOf,
-  waitUntil,
-} from '../../packages/gateway/test/e2e/harness.js';
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * The Docker image as operators run it: two gateway containers (host networking) in MongoDB mode on
@@ -121,17 +122,18 @@ beforeAll(async () => {
     NODES.map(async (nodeId) => {
       const started = performance.now();
       const container = await startContainer(nodeId, mongoUri);
-      await waitUntil(
-        `${nodeId} to be ready`,
-        async () => (await statusOf(`${container.url}/readyz`)) === 200,
-        60_000,
-        100,
-      ).catch(async (error: unknown) => {
+      await waitFor(`${nodeId} to be ready`, async () => (await statusOf(`${container.url}/readyz`)) === 200, {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      }).catch(async (error: unknown) => {
         throw new Error(`${String(error)}\n--- ${nodeId} logs ---\n${await logsOf(container)}`);
       });
       const ready = performance.now() - started;
       // Docker's own verdict, from the image's HEALTHCHECK (its first probe runs one interval, 10 s, after start).
-      await waitUntil(`${nodeId} to be healthy`, async () => (await healthOf(container)) === 'healthy', 60_000, 250);
+      await waitFor(`${nodeId} to be healthy`, async () => (await healthOf(container)) === 'healthy', {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
       return `${nodeId} ready (/readyz 200, change stream open) ${seconds(ready)} and healthy ${seconds(performance.now() - started)} after docker run`;
     }),
   );
@@ -161,8 +163,9 @@ async function reader(nodeId: NodeId, transport: 'websocket' | 'polling', room: 
 async function chat(from: ChatReader, readers: readonly ChatReader[], text: string): Promise<void> {
   const message = await sendUntilStored(from, text, randomUUID());
   for (const each of readers) {
-    await waitUntil(`${each.socket.auth && JSON.stringify(each.socket.auth)} to get ${text}`, () =>
+    await waitFor(`${each.socket.auth && JSON.stringify(each.socket.auth)} to get ${text}`, () =>
       each.messages.has(message.id),
+      { timeoutMs: E2E_DEADLINE_MS },
     );
   }
 }
@@ -220,9 +223,10 @@ describe('the Docker image', () => {
     expect(told).toEqual(['draining', 'draining']);
 
     for (const each of leaving) {
-      await waitUntil(
+      await waitFor(
         'a client of gw1 to be back on gw2',
         () => each.socket.connected && nodeOf(each.socket) === 'gw2',
+        { timeoutMs: E2E_DEADLINE_MS },
       );
     }
     await chat(leaving[0] as ChatReader, [...leaving, staying], 'after the move, over websocket');

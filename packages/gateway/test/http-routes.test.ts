@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../src/index.js';
-import { installedSdkDir } from '../src/plugins/demo-assets.js';
-import { closeAll, connect, request, send, startGateway, waitFor } from './helpers.js';
+import { installedSdkDir } from '../src/demo/assets.js';
+import { closeAll, connect, request, send, startGateway, waitFor } from '@switchyard/testkit';
 
 afterEach(closeAll);
 

@@ -46,6 +46,12 @@ interface HeartbeatInternals {
 /** Why a node stopped being counted on: it announced it (ADAPTER_CLOSE, or it went deaf) or went silent. */
 export type NodeLeftReason = 'closed' | 'timeout';
 
+/** A packet as delivered to this node's sockets (socket.io-parser's shape) and where it went. */
+export type LocalDeliveryListener = (
+  packet: { type: number; nsp: string; data?: unknown[]; id?: number },
+  opts: { rooms: Set<string>; except?: Set<string>; flags?: Record<string, unknown> },
+) => void;
+
 interface EncodedOptions {
   rooms: Room[];
   except: Room[];
@@ -103,6 +109,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   private closing: Promise<void> | undefined;
   /** True while a message from the stream is being applied (removals then come from that message). */
   private receiving = false;
+  private readonly localDeliveryListeners = new Set<LocalDeliveryListener>();
 
   constructor(nsp: NamespaceLike, bus: Bus) {
     super(nsp, { heartbeatInterval: bus.options.heartbeatInterval, heartbeatTimeout: bus.options.heartbeatTimeout });
@@ -146,6 +153,53 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   /** For the gateway's readiness probe: see `BusHealth`. */
   health(): BusHealth {
     return this.bus.health();
+  }
+
+  /**
+   * Calls `listener` once per broadcast delivered to this node's sockets, from any origin (this node,
+   * another node, an emitter), after this adapter's ordering and in delivery order, whether or not a
+   * local socket matched. Returns the unsubscribe function.
+   */
+  onLocalDelivery(listener: LocalDeliveryListener): () => void {
+    this.localDeliveryListeners.add(listener);
+    return () => void this.localDeliveryListeners.delete(listener);
+  }
+
+  /** Delivers a broadcast to this node's sockets, then tells the local-delivery listeners. */
+  private deliverLocally(packet: EventPacket, opts: BroadcastOptions): void {
+    Adapter.prototype.broadcast.call(this, packet, opts);
+    this.deliveredLocally(packet, opts);
+  }
+
+  private deliveredLocally(packet: EventPacket, opts: BroadcastOptions): void {
+    for (const listener of this.localDeliveryListeners) {
+      try {
+        listener(packet as Parameters<LocalDeliveryListener>[0], opts as Parameters<LocalDeliveryListener>[1]);
+      } catch (error) {
+        this.settings.logger.error(
+          { node: this.uid, err: errorFacts(error).message },
+          'mongo-adapter: local delivery listener failed',
+        );
+      }
+    }
+  }
+
+  /** Broadcasts from other nodes and emitters are delivered by socket.io-adapter's `onMessage`. */
+  override onMessage(message: ClusterMessage, offset?: string): void {
+    super.onMessage(message, offset);
+    if (
+      message.type === MessageType.BROADCAST &&
+      message.data.requestId === undefined &&
+      message.uid !== this.uid &&
+      message.nsp === this.nspName
+    ) {
+      const { rooms, except, flags } = message.data.opts;
+      this.deliveredLocally(message.data.packet as EventPacket, {
+        rooms: new Set(rooms),
+        except: new Set(except),
+        flags,
+      });
+    }
   }
 
   /** Idempotent: every call returns the promise of the first, which resolves once the bus is closed. */
@@ -298,13 +352,13 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
           if (this.handoff.size > 0) {
             this.keepForRestoring(packet.data, { rooms: [...opts.rooms], except: [...(opts.except ?? [])] });
           }
-          Adapter.prototype.broadcast.call(this, packet, opts);
+          this.deliverLocally(packet, opts);
         }, this.settings.localDeliveryTimeoutMs);
         this.bus.publish({ ...message, onEcho: settle }).catch(noop);
         return;
       }
       this.bus.publish(message).catch(noop);
-      this.deliveries.add(() => Adapter.prototype.broadcast.call(this, packet, opts));
+      this.deliveries.add(() => this.deliverLocally(packet, opts));
     } catch (error) {
       this.settings.logger.error({ node: this.uid, err: errorFacts(error).message }, 'mongo-adapter: broadcast failed');
     }
@@ -370,7 +424,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
         this.privateLog.record(targets, { base: position.base, k: position.k, data: packet.data });
       }
     }
-    Adapter.prototype.broadcast.call(this, packet, opts);
+    this.deliverLocally(packet, opts);
   }
 
   /** Nodes that left or were evicted will not send their client count: count them as zero clients. */

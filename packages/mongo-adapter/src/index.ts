@@ -4,6 +4,7 @@ export {
   type MongoAdapterFactory,
   type NamespaceLike,
   type NodeLeftReason,
+  type LocalDeliveryListener,
 } from './adapter.js';
 export { createEmitter, MongoEmitter, type MongoEmitterOptions } from './emitter.js';
 export { setupCollection, type SetupOptions, type SetupResult } from './setup.js';
