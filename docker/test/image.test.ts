@@ -163,8 +163,9 @@ async function reader(nodeId: NodeId, transport: 'websocket' | 'polling', room: 
 async function chat(from: ChatReader, readers: readonly ChatReader[], text: string): Promise<void> {
   const message = await sendUntilStored(from, text, randomUUID());
   for (const each of readers) {
-    await waitFor(`${each.socket.auth && JSON.stringify(each.socket.auth)} to get ${text}`, () =>
-      each.messages.has(message.id),
+    await waitFor(
+      `${each.socket.auth && JSON.stringify(each.socket.auth)} to get ${text}`,
+      () => each.messages.has(message.id),
       { timeoutMs: E2E_DEADLINE_MS },
     );
   }
@@ -223,11 +224,9 @@ describe('the Docker image', () => {
     expect(told).toEqual(['draining', 'draining']);
 
     for (const each of leaving) {
-      await waitFor(
-        'a client of gw1 to be back on gw2',
-        () => each.socket.connected && nodeOf(each.socket) === 'gw2',
-        { timeoutMs: E2E_DEADLINE_MS },
-      );
+      await waitFor('a client of gw1 to be back on gw2', () => each.socket.connected && nodeOf(each.socket) === 'gw2', {
+        timeoutMs: E2E_DEADLINE_MS,
+      });
     }
     await chat(leaving[0] as ChatReader, [...leaving, staying], 'after the move, over websocket');
     await chat(leaving[1] as ChatReader, [...leaving, staying], 'after the move, over polling');
