@@ -19,6 +19,7 @@ import { LocalDeliveryQueue } from './local-delivery.js';
 import { resolveOptions, type MongoAdapterOptions, type ResolvedOptions } from './options.js';
 import { persistSession, PrivateLog, replayablePacket, restoreSession, type SessionToPersist } from './recovery.js';
 import { RestoreHandoff } from './restore-handoff.js';
+import { LocalDeliveryHook, type LocalDeliveryListener } from './delivery-hook.js';
 
 /** What the adapter reads from socket.io's Namespace (typed here so nothing is `any`). */
 export interface NamespaceLike {
@@ -103,6 +104,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   private closing: Promise<void> | undefined;
   /** True while a message from the stream is being applied (removals then come from that message). */
   private receiving = false;
+  private readonly localDeliveries: LocalDeliveryHook;
 
   constructor(nsp: NamespaceLike, bus: Bus) {
     super(nsp, { heartbeatInterval: bus.options.heartbeatInterval, heartbeatTimeout: bus.options.heartbeatTimeout });
@@ -116,6 +118,12 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       ),
     );
     this.privateLog = new PrivateLog(this.settings.privateLogSize);
+    this.localDeliveries = new LocalDeliveryHook((error) =>
+      this.settings.logger.error(
+        { node: this.uid, nsp: nsp.name, err: errorFacts(error).message },
+        'mongo-adapter: a local delivery listener threw',
+      ),
+    );
     const csr = nsp.server.opts.connectionStateRecovery;
     this.recovery = csr !== undefined && csr !== null && (csr as unknown) !== false;
     this.maxDisconnectionDuration = csr?.maxDisconnectionDuration ?? 2 * 60 * 1000;
@@ -137,6 +145,17 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   liveNodes(): string[] {
     const nodes = (this as unknown as HeartbeatInternals).nodesMap;
     return nodes ? [...nodes.keys()] : [];
+  }
+
+  /**
+   * Calls `listener` once per broadcast this node delivers to its local sockets, whatever its origin (this
+   * node, another node, an emitter), in delivery order and after the adapter's ordering, whether or not a
+   * local socket matched. The packets a session restore replays to one socket are not reported. `data` is
+   * what was emitted (without the recovery offset). A throwing listener is logged and never breaks
+   * delivery. Returns the function that unsubscribes.
+   */
+  onLocalDelivery(listener: LocalDeliveryListener): () => void {
+    return this.localDeliveries.add(listener);
   }
 
   get nspName(): string {
@@ -207,6 +226,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: fromStored(doc.data) } as ClusterMessage;
     const nodes = (this as unknown as HeartbeatInternals).nodesMap;
     const known = nodes?.has(doc.uid) === true;
+    if (doc.type === MessageType.BROADCAST && this.localDeliveries.active) this.reportRemoteBroadcast(message);
     this.receiving = true;
     try {
       this.onMessage(message, offset);
@@ -219,6 +239,16 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     }
     if (known && nodes?.has(doc.uid) === false) this.nodeLeft(doc.uid, 'closed');
     if (this.pendingAcks.size > 0) this.sweepAcks();
+  }
+
+  private reportRemoteBroadcast(message: ClusterMessage): void {
+    if (message.uid === this.uid || message.nsp !== this.nspName) return;
+    const data = (message as { data?: { packet?: EventPacket; opts?: EncodedOptions } }).data;
+    if (!data?.packet || !data.opts) return;
+    this.localDeliveries.notify(
+      { ...data.packet, nsp: this.nspName },
+      { rooms: new Set(data.opts.rooms), except: new Set(data.opts.except), flags: data.opts.flags },
+    );
   }
 
   /**
@@ -294,6 +324,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       if (this.recovery && recoverable) {
         // Delivered here when it comes back through the stream, with the same server offset as everywhere.
         const settle = this.deliveries.addPending((token) => {
+          this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
           if (token !== undefined) packet.data.push(this.bus.offsetFor(token));
           if (this.handoff.size > 0) {
             this.keepForRestoring(packet.data, { rooms: [...opts.rooms], except: [...(opts.except ?? [])] });
@@ -304,7 +335,10 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
         return;
       }
       this.bus.publish(message).catch(noop);
-      this.deliveries.add(() => Adapter.prototype.broadcast.call(this, packet, opts));
+      this.deliveries.add(() => {
+        this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
+        Adapter.prototype.broadcast.call(this, packet, opts);
+      });
     } catch (error) {
       this.settings.logger.error({ node: this.uid, err: errorFacts(error).message }, 'mongo-adapter: broadcast failed');
     }
@@ -329,7 +363,10 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       this.ackSweep ??= setInterval(() => this.sweepAcks(), 500);
       this.publish({ type: MessageType.BROADCAST, data: { packet, requestId, opts: encodeOptions(opts) } });
     }
-    this.deliveries.add(() => Adapter.prototype.broadcastWithAck.call(this, packet, opts, clientCountCallback, ack));
+    this.deliveries.add(() => {
+      this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
+      Adapter.prototype.broadcastWithAck.call(this, packet, opts, clientCountCallback, ack);
+    });
   }
 
   override async addSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
@@ -362,6 +399,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   }
 
   private deliverPrivately(packet: EventPacket, opts: BroadcastOptions, recoverable: boolean): void {
+    this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
     if (recoverable) {
       const position = this.bus.nextPrivateOffset();
       if (position) {

@@ -5,6 +5,7 @@ export {
   type NamespaceLike,
   type NodeLeftReason,
 } from './adapter.js';
+export type { DeliveredPacket, LocalDeliveryListener } from './delivery-hook.js';
 export { createEmitter, MongoEmitter, type MongoEmitterOptions } from './emitter.js';
 export { setupCollection, type SetupOptions, type SetupResult } from './setup.js';
 export { ADAPTER_ERRORS, MongoAdapterError, type AdapterErrorCode } from './errors.js';
