@@ -54,7 +54,10 @@ export async function faultRun(
     const gaps = nodes.map(() => 0);
     const resumes = nodes.map(() => 0);
     nodes.forEach((node, i) => {
-      node.factory.events.on('gap', () => gaps[i]!++);
+      node.factory.events.on('gap', (g) => {
+        gaps[i]!++;
+        if (process.env.DEBUG_GAPS) console.log('GAP', i, JSON.stringify(g));
+      });
       node.factory.events.on('resume', () => resumes[i]!++);
     });
     const clients = await Promise.all(nodes.map((node) => connect(node)));
