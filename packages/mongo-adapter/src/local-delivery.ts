@@ -1,4 +1,6 @@
 interface Entry {
+  /** Increasing: entries run in this order. */
+  id: number;
   ready: boolean;
   run: () => void;
   settle?: (token: string | undefined) => void;
@@ -17,9 +19,15 @@ interface Entry {
  * Ready operations run in the next event-loop turn rather than at once: the message's insert is on the
  * wire first (the outbox starts it in a microtask), and only then does the node spend time on its own
  * sockets. An echo settles its entry during dispatch and runs it right there, in stream order.
+ *
+ * Every operation is O(1): under load thousands of broadcasts may wait for their echo at once.
  */
 export class LocalDeliveryQueue {
   private entries: Entry[] = [];
+  private head = 0;
+  private nextId = 0;
+  /** Ids of entries not settled yet, in increasing order (a Set keeps insertion order). */
+  private readonly unsettled = new Set<number>();
   private scheduled: NodeJS.Immediate | undefined;
   private lateCount = 0;
   private earlyCount = 0;
@@ -27,7 +35,7 @@ export class LocalDeliveryQueue {
   constructor(private readonly onError: (error: unknown) => void) {}
 
   get waiting(): number {
-    return this.entries.length;
+    return this.entries.length - this.head;
   }
 
   /**
@@ -39,7 +47,7 @@ export class LocalDeliveryQueue {
   }
 
   add(run: () => void): void {
-    this.entries.push({ ready: true, run, late: false, early: 'no' });
+    this.entries.push({ id: this.nextId++, ready: true, run, late: false, early: 'no' });
     this.scheduled ??= setImmediate(() => {
       this.scheduled = undefined;
       this.drain();
@@ -52,7 +60,8 @@ export class LocalDeliveryQueue {
    * later call tells that the echo (or its failure) is now known.
    */
   addPending(run: (token: string | undefined) => void, timeoutMs: number): (token: string | undefined) => void {
-    const entry: Entry = { ready: false, run: () => undefined, late: false, early: 'no' };
+    const entry: Entry = { id: this.nextId++, ready: false, run: () => undefined, late: false, early: 'no' };
+    this.unsettled.add(entry.id);
     let timer: NodeJS.Timeout | undefined;
     const settle = (token: string | undefined) => {
       if (entry.ready) {
@@ -65,8 +74,9 @@ export class LocalDeliveryQueue {
       if (timer) clearTimeout(timer);
       entry.ready = true;
       entry.run = () => run(token);
-      const index = this.entries.indexOf(entry);
-      if (index > 0 && this.entries.slice(0, index).some((e) => !e.ready)) {
+      this.unsettled.delete(entry.id);
+      const oldestWaiting = this.unsettled.values().next().value;
+      if (oldestWaiting !== undefined && oldestWaiting < entry.id) {
         entry.late = true;
         this.lateCount++;
       }
@@ -85,21 +95,30 @@ export class LocalDeliveryQueue {
 
   /** Delivers everything now, without waiting for offsets (close). */
   flush(): void {
-    for (const entry of [...this.entries]) entry.settle?.(undefined);
+    for (const entry of this.entries.slice(this.head)) entry.settle?.(undefined);
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
     this.drain();
   }
 
   private drain(): void {
-    while (this.entries.length > 0 && this.entries[0]!.ready) {
-      const entry = this.entries.shift()!;
+    while (this.head < this.entries.length && this.entries[this.head]!.ready) {
+      const entry = this.entries[this.head]!;
+      this.entries[this.head] = undefined as unknown as Entry;
+      this.head++;
       if (entry.late) this.lateCount--;
       try {
         entry.run();
       } catch (error) {
         this.onError(error);
       }
+    }
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
     }
   }
 }

@@ -53,6 +53,8 @@ interface Entry {
   resolve: (() => void) | undefined;
   reject: ((error: Error) => void) | undefined;
   sending: boolean;
+  /** Written or given up: removed from the queue once everything before it is done too. */
+  done: boolean;
 }
 
 /**
@@ -66,7 +68,11 @@ interface Entry {
  * scheduled after it, so the write is on the wire before the node spends time on its own sockets.
  */
 export class Outbox {
+  /** In enqueue order, from `head`; done entries in the middle wait for the ones before them. */
   private queue: Entry[] = [];
+  private head = 0;
+  /** Entries not done. */
+  private pending = 0;
   private queuedBytes = 0;
   /** Entries queued and not in a batch in flight. */
   private unsent = 0;
@@ -89,7 +95,7 @@ export class Outbox {
   }
 
   get depth(): { docs: number; bytes: number } {
-    return { docs: this.queue.length, bytes: this.queuedBytes };
+    return { docs: this.pending, bytes: this.queuedBytes };
   }
 
   /**
@@ -100,19 +106,20 @@ export class Outbox {
    */
   enqueue(doc: Document, bytes: number, accept?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new MongoAdapterError('ADAPTER_CLOSED'));
-    if (this.queue.length >= this.options.maxQueuedDocs || this.queuedBytes + bytes > this.options.maxQueuedBytes) {
-      this.hooks.onOverflow({ queuedDocs: this.queue.length, queuedBytes: this.queuedBytes, rejectedBytes: bytes });
+    if (this.pending >= this.options.maxQueuedDocs || this.queuedBytes + bytes > this.options.maxQueuedBytes) {
+      this.hooks.onOverflow({ queuedDocs: this.pending, queuedBytes: this.queuedBytes, rejectedBytes: bytes });
       return Promise.reject(
         new MongoAdapterError(
           'OUTBOX_OVERFLOW',
-          `The outbox holds ${this.queue.length} messages (${this.queuedBytes} bytes); not queued`,
+          `The outbox holds ${this.pending} messages (${this.queuedBytes} bytes); not queued`,
         ),
       );
     }
     accept?.();
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ doc, bytes, resolve, reject, sending: false });
+      this.queue.push({ doc, bytes, resolve, reject, sending: false, done: false });
       this.queuedBytes += bytes;
+      this.pending++;
       this.unsent++;
       this.schedule();
     });
@@ -126,7 +133,7 @@ export class Outbox {
 
   /** Waits until everything queued is written, or the deadline passes. */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.queue.length === 0 && this.inFlight === 0) return true;
+    if (this.pending === 0 && this.inFlight === 0) return true;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
@@ -150,12 +157,10 @@ export class Outbox {
   }
 
   private rejectUnsent(): void {
-    const kept: Entry[] = [];
-    for (const entry of this.queue) {
-      if (entry.sending) kept.push(entry);
-      else this.finish(entry, false, new MongoAdapterError('ADAPTER_CLOSED'));
+    // A snapshot: finishing entries compacts the queue.
+    for (const entry of this.queue.slice(this.head)) {
+      if (!entry.sending && !entry.done) this.finish(entry, false, new MongoAdapterError('ADAPTER_CLOSED'));
     }
-    this.queue = kept;
   }
 
   private schedule(): void {
@@ -187,8 +192,9 @@ export class Outbox {
   private takeBatch(): Entry[] {
     const batch: Entry[] = [];
     let bytes = 0;
-    for (const entry of this.queue) {
-      if (entry.sending) continue;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const entry = this.queue[i]!;
+      if (entry.sending || entry.done) continue;
       if (batch.length >= this.options.maxBatchDocs) break;
       if (batch.length > 0 && bytes + entry.bytes > this.options.maxBatchBytes) break;
       batch.push(entry);
@@ -250,7 +256,7 @@ export class Outbox {
     } else {
       this.handleFailure(failure, batch.slice(written));
     }
-    this.hooks.onDepth({ queuedDocs: this.queue.length, queuedBytes: this.queuedBytes });
+    this.hooks.onDepth({ queuedDocs: this.pending, queuedBytes: this.queuedBytes });
     if (this.closed) this.rejectUnsent();
     this.notifyDrained();
     this.schedule();
@@ -327,13 +333,23 @@ export class Outbox {
     this.queuedBytes += entry.bytes;
   }
 
-  /** Removes a settled entry from the queue and settles its promise. */
+  /** Marks an entry done (written or given up), settles its promise, and drops done entries at the head. */
   private finish(entry: Entry, written: boolean, error?: Error): void {
-    const index = this.queue.indexOf(entry);
-    if (index >= 0) {
-      this.queue.splice(index, 1);
-      this.queuedBytes -= entry.bytes;
-      if (!entry.sending) this.unsent--;
+    if (entry.done) return;
+    entry.done = true;
+    this.pending--;
+    this.queuedBytes -= entry.bytes;
+    if (!entry.sending) this.unsent--;
+    while (this.head < this.queue.length && this.queue[this.head]!.done) {
+      this.queue[this.head] = undefined as unknown as Entry;
+      this.head++;
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
     }
     this.hooks.settled(entry.doc, written);
     if (written) entry.resolve?.();
@@ -341,7 +357,7 @@ export class Outbox {
   }
 
   private notifyDrained(): void {
-    if (this.queue.length > 0 || this.inFlight > 0) return;
+    if (this.pending > 0 || this.inFlight > 0) return;
     for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
 }

@@ -1,4 +1,5 @@
 import { ackLatencyScenario } from './ack-latency.js';
+import { adapterLatencyScenario } from './adapter-latency.js';
 import { ceilingScenario } from './ceiling.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
@@ -17,5 +18,6 @@ export const SCENARIOS: Scenario[] = [
   ceilingScenario,
   sdkSizeScenario,
   peersScenario,
+  adapterLatencyScenario,
   sseScenario,
 ];
