@@ -182,7 +182,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     if (!watching) {
       this.log.warn(
         {},
-        'socket.io-adapter has no removeNode: node-left events on heartbeat timeout are not reported, and requests wait for departed nodes',
+        'this socket.io-adapter has no node-removal hook (see socket-io-internals.ts): node-left on heartbeat timeout is not reported, and requests wait for departed nodes',
       );
     }
     bus.attach(this.member);
@@ -274,8 +274,8 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     let offset: string | undefined;
     if (message.type === MessageType.BROADCAST) {
       const data = message.data as { opts?: EncodedOptions };
-      // Sockets the origin served privately (see `broadcast`) already have it: exclude them here too.
-      if (doc.privateTo && data.opts) data.opts.except = [...data.opts.except, ...doc.privateTo];
+      // Sockets the origin served privately (see `broadcast`) already have it, wherever they are now.
+      if (doc.privateTo && data.opts) data.opts = this.withoutSockets(data.opts, doc.privateTo);
       if (this.recovery) offset = this.bus.positions.offset(this.inStreamOrder);
       if (offset !== undefined && this.handoff.size > 0) {
         const replayable = replayablePacket(doc, this.nspName, this.uid, '');
@@ -284,8 +284,9 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
           this.handoff.capture(
             [...packetData, offset],
             replayable.rooms,
-            [...replayable.except, ...(doc.privateTo ?? [])],
+            replayable.except,
             (sid) => this.sids.get(sid),
+            doc.privateTo,
           );
         }
       }
@@ -321,6 +322,25 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     } finally {
       this.receiving = false;
     }
+  }
+
+  /**
+   * The same targets minus some sockets. socket.io can only exclude rooms, and a socket's id is also the
+   * name of a room others may have joined: when one of `sids` is connected here (restored after it was
+   * served privately elsewhere), target the remaining sockets one by one instead.
+   */
+  private withoutSockets(opts: EncodedOptions, sids: readonly string[]): EncodedOptions {
+    const sockets = (this.nsp as NamespaceLike).sockets;
+    if (!sids.some((sid) => sockets.has(sid))) return opts;
+    const targets = new Set<string>();
+    const members =
+      opts.rooms.length === 0 ? sockets.keys() : opts.rooms.flatMap((room) => [...(this.rooms.get(room) ?? [])]);
+    for (const sid of members) targets.add(sid);
+    for (const room of opts.except) for (const sid of this.rooms.get(room) ?? []) targets.delete(sid);
+    for (const sid of sids) targets.delete(sid);
+    // No rooms would mean everyone: a room both targeted and excluded means no one.
+    if (targets.size === 0) return { rooms: [sids[0]!], except: [sids[0]!], flags: opts.flags };
+    return { rooms: [...targets], except: [], flags: opts.flags };
   }
 
   /** Rough number of socket writes a message takes here (for the dispatch budget). */

@@ -156,6 +156,7 @@ export class Bus {
       },
       holdMs,
       MAX_QUEUED_EVENTS,
+      Math.min(1000, options.heartbeatInterval),
     );
     this.transport = new Transport(
       collection,

@@ -39,6 +39,8 @@ export interface ChangeFeedHooks {
   /** Resolves when the node has room for more events (back-pressure); called after each batch. */
   ready(): Promise<void> | undefined;
   trace?(info: { events: number }): void;
+  /** Where the stream starts again after lost history (`from` undefined: from now). */
+  restarting?(info: { reason: string; from: string | undefined }): void;
 }
 
 export interface ChangeFeedOptions {
@@ -129,9 +131,10 @@ export class ChangeFeed {
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.closed) {
-      const stream = this.open();
-      this.stream = stream;
+      let stream: ChangeStream | undefined;
       try {
+        stream = this.open();
+        this.stream = stream;
         for (;;) {
           const batch = await this.nextBatch(stream);
           if (this.closed) break;
@@ -153,7 +156,7 @@ export class ChangeFeed {
         }
       } catch (error) {
         if (this.closed) break;
-        await closeWithin(stream, this.options.stallTimeoutMs);
+        if (stream) await closeWithin(stream, this.options.stallTimeoutMs);
         if (isHistoryLost(error)) {
           this.setState('reconnecting');
           await this.restartFromOldest();
@@ -256,6 +259,10 @@ export class ChangeFeed {
       oldest = undefined;
     }
     this.position = oldest ? { startAtOperationTime: oldest } : {};
+    this.hooks.restarting?.({
+      reason: 'history-lost',
+      from: oldest ? `${oldest.high}.${oldest.low}` : undefined,
+    });
     const to = oldest ? new Date(Math.max(from.getTime(), Number(oldest.high) * 1000)) : new Date();
     this.hooks.onGap({ from, to, reason: 'history-lost' });
   }

@@ -57,8 +57,14 @@ export interface Sequenced {
 interface Channel {
   /** The next number to deliver. */
   next: number;
+  /**
+   * The first number heard from this origin and the time until which the ones before it (from its `low`)
+   * are waited for: they may have been committed before this node's stream started, and then never come.
+   */
+  firstSeen: number;
+  contactUntil: number;
   held: Map<number, unknown>;
-  /** When the oldest hole of this channel was first seen (0: nothing held). */
+  /** When the oldest hole of this channel was first seen (meaningful while something is held). */
   heldSince: number;
   lastSeenAt: number;
 }
@@ -69,7 +75,7 @@ export interface SequencerHooks<E> {
   duplicate(item: Sequenced): void;
   /** A hole was given up after `holdMs` (its origin died mid-write, or lags beyond any retry). */
   gaveUp(origin: string, channel: string, from: number, to: number): void;
-  trace?(what: 'held' | 'released', item: Sequenced, waitingFor: number): void;
+  trace?(what: 'held', item: Sequenced, waitingFor: number): void;
 }
 
 /**
@@ -84,6 +90,8 @@ export class Sequencer<E> {
     private readonly hooks: SequencerHooks<E>,
     private readonly holdMs: number,
     private readonly maxHeldPerChannel: number,
+    /** How long, on first contact with an origin, the documents its first one says may still come are waited for. */
+    private readonly firstContactMs: number = holdMs,
   ) {}
 
   /** Documents held right now (a non-zero value means delivery is not in stream order). */
@@ -101,8 +109,18 @@ export class Sequencer<E> {
     const id = key(item.origin, item.to);
     let channel = this.channels.get(id);
     if (!channel) {
-      // First contact (a node starting, or after a gap): what came before is not ours to wait for.
-      channel = { next: item.seq, held: new Map(), heldSince: 0, lastSeenAt: now };
+      // First contact (a node starting, or after lost history). What was acknowledged before this document
+      // was sent is not ours to wait for; its other predecessors (`low` on) may still come, or may have
+      // been committed before this node's stream started: they are waited for briefly.
+      const from = item.low !== undefined && item.low < item.seq ? item.low : item.seq;
+      channel = {
+        next: from,
+        firstSeen: item.seq,
+        contactUntil: now + this.firstContactMs,
+        held: new Map(),
+        heldSince: 0,
+        lastSeenAt: now,
+      };
       this.channels.set(id, channel);
     }
     channel.lastSeenAt = now;
@@ -119,12 +137,12 @@ export class Sequencer<E> {
     if (item.seq === channel.next) {
       channel.next++;
       this.hooks.deliver(event, false);
-      this.release(channel, item);
+      this.release(channel);
       return;
     }
     channel.held.set(item.seq, event);
     this.holding++;
-    if (channel.heldSince === 0) channel.heldSince = now;
+    if (channel.held.size === 1) channel.heldSince = now;
     this.hooks.trace?.('held', item, channel.next);
     if (channel.held.size > this.maxHeldPerChannel) this.giveUp(item.origin, item.to, channel);
   }
@@ -132,7 +150,14 @@ export class Sequencer<E> {
   /** Gives up holes older than `holdMs`; returns whether anything is still held. */
   sweep(now: number): boolean {
     for (const [id, channel] of this.channels) {
-      if (channel.heldSince !== 0 && now - channel.heldSince >= this.holdMs) {
+      if (channel.held.size === 0) continue;
+      if (channel.next < channel.firstSeen && now >= channel.contactUntil) {
+        // Predecessors of the first document heard: committed before this node listened. Not a gap.
+        this.passOver(channel, channel.firstSeen);
+        this.release(channel);
+        continue;
+      }
+      if (now - channel.heldSince >= this.holdMs) {
         const [origin, to] = split(id);
         this.giveUp(origin, to, channel);
       }
@@ -167,7 +192,7 @@ export class Sequencer<E> {
     if (channel.held.size === 0) channel.heldSince = 0;
   }
 
-  private release(channel: Channel, item: Sequenced): void {
+  private release(channel: Channel): void {
     if (channel.held.size === 0) return;
     for (;;) {
       const event = channel.held.get(channel.next);
@@ -175,7 +200,6 @@ export class Sequencer<E> {
       channel.held.delete(channel.next);
       this.holding--;
       channel.next++;
-      this.hooks.trace?.('released', item, channel.next);
       this.hooks.deliver(event as E, true);
     }
     channel.heldSince = channel.held.size === 0 ? 0 : Date.now();

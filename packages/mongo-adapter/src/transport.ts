@@ -86,6 +86,13 @@ export class Transport {
         trace: (info) => {
           if (log.feed.tracing) log.feed.debug(info, 'events received');
         },
+        restarting: ({ from }) =>
+          log.feed.warn(
+            { startAtOperationTime: from ?? null },
+            from
+              ? 'history lost: reopening from the oldest point the server still has'
+              : 'history lost: reopening from now',
+          ),
       },
     );
   }

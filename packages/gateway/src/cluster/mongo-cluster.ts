@@ -41,12 +41,8 @@ export async function connectMongoCluster(
       sessions,
       heartbeatInterval: config.heartbeatIntervalMs,
       heartbeatTimeout: config.heartbeatTimeoutMs,
-      logger: {
-        debug: (obj, msg) => adapterLog.debug(obj, msg),
-        info: (obj, msg) => adapterLog.info(obj, msg),
-        warn: (obj, msg) => adapterLog.warn(obj, msg),
-        error: (obj, msg) => adapterLog.error(obj, msg),
-      },
+      // The adapter binds { node, component } itself (component: 'mongo-adapter:<part>').
+      logger: log,
     });
     adapter.events.on('gap', (gap) =>
       adapterLog.error({ gap }, 'change stream history lost: messages may be missing on this node'),
