@@ -160,7 +160,9 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       maxAwaitTimeMS: this.settings.maxAwaitTimeMS,
       restoreScanLimit: this.settings.restoreScanLimit,
       restoreTimeoutMs: this.settings.restoreTimeoutMs,
-      privateLogBytes: this.settings.privateLogBytes,
+      get privateLogBytes() {
+        return bus.sessionLogBytes;
+      },
       log: recoveryLog,
       caughtUp: () => bus.barrier(),
       applied: (doc) => bus.applied(doc),

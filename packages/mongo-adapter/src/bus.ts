@@ -95,6 +95,11 @@ export class Bus {
   private readonly gaps: GapInfo[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
+  /**
+   * Largest private log a session may hold: `privateLogBytes`, or less when sessions live in a capped
+   * collection (a document larger than the collection is refused, and would push every message out).
+   */
+  sessionLogBytes: number;
   /** Session writes in flight: close waits for them, so a draining node's sessions are stored. */
   private readonly sessionWrites = new Set<Promise<void>>();
   readonly log: BoundLogger;
@@ -122,6 +127,8 @@ export class Bus {
     this.feedLog = logFor('feed');
     const outboxLog = logFor('outbox');
     this.sessions = options.sessions ?? collection;
+    this.sessionLogBytes = options.privateLogBytes;
+    void this.inspectSessions();
     this.positions = new Positions(node);
     this.queue = new DispatchQueue(options.maxDeliveriesPerTurn, MAX_QUEUED_EVENTS, (error) =>
       this.log.error({ err: errorMessage(error) }, 'delivery failed'),
@@ -213,6 +220,25 @@ export class Bus {
 
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /** Capped sessions collection (the official adapter's setup): bound session documents, and say why. */
+  private async inspectSessions(): Promise<void> {
+    let capped: { size?: unknown } | undefined;
+    try {
+      const options = (await this.sessions.options()) as { capped?: unknown; size?: unknown };
+      if (options.capped === true) capped = options;
+    } catch {
+      return; // not created yet, or not allowed to ask: nothing to adjust
+    }
+    if (!capped) return;
+    const size = typeof capped.size === 'number' ? capped.size : Number(capped.size);
+    if (!Number.isFinite(size) || size <= 0) return;
+    this.sessionLogBytes = Math.min(this.options.privateLogBytes, Math.floor(size / 8));
+    this.log.warn(
+      { collection: this.sessions.collectionName, sizeBytes: size, privateLogBytes: this.sessionLogBytes },
+      'recovery sessions are stored in a capped collection: traffic may push them out before clients return (pass the sessions option)',
+    );
   }
 
   attach(member: BusMember): void {

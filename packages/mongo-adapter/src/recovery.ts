@@ -42,6 +42,7 @@ export interface RecoveryPort {
   readonly maxAwaitTimeMS: number;
   readonly restoreScanLimit: number;
   readonly restoreTimeoutMs: number;
+  /** Bytes of private packets one session document may hold. */
   readonly privateLogBytes: number;
   readonly log: BoundLogger;
   /** Resolves true once the live feed has read everything committed before the call. */
