@@ -12,7 +12,7 @@ import type {
 import { Bus, type BusHealth, type BusMember } from './bus.js';
 import type { FeedEvent, ForeignEvent, GapInfo } from './change-feed.js';
 import { LocalDeliveryHook, type LocalDeliveryListener } from './delivery-hook.js';
-import { fromStored, type MessageDocument } from './document.js';
+import type { MessageDocument } from './document.js';
 import { AdapterEvents } from './events.js';
 import { LocalDeliveryQueue } from './local-delivery.js';
 import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
@@ -170,7 +170,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       inStreamOrder: () => this.inStreamOrder,
       gapSince: (time) => bus.gapsSince(time).length > 0,
       replayOffset: (token, clean) => bus.positions.at(token, clean),
-      track: (write) => bus.trackSessionWrite(write),
     };
     if (this.recovery) nsp.prependListener?.('connect', (socket) => this.socketConnected(socket));
     this.member = {
@@ -272,7 +271,8 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   private receive(event: FeedEvent): number {
     const { doc } = event;
-    const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: fromStored(doc.data) } as ClusterMessage;
+    // The feed reads with promoteBuffers: Binary values are Buffers already.
+    const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage;
     let offset: string | undefined;
     if (message.type === MessageType.BROADCAST) {
       const data = message.data as { opts?: EncodedOptions };
@@ -304,7 +304,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       uid: foreign.uid,
       nsp: foreign.nsp,
       type: foreign.type,
-      data: fromStored(foreign.data),
+      data: foreign.data,
     } as ClusterMessage;
     // Not restorable: a node of the official adapter never writes what a replay needs.
     const offset = this.recovery ? this.bus.positions.offset(false) : undefined;
@@ -533,7 +533,15 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
         this.privateLog.record(targets, { base: position.base, k: position.k, data: packet.data });
       }
     }
-    void super.broadcast(packet, localOnly(opts));
+    // socket.io encodes the packet before looking for its sockets: skip that when none is here.
+    if (this.reachesLocalSockets(opts)) void super.broadcast(packet, localOnly(opts));
+  }
+
+  /** Whether some socket of this node is in one of the target rooms (every socket when there are none). */
+  private reachesLocalSockets(opts: BroadcastOptions): boolean {
+    if (opts.rooms.size === 0) return (this.nsp as NamespaceLike).sockets.size > 0;
+    for (const room of opts.rooms) if (this.rooms.has(room)) return true;
+    return false;
   }
 
   // ---- Connection state recovery ----

@@ -8,6 +8,7 @@ import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
 import { Membership } from './membership.js';
 import type { ResolvedOptions } from './options.js';
 import { Positions } from './positions.js';
+import { PendingWrites } from './recovery.js';
 import { Sequencer } from './sequencing.js';
 import { Transport } from './transport.js';
 
@@ -70,8 +71,6 @@ const MAX_REMEMBERED_GAPS = 64;
 const MAX_QUEUED_EVENTS = 10_000;
 const PROBE_TYPE = 0;
 
-type EchoWaiter = (token: string | undefined) => void;
-
 /**
  * The process-level half of the adapter, shared by every namespace of one socket.io server. It wires three
  * parts and routes between them: the transport (outbox and change feed), sequencing (numbers, reordering,
@@ -88,7 +87,6 @@ export class Bus {
   private readonly sequencer: Sequencer<FeedEvent>;
   private readonly queue: DispatchQueue;
   private readonly members = new Map<string, BusMember>();
-  private readonly echoWaiters = new Map<string, EchoWaiter>();
   /** Highest sequence number applied here, per origin and channel (what a restore's replay may include). */
   private readonly appliedUpTo = new Map<string, number>();
   private lastEventAt: number | undefined;
@@ -101,7 +99,7 @@ export class Bus {
    */
   sessionLogBytes: number;
   /** Session writes in flight: close waits for them, so a draining node's sessions are stored. */
-  private readonly sessionWrites = new Set<Promise<void>>();
+  private readonly sessionWrites = new PendingWrites();
   readonly log: BoundLogger;
   private readonly feedLog: BoundLogger;
   readonly counters: BusCounters = {
@@ -194,6 +192,12 @@ export class Bus {
           events.emit('overflow', { node, ...info });
         },
         onDepth: (info) => events.emit('outbox', { node, ...info }),
+        onRejected: ({ early, ...info }) => {
+          this.counters.rejected++;
+          // Refusals by MongoDB were logged with the failed batch.
+          if (early) outboxLog.warn(info, 'message refused');
+          events.emit('rejected', { node, ...info });
+        },
       },
       { outbox: outboxLog, feed: this.feedLog },
     );
@@ -256,31 +260,17 @@ export class Bus {
     this.closing ??= (async () => {
       for (const timer of this.timers) clearInterval(timer);
       this.membership.close();
-      await this.settleSessionWrites(this.options.closeTimeoutMs);
+      await this.sessionWrites.settled(this.options.closeTimeoutMs);
       await this.transport.close(this.options.closeTimeoutMs);
       this.queue.flush();
-      for (const waiter of this.echoWaiters.values()) waiter(undefined);
-      this.echoWaiters.clear();
+      for (const waiter of this.transport.releaseEchoes()) waiter(undefined);
     })();
     return this.closing;
   }
 
   /** Runs a session write; `close` waits for it (bounded by closeTimeoutMs). */
   trackSessionWrite(write: Promise<void>): Promise<void> {
-    this.sessionWrites.add(write);
-    const forget = () => this.sessionWrites.delete(write);
-    write.then(forget, forget);
-    return write;
-  }
-
-  private async settleSessionWrites(timeoutMs: number): Promise<void> {
-    if (this.sessionWrites.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.sessionWrites]),
-      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
+    return this.sessionWrites.track(write);
   }
 
   // ---- Membership ----
@@ -311,7 +301,7 @@ export class Bus {
       echo: true,
       createdAt: this.options.addCreatedAtField,
     });
-    this.enqueue(probe, (token) => onBack(token !== undefined)).catch(() => undefined);
+    this.transport.publish(probe, (token) => onBack(token !== undefined)).catch(() => undefined);
   }
 
   // ---- Publishing ----
@@ -334,45 +324,7 @@ export class Bus {
       deaf: this.membership.deaf,
       createdAt: this.options.addCreatedAtField,
     });
-    return this.enqueue(doc, request.onEcho);
-  }
-
-  private enqueue(doc: MessageDocument, onEcho?: EchoWaiter): Promise<void> {
-    if (this.closing) return this.refuse(doc, 'ADAPTER_CLOSED', undefined, 0, onEcho);
-    const outcome = this.transport.publish(doc, (numbered) => {
-      if (onEcho) this.echoWaiters.set(echoKey(numbered.to, numbered.seq), onEcho);
-    });
-    if (!(outcome instanceof Promise))
-      return this.refuse(doc, outcome.error.code, outcome.error, outcome.bytes, onEcho);
-    outcome.catch((error: unknown) => {
-      if (onEcho) {
-        const key = echoKey(doc.to, doc.seq);
-        if (this.echoWaiters.get(key) === onEcho) {
-          this.echoWaiters.delete(key);
-          onEcho(undefined);
-        } else if (doc.seq === 0) onEcho(undefined);
-      }
-      const code = (error as { code?: unknown }).code;
-      if (code === 'OUTBOX_OVERFLOW' || code === 'PUBLISH_FAILED' || code === 'ADAPTER_CLOSED') {
-        this.counters.rejected++;
-        this.events.emit('rejected', { node: this.uid, code, nsp: doc.nsp, type: doc.type, bytes: 0 });
-      }
-    });
-    return outcome;
-  }
-
-  private refuse(
-    doc: MessageDocument,
-    code: string,
-    error: Error | undefined,
-    bytes: number,
-    onEcho?: EchoWaiter,
-  ): Promise<void> {
-    this.counters.rejected++;
-    this.log.warn({ code, nsp: doc.nsp, type: doc.type, bytes }, 'message refused');
-    this.events.emit('rejected', { node: this.uid, code, nsp: doc.nsp, type: doc.type, bytes });
-    onEcho?.(undefined);
-    return Promise.reject(error ?? Object.assign(new Error('The adapter is closed'), { code }));
+    return this.transport.publish(doc, request.onEcho);
   }
 
   // ---- Receiving ----
@@ -406,12 +358,8 @@ export class Bus {
     this.positions.advance(event.token);
     this.appliedUpTo.set(channelKey(doc.origin, doc.to), doc.seq);
     if (doc.origin === this.uid) {
-      const key = echoKey(doc.to, doc.seq);
-      const waiter = this.echoWaiters.get(key);
-      if (waiter) {
-        this.echoWaiters.delete(key);
-        this.safely(() => waiter(event.token));
-      }
+      const waiter = this.transport.takeEcho(doc);
+      if (waiter) this.safely(() => waiter(event.token));
       if (doc.kind === 'probe') this.membership.probeSeen(now);
       return 1;
     }
@@ -461,9 +409,7 @@ export class Bus {
     this.sequencer.reset();
     this.recordGap(gap);
     // Our own messages written in the gap may never come back: deliver what waits for them now.
-    const waiters = [...this.echoWaiters.values()];
-    this.echoWaiters.clear();
-    for (const waiter of waiters) this.safely(() => waiter(undefined));
+    for (const waiter of this.transport.releaseEchoes()) this.safely(() => waiter(undefined));
     this.membership.historyLost();
   }
 
@@ -518,10 +464,6 @@ export class Bus {
     const horizon = Date.now() - Math.max(10 * 60_000, 10 * this.options.heartbeatTimeout);
     this.sequencer.forgetIdle(horizon);
   }
-}
-
-function echoKey(to: string, seq: number): string {
-  return `${to}\u0000${seq}`;
 }
 
 function channelKey(origin: string, to: string): string {

@@ -124,6 +124,8 @@ export class ChangeFeed {
     return this.collection.watch(this.options.pipeline, {
       ...userOptions,
       maxAwaitTimeMS: this.options.maxAwaitTimeMS,
+      // Binary payloads come back as Buffers (what socket.io sends as attachments) without another walk.
+      promoteBuffers: true,
       ...this.position,
     });
   }

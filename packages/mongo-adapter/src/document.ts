@@ -100,6 +100,8 @@ export function feedPipeline(nodeUid: string): Document[] {
         ],
       },
     },
+    // Fields no node reads: not encoded by the server nor decoded by the driver, once per event and node.
+    { $unset: ['ns', 'documentKey', 'fullDocument._id', 'fullDocument.createdAt'] },
   ];
 }
 

@@ -57,8 +57,6 @@ export interface RecoveryPort {
   gapSince(time: number): boolean;
   /** The offset a replayed packet gets (`clean`: the packets before it in the replay are a stream prefix). */
   replayOffset(token: string, clean: boolean): string;
-  /** Session writes are awaited on close. */
-  track(write: Promise<void>): Promise<void>;
 }
 
 export interface PrivateEntry {
@@ -97,6 +95,28 @@ export class PrivateLog {
 
   forget(sid: string): void {
     this.logs.delete(sid);
+  }
+}
+
+/** Session writes in flight: a closing node waits for them (bounded), so a draining node's sessions are stored. */
+export class PendingWrites {
+  private readonly writes = new Set<Promise<void>>();
+
+  track(write: Promise<void>): Promise<void> {
+    this.writes.add(write);
+    const forget = () => this.writes.delete(write);
+    write.then(forget, forget);
+    return write;
+  }
+
+  async settled(timeoutMs: number): Promise<void> {
+    if (this.writes.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.writes]),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
   }
 }
 

@@ -7,30 +7,33 @@ import type { ResolvedOptions } from './options.js';
 import { Outbox, type OutboxHooks } from './outbox.js';
 import { Numbering } from './sequencing.js';
 
-export type TransportHooks = Omit<ChangeFeedHooks, 'trace'> &
-  Pick<OutboxHooks, 'onBatchWritten' | 'onBatchFailed' | 'onOverflow' | 'onDepth'>;
+export type TransportHooks = Omit<ChangeFeedHooks, 'trace' | 'restarting'> &
+  Pick<OutboxHooks, 'onBatchWritten' | 'onBatchFailed' | 'onOverflow' | 'onDepth'> & {
+    /** A message will never be written: refused before (`early`) or by MongoDB / the closing outbox. */
+    onRejected(info: { code: string; nsp: string; type: number; bytes: number; early: boolean }): void;
+  };
 
-/** Why a document was refused before anything was written. */
-export interface Refusal {
-  error: MongoAdapterError;
-  bytes: number;
-}
+/** Called with the token of this node's own copy coming back through the stream, or `undefined` if it cannot. */
+export type EchoWaiter = (token: string | undefined) => void;
 
 /**
  * MongoDB, both ways, for one node: the outbox (ordered, numbered, batched writes, several in flight) and
  * the change feed (one stream, resumed after any error). Documents are numbered per channel here, when the
- * outbox accepts them, and stamped with their `low` mark when sent.
+ * outbox accepts them, and stamped with their `low` mark when sent; a publisher that wants its own copy
+ * back (`echo`) gets it through `takeEcho` when the bus applies that event.
  */
 export class Transport {
   private readonly outbox: Outbox;
   private readonly feed: ChangeFeed;
   private readonly numbering = new Numbering();
+  private readonly echoWaiters = new Map<string, EchoWaiter>();
+  private closed = false;
 
   constructor(
     collection: Collection<Document>,
     readonly uid: string,
     private readonly options: ResolvedOptions,
-    hooks: TransportHooks,
+    private readonly hooks: TransportHooks,
     log: { outbox: BoundLogger; feed: BoundLogger },
   ) {
     this.outbox = new Outbox(
@@ -110,43 +113,72 @@ export class Transport {
   }
 
   /**
-   * Queues a document. Returns a refusal (nothing written, nothing numbered) when it cannot be stored;
-   * otherwise numbers it (calling `numbered` synchronously) and resolves once written with the write
-   * concern, or rejects with a coded error (OUTBOX_OVERFLOW, ADAPTER_CLOSED, PUBLISH_FAILED).
+   * Queues a document. Resolves once written with the write concern; rejects with a coded error:
+   * PAYLOAD_TOO_LARGE / PUBLISH_FAILED (cannot be stored) and ADAPTER_CLOSED / OUTBOX_OVERFLOW before
+   * anything is numbered or written, PUBLISH_FAILED if MongoDB refuses it for good. Never throws.
    */
-  publish(doc: MessageDocument, numbered?: (doc: MessageDocument) => void): Refusal | Promise<void> {
+  publish(doc: MessageDocument, onEcho?: EchoWaiter): Promise<void> {
+    if (this.closed) return this.refuse(doc, new MongoAdapterError('ADAPTER_CLOSED'), 0, onEcho);
     let bytes: number;
     try {
       bytes = documentBytes(doc);
     } catch (error) {
-      return {
-        error: new MongoAdapterError(
-          'PUBLISH_FAILED',
-          `The message cannot be stored as BSON: ${(error as Error).message}`,
-          { cause: error },
-        ),
-        bytes: 0,
-      };
+      const reason = `The message cannot be stored as BSON: ${(error as Error).message}`;
+      return this.refuse(doc, new MongoAdapterError('PUBLISH_FAILED', reason, { cause: error }), 0, onEcho);
     }
     if (bytes > this.options.maxDocumentBytes) {
-      return {
-        error: new MongoAdapterError(
-          'PAYLOAD_TOO_LARGE',
-          `The message is ${bytes} bytes; at most ${this.options.maxDocumentBytes} fit in one change event`,
-        ),
-        bytes,
-      };
+      const reason = `The message is ${bytes} bytes; at most ${this.options.maxDocumentBytes} fit in one change event`;
+      return this.refuse(doc, new MongoAdapterError('PAYLOAD_TOO_LARGE', reason), bytes, onEcho);
     }
-    return this.outbox.enqueue(doc, bytes, () => {
+    const written = this.outbox.enqueue(doc, bytes, () => {
       doc.seq = this.numbering.assign(doc.to);
-      numbered?.(doc);
+      if (onEcho) this.echoWaiters.set(echoKey(doc.to, doc.seq), onEcho);
     });
+    written.catch((error: unknown) => {
+      if (onEcho) {
+        const key = echoKey(doc.to, doc.seq);
+        if (doc.seq === 0) onEcho(undefined);
+        else if (this.echoWaiters.get(key) === onEcho) {
+          this.echoWaiters.delete(key);
+          onEcho(undefined);
+        }
+      }
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string') this.hooks.onRejected({ code, nsp: doc.nsp, type: doc.type, bytes, early: false });
+    });
+    return written;
+  }
+
+  /** The waiter of this node's own document, if one waits for its echo (called once, in stream order). */
+  takeEcho(doc: MessageDocument): EchoWaiter | undefined {
+    const key = echoKey(doc.to, doc.seq);
+    const waiter = this.echoWaiters.get(key);
+    if (waiter) this.echoWaiters.delete(key);
+    return waiter;
+  }
+
+  /** History was lost, or the node closes: what waits for an echo will not get one. */
+  releaseEchoes(): EchoWaiter[] {
+    const waiters = [...this.echoWaiters.values()];
+    this.echoWaiters.clear();
+    return waiters;
+  }
+
+  private refuse(doc: MessageDocument, error: MongoAdapterError, bytes: number, onEcho?: EchoWaiter): Promise<void> {
+    this.hooks.onRejected({ code: error.code, nsp: doc.nsp, type: doc.type, bytes, early: true });
+    onEcho?.(undefined);
+    return Promise.reject(error);
   }
 
   /** Waits for the outbox (bounded), then stops writing and reading. */
   async close(timeoutMs: number): Promise<void> {
+    this.closed = true;
     await this.outbox.drain(timeoutMs);
     this.outbox.close();
     await this.feed.close();
   }
+}
+
+function echoKey(to: string, seq: number): string {
+  return `${to}\u0000${seq}`;
 }
