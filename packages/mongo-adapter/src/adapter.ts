@@ -178,6 +178,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       receiveForeign: (event) => this.receiveForeign(event),
       hearingChanged: (hearing) => this.hearingChanged(hearing),
       gapOccurred: (gap) => this.gapOccurred(gap),
+      localCost: (doc) => this.costOf({ uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage),
     };
     const watching = onNodeRemoved(this, (uid) => this.nodeLeft(uid, this.receiving ? 'closed' : 'timeout'));
     if (!watching) {

@@ -23,6 +23,8 @@ export interface BusMember {
   hearingChanged(hearing: boolean): void;
   /** Messages may be missing (history lost, or an origin's sequence given up). */
   gapOccurred(gap: GapInfo): void;
+  /** Roughly how many local socket writes a message of this node's own takes when its echo releases it. */
+  localCost(doc: MessageDocument): number;
 }
 
 export interface PublishRequest {
@@ -360,8 +362,12 @@ export class Bus {
     if (doc.origin === this.uid) {
       const waiter = this.transport.takeEcho(doc);
       if (waiter) this.safely(() => waiter(event.token));
-      if (doc.kind === 'probe') this.membership.probeSeen(now);
-      return 1;
+      if (doc.kind === 'probe') {
+        this.membership.probeSeen(now);
+        return 1;
+      }
+      // The echo just released the local fan-out of this broadcast: count it in the turn's budget.
+      return waiter ? (this.members.get(doc.nsp)?.localCost(doc) ?? 1) : 1;
     }
     if (event.writtenAt !== undefined)
       this.events.emit('lag', { node: this.uid, ms: Math.max(0, now - event.writtenAt) });
@@ -462,7 +468,8 @@ export class Bus {
 
   private forgetOldOrigins(): void {
     const horizon = Date.now() - Math.max(10 * 60_000, 10 * this.options.heartbeatTimeout);
-    this.sequencer.forgetIdle(horizon);
+    // Emitters are short-lived origins: without this, a long-running node would remember every one.
+    for (const [origin, to] of this.sequencer.forgetIdle(horizon)) this.appliedUpTo.delete(channelKey(origin, to));
   }
 }
 

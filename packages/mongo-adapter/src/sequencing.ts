@@ -171,11 +171,16 @@ export class Sequencer<E> {
     this.channels.clear();
   }
 
-  /** Forgets origins not heard from since `horizon` and holding nothing. */
-  forgetIdle(horizon: number): void {
+  /** Forgets origins not heard from since `horizon` and holding nothing; returns their channels (origin, to). */
+  forgetIdle(horizon: number): Array<[string, string]> {
+    const forgotten: Array<[string, string]> = [];
     for (const [id, channel] of this.channels) {
-      if (channel.lastSeenAt < horizon && channel.held.size === 0) this.channels.delete(id);
+      if (channel.lastSeenAt < horizon && channel.held.size === 0) {
+        this.channels.delete(id);
+        forgotten.push(split(id));
+      }
     }
+    return forgotten;
   }
 
   /** Everything below `low` is in the stream already or given up: deliver what is held below it. */

@@ -22,6 +22,18 @@ test('the factory plugs into socket.io as is', () => {
   expectTypeOf<ReturnType<MongoAdapter['health']>>().toEqualTypeOf<BusHealth>();
 });
 
+test('the options of @socket.io/mongo-adapter are accepted as they are typed there', () => {
+  createAdapter(collection, {
+    uid: 'node-1',
+    requestsTimeout: 5000,
+    heartbeatInterval: 5000,
+    heartbeatTimeout: 10000,
+    addCreatedAtField: false,
+    changeStreamOptions: { batchSize: 100 },
+  });
+  expectTypeOf<MongoAdapter['requestsTimeout']>().toEqualTypeOf<number>();
+});
+
 test('the emitter resolves to void', () => {
   expectTypeOf(createEmitter(collection).to('room').emit('event', 1)).toEqualTypeOf<Promise<void>>();
 });
