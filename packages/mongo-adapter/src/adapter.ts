@@ -422,7 +422,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       const recoverable = isRecoverablePacket(packet, opts.flags?.volatile);
       if (opts.flags?.local === true) {
         // Never written, so never replayable elsewhere: no offset.
-        this.local.add(() => this.deliver(packet, opts, 'plain'));
+        this.local.addLocalOnly(() => this.deliver(packet, opts, 'plain'));
         return;
       }
       const message = {
@@ -462,43 +462,46 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     clientCountCallback: (clientCount: number) => void,
     ack: (...args: unknown[]) => void,
   ): void {
-    if (opts.flags?.local !== true) {
-      const requestId = this.tracker.startAck(
-        this.liveNodes(),
-        opts.flags?.timeout ?? this.requestsTimeout,
-        clientCountCallback,
-        ack,
-      );
-      this.publish({
-        type: MessageType.BROADCAST,
-        data: { packet: storedPacket(packet), requestId, opts: encodeOptions(opts) },
-      });
-    }
-    this.local.add(() => {
+    const run = () => {
       this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
       super.broadcastWithAck(packet, localOnly(opts), clientCountCallback, ack);
+    };
+    if (opts.flags?.local === true) {
+      this.local.addLocalOnly(run);
+      return;
+    }
+    const requestId = this.tracker.startAck(
+      this.liveNodes(),
+      opts.flags?.timeout ?? this.requestsTimeout,
+      clientCountCallback,
+      ack,
+    );
+    this.publish({
+      type: MessageType.BROADCAST,
+      data: { packet: storedPacket(packet), requestId, opts: encodeOptions(opts) },
     });
+    this.local.add(run);
   }
 
   override async addSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
-    if (opts.flags?.local !== true) {
-      this.publish({ type: MessageType.SOCKETS_JOIN, data: { opts: encodeOptions(opts), rooms } });
-    }
-    this.local.add(() => void super.addSockets(localOnly(opts), rooms));
+    const run = () => void super.addSockets(localOnly(opts), rooms);
+    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    this.publish({ type: MessageType.SOCKETS_JOIN, data: { opts: encodeOptions(opts), rooms } });
+    this.local.add(run);
   }
 
   override async delSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
-    if (opts.flags?.local !== true) {
-      this.publish({ type: MessageType.SOCKETS_LEAVE, data: { opts: encodeOptions(opts), rooms } });
-    }
-    this.local.add(() => void super.delSockets(localOnly(opts), rooms));
+    const run = () => void super.delSockets(localOnly(opts), rooms);
+    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    this.publish({ type: MessageType.SOCKETS_LEAVE, data: { opts: encodeOptions(opts), rooms } });
+    this.local.add(run);
   }
 
   override async disconnectSockets(opts: BroadcastOptions, close: boolean): Promise<void> {
-    if (opts.flags?.local !== true) {
-      this.publish({ type: MessageType.DISCONNECT_SOCKETS, data: { opts: encodeOptions(opts), close } });
-    }
-    this.local.add(() => void super.disconnectSockets(localOnly(opts), close));
+    const run = () => void super.disconnectSockets(localOnly(opts), close);
+    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    this.publish({ type: MessageType.DISCONNECT_SOCKETS, data: { opts: encodeOptions(opts), close } });
+    this.local.add(run);
   }
 
   /** The target rooms, when every one is the id of a socket connected here (and none is excluded). */
@@ -534,15 +537,8 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
         this.privateLog.record(targets, { base: position.base, k: position.k, data: packet.data });
       }
     }
-    // socket.io encodes the packet before looking for its sockets: skip that when none is here.
-    if (this.reachesLocalSockets(opts)) void super.broadcast(packet, localOnly(opts));
-  }
-
-  /** Whether some socket of this node is in one of the target rooms (every socket when there are none). */
-  private reachesLocalSockets(opts: BroadcastOptions): boolean {
-    if (opts.rooms.size === 0) return (this.nsp as NamespaceLike).sockets.size > 0;
-    for (const room of opts.rooms) if (this.rooms.has(room)) return true;
-    return false;
+    // Even when no socket of this node matches: applications tap socket.io's own encoding step.
+    void super.broadcast(packet, localOnly(opts));
   }
 
   // ---- Connection state recovery ----

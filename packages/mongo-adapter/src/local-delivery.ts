@@ -46,6 +46,22 @@ export class LocalDeliveryQueue {
     return this.lateCount === 0 && this.earlyCount === 0;
   }
 
+  /**
+   * An operation on this node's sockets only (nothing written first): at once when nothing waits before
+   * it, else in order behind what does.
+   */
+  addLocalOnly(run: () => void): void {
+    if (this.head === this.entries.length) {
+      try {
+        run();
+      } catch (error) {
+        this.onError(error);
+      }
+      return;
+    }
+    this.add(run);
+  }
+
   add(run: () => void): void {
     this.entries.push({ id: this.nextId++, ready: true, run, late: false, early: 'no' });
     this.scheduled ??= setImmediate(() => {
