@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Document } from 'mongodb';
+import { MessageType } from 'socket.io-adapter';
 import type { FeedEvent, FeedState, ForeignEvent, GapInfo } from './change-feed.js';
 import { DispatchQueue } from './dispatch.js';
 import { messageDocument, TO_ALL, type MessageDocument } from './document.js';
@@ -92,6 +93,8 @@ export class Bus {
   /** Highest sequence number applied here, per origin and channel (what a restore's replay may include). */
   private readonly appliedUpTo = new Map<string, number>();
   private lastEventAt: number | undefined;
+  /** Replayable broadcasts the sequencer holds: while any is held, delivery is not a stream prefix. */
+  private heldReplayable = 0;
   private readonly gaps: GapInfo[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
@@ -141,8 +144,13 @@ export class Bus {
     this.sequencer = new Sequencer<FeedEvent>(
       {
         deliver: (event, late) => {
-          if (late) event.late = true;
-          this.queue.push({ late, apply: () => this.apply(event) });
+          // Only replayable broadcasts matter to offsets: a held heartbeat does not make them unrestorable.
+          const matters = late && replayable(event.doc);
+          if (matters) this.heldReplayable--;
+          this.queue.push({ late: matters, apply: () => this.apply(event) });
+        },
+        held: (event) => {
+          if (replayable(event.doc)) this.heldReplayable++;
         },
         duplicate: ({ origin, seq }) => {
           this.counters.duplicates++;
@@ -413,6 +421,7 @@ export class Bus {
   private onHistoryLost(gap: GapInfo): void {
     // Whatever was held waits for messages that were lost with the history: every origin starts afresh.
     this.sequencer.reset();
+    this.heldReplayable = 0;
     this.recordGap(gap);
     // Our own messages written in the gap may never come back: deliver what waits for them now.
     for (const waiter of this.transport.releaseEchoes()) this.safely(() => waiter(undefined));
@@ -440,7 +449,7 @@ export class Bus {
 
   /** Everything read from the stream has been applied in stream order: what is delivered is a stream prefix. */
   get inStreamOrder(): boolean {
-    return this.sequencer.held === 0 && this.queue.late === 0;
+    return this.heldReplayable === 0 && this.queue.late === 0;
   }
 
   emitRestore(nsp: string, ok: boolean, reason: string, missedPackets: number): void {
@@ -471,6 +480,11 @@ export class Bus {
     // Emitters are short-lived origins: without this, a long-running node would remember every one.
     for (const [origin, to] of this.sequencer.forgetIdle(horizon)) this.appliedUpTo.delete(channelKey(origin, to));
   }
+}
+
+/** What a session restore may replay (see `replayablePacket`): the only events whose order offsets name. */
+function replayable(doc: MessageDocument): boolean {
+  return doc.kind === 'message' && doc.type === MessageType.BROADCAST && doc.recoverable;
 }
 
 function channelKey(origin: string, to: string): string {

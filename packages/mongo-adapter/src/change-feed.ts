@@ -10,8 +10,6 @@ export interface FeedEvent {
   /** Server wall-clock time of the write, when the server sent it (MongoDB 6+), else its cluster time. */
   writtenAt: number | undefined;
   doc: MessageDocument;
-  /** Set by the sequencer: delivered after events that come later in the stream (it was held). */
-  late?: boolean;
 }
 
 /** An insert by a node still running `@socket.io/mongo-adapter` (rolling migration). */

@@ -70,8 +70,10 @@ interface Channel {
 }
 
 export interface SequencerHooks<E> {
-  /** In order: the event, or a number given up on (`missing`, for the log). */
+  /** In order. `late`: it was held (so it comes after events that follow it in the stream). */
   deliver(event: E, late: boolean): void;
+  /** The event waits for a predecessor. */
+  held?(event: E): void;
   duplicate(item: Sequenced): void;
   /** A hole was given up after `holdMs` (its origin died mid-write, or lags beyond any retry). */
   gaveUp(origin: string, channel: string, from: number, to: number): void;
@@ -142,6 +144,7 @@ export class Sequencer<E> {
     }
     channel.held.set(item.seq, event);
     this.holding++;
+    this.hooks.held?.(event);
     if (channel.held.size === 1) channel.heldSince = now;
     this.hooks.trace?.('held', item, channel.next);
     if (channel.held.size > this.maxHeldPerChannel) this.giveUp(item.origin, item.to, channel);
