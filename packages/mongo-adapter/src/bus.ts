@@ -225,7 +225,7 @@ export class Bus {
       logFor('membership'),
     );
     this.transport.start();
-    const sweep = Math.max(10, Math.min(1000, Math.floor(options.heartbeatTimeout / 4)));
+    const sweep = Math.max(10, Math.min(250, Math.floor(options.heartbeatTimeout / 4)));
 
     this.timers.push(setInterval(() => this.sweepHeld(), sweep));
     this.timers.push(setInterval(() => this.forgetOldOrigins(), 60_000));
