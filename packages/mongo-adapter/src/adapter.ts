@@ -10,7 +10,7 @@ import type {
   Session,
 } from 'socket.io-adapter';
 import { Bus, type BusHealth, type BusMember } from './bus.js';
-import type { FeedEvent, ForeignEvent, GapInfo } from './change-feed.js';
+import type { FeedEvent, ForeignEvent } from './change-feed.js';
 import { LocalDeliveryHook, type LocalDeliveryListener } from './delivery-hook.js';
 import type { MessageDocument } from './document.js';
 import { AdapterEvents } from './events.js';
@@ -177,7 +177,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       receive: (event) => this.receive(event),
       receiveForeign: (event) => this.receiveForeign(event),
       hearingChanged: (hearing) => this.hearingChanged(hearing),
-      gapOccurred: (gap) => this.gapOccurred(gap),
       localCost: (doc) => this.costOf({ uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage),
     };
     const watching = onNodeRemoved(this, (uid) => this.nodeLeft(uid, this.receiving ? 'closed' : 'timeout'));
@@ -377,10 +376,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     // Deaf: tell the others to stop counting on us now (heartbeats are held meanwhile).
     // Hearing again: announce ourselves; every node answers with a heartbeat.
     this.publish({ type: hearing ? MessageType.INITIAL_HEARTBEAT : MessageType.ADAPTER_CLOSE });
-  }
-
-  private gapOccurred(_gap: GapInfo): void {
-    // Deliveries waiting for their own echo were released by the bus; nothing else to undo.
   }
 
   override onResponse(response: ClusterResponse): void {

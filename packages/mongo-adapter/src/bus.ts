@@ -22,8 +22,6 @@ export interface BusMember {
   receiveForeign(event: ForeignEvent): number;
   /** This node started or stopped hearing the cluster (its own probes come back, or not). */
   hearingChanged(hearing: boolean): void;
-  /** Messages may be missing (history lost, or an origin's sequence given up). */
-  gapOccurred(gap: GapInfo): void;
   /** Roughly how many local socket writes a message of this node's own takes when its echo releases it. */
   localCost(doc: MessageDocument): number;
 }
@@ -437,7 +435,6 @@ export class Bus {
       'messages in this range may be missing on this node',
     );
     this.events.emit('gap', { node: this.uid, ...gap });
-    for (const member of this.members.values()) this.safely(() => member.gapOccurred(gap));
   }
 
   // ---- For recovery ----
