@@ -9,7 +9,7 @@ export const sharedConfig = defineConfig({
     alias: [
       { find: /^@switchyard\/client\/subscribe$/, replacement: source('client/src/subscribe.ts') },
       {
-        find: /^@switchyard\/(protocol|gateway|client|mongo-standin|mongo-adapter)$/,
+        find: /^@switchyard\/(protocol|gateway|client|mongo-standin|mongo-adapter|testkit)$/,
         replacement: source('$1/src/index.ts'),
       },
     ],

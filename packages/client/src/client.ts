@@ -1,5 +1,11 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import type { ClientToServerEvents, ErrorBody, ServerToClientEvents, ShutdownNotice } from '@switchyard/protocol';
+import type {
+  ClientToServerEvents,
+  ErrorBody,
+  HandshakeAuth,
+  ServerToClientEvents,
+  ShutdownNotice,
+} from '@switchyard/protocol';
 import type { ConnectionState, StateListener } from './connection-state.js';
 import { SwitchyardClientError, fromErrorBody, isClientError } from './errors.js';
 import { randomId } from './internal/ids.js';
@@ -173,7 +179,7 @@ export class SwitchyardClient {
   }
 
   async #handshakeAuth(options: ClientOptions, userId: string | undefined): Promise<object> {
-    const auth: { name?: string; userId?: string; token?: string } = {};
+    const auth: HandshakeAuth = {};
     if (options.name !== undefined) auth.name = options.name;
     if (userId !== undefined) auth.userId = userId;
     this.#selfId = userId;

@@ -1,4 +1,13 @@
-import type { ChatMessage, ErrorCode, TypingEvent } from '@switchyard/protocol';
+import {
+  type ChatMessage,
+  createSseParser,
+  type ErrorCode,
+  SSE_EVENTS,
+  type SseEventName,
+  type SseEvents,
+  type SseGap,
+  type TypingEvent,
+} from '@switchyard/protocol';
 import { fromErrorBody, SwitchyardClientError } from './errors.js';
 import { Listeners } from './internal/listeners.js';
 import type { PresenceChange } from './room.js';
@@ -7,7 +16,7 @@ import type { PresenceChange } from './room.js';
  * A receive-only subscription to a room over Server-Sent Events (`GET /v1/rooms/:room/events`):
  * no socket, plain HTTP through any proxy. In browsers it rides the global `EventSource`, which
  * resumes by itself with `Last-Event-ID`; elsewhere (Node) it reads the stream from `fetch` with
- * a parser of a few lines. Either way it keeps the last message id, and after anything that ends
+ * the protocol's parser. Either way it keeps the last message id, and after anything that ends
  * the stream (a network drop, a slow-consumer close, a draining node, an expired token) it
  * reconnects and resumes from that id: the gateway replays what was missed, or says `gap`.
  */
@@ -15,11 +24,7 @@ import type { PresenceChange } from './room.js';
 export type SubscriptionState = 'connecting' | 'open' | 'closed';
 
 /** The gateway could not replay from `lastEventId`: messages after it are gone from its history. */
-export interface SubscriptionGap {
-  lastEventId: string;
-  /** The oldest message still held, where the replay resumed. */
-  oldestAvailableId?: string;
-}
+export type SubscriptionGap = SseGap;
 
 export interface SubscriptionEvents {
   /** Every message of the room, in order, once — across reconnects. */
@@ -74,16 +79,6 @@ export interface Subscription {
 /** Refusals that a retry cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(['FORBIDDEN', 'INVALID_ROOM', 'INVALID_PAYLOAD', 'NOT_FOUND']);
 const AUTH_CODES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED']);
-const EVENT_NAMES = [
-  'message:new',
-  'presence:join',
-  'presence:leave',
-  'typing',
-  'gap',
-  'error',
-  'server:shutdown',
-] as const;
-type StreamEventName = (typeof EVENT_NAMES)[number];
 const EVENT_SOURCE_CLOSED = 2;
 
 export function subscribe(url: string, room: string, options: SubscribeOptions = {}): Subscription {
@@ -163,7 +158,7 @@ class SseSubscription implements Subscription {
     const source = new EventSourceImpl(this.#url(token, true));
     this.#stop = () => source.close();
     source.addEventListener('open', () => this.#opened());
-    for (const name of EVENT_NAMES) {
+    for (const name of SSE_EVENTS) {
       if (name === 'error') continue;
       source.addEventListener(name, (event) =>
         this.#dispatch(name, String(event.data), event.lastEventId || undefined),
@@ -207,10 +202,10 @@ class SseSubscription implements Subscription {
       );
     }
     this.#opened();
-    const parse = eventStreamParser(
-      (name, data, id) => this.#dispatch(name as StreamEventName, data, id),
-      (retryMs) => (this.#retryMs = retryMs),
-    );
+    const parse = createSseParser({
+      onEvent: ({ event, data, id }) => this.#dispatch(event as SseEventName, data, id),
+      onRetry: (retryMs) => (this.#retryMs = retryMs),
+    });
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     try {
@@ -244,7 +239,7 @@ class SseSubscription implements Subscription {
     this.#listeners.emit('open');
   }
 
-  #dispatch(name: StreamEventName, data: string, id: string | undefined): void {
+  #dispatch(name: SseEventName, data: string, id: string | undefined): void {
     if (this.#state === 'closed') return;
     let payload: unknown;
     try {
@@ -259,16 +254,16 @@ class SseSubscription implements Subscription {
       case 'presence:join':
       case 'presence:leave':
         return this.#listeners.emit('presence', {
-          ...(payload as Omit<PresenceChange, 'type'>),
+          ...(payload as SseEvents['presence:join']),
           type: name === 'presence:join' ? 'join' : 'leave',
         });
       case 'typing':
         return this.#listeners.emit('typing', payload as TypingEvent);
       case 'gap':
-        return this.#listeners.emit('gap', payload as SubscriptionGap);
+        return this.#listeners.emit('gap', payload as SseEvents['gap']);
       case 'error':
         // The gateway closes the stream after this; the reconnection resumes from the last id.
-        return this.#listeners.emit('error', fromErrorBody(payload as Parameters<typeof fromErrorBody>[0]));
+        return this.#listeners.emit('error', fromErrorBody(payload as SseEvents['error']));
       case 'server:shutdown':
         this.#state = 'connecting';
         return;
@@ -298,46 +293,4 @@ class SseSubscription implements Subscription {
     // Half fixed, half random: spread the reconnections of many clients after one node went away.
     return ceiling / 2 + Math.random() * (ceiling / 2);
   }
-}
-
-/**
- * The text/event-stream format (HTML standard): lines end with CR, LF or CRLF; `field: value`;
- * a blank line dispatches; lines starting with `:` are comments. Only what the gateway sends.
- */
-function eventStreamParser(
-  onEvent: (name: string, data: string, id: string | undefined) => void,
-  onRetry: (ms: number) => void,
-): (text: string) => void {
-  let buffer = '';
-  let name = '';
-  let data: string[] = [];
-  let id: string | undefined;
-  const lineEnd = /\r\n|\r|\n/g;
-  return (text) => {
-    buffer += text;
-    let start = 0;
-    for (;;) {
-      lineEnd.lastIndex = start;
-      const match = lineEnd.exec(buffer);
-      // A CR at the very end may be the first half of a CRLF.
-      if (match === null || (match[0] === '\r' && match.index === buffer.length - 1)) break;
-      const line = buffer.slice(start, match.index);
-      start = match.index + match[0].length;
-      if (line === '') {
-        if (data.length > 0) onEvent(name || 'message', data.join('\n'), id);
-        name = '';
-        data = [];
-        id = undefined;
-      } else if (!line.startsWith(':')) {
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') name = value;
-        else if (field === 'data') data.push(value);
-        else if (field === 'id') id = value;
-        else if (field === 'retry' && /^\d+$/.test(value)) onRetry(Number(value));
-      }
-    }
-    buffer = buffer.slice(start);
-  };
 }

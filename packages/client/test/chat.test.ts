@@ -1,10 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatMessage, type PresenceChange, SwitchyardClientError, type TypingEvent } from '../src/index.js';
-import { ClientPool } from './helpers/clients.js';
-import { startGateway, type RunningGateway } from './helpers/gateway.js';
-import { waitFor } from './helpers/wait-for.js';
+import { ClientPool, type StartedGateway, startGateway, waitFor } from '@switchyard/testkit';
 
-let gateway: RunningGateway;
+let gateway: StartedGateway;
 beforeAll(async () => {
   gateway = await startGateway({
     MAX_MESSAGE_LENGTH: '100',
@@ -35,10 +33,10 @@ describe.each(['polling', 'websocket'] as const)('chat over %s', (transport) => 
 
     expect(stored).toMatchObject({ room: name, text: 'hello bob', author: { name: 'alice' } });
     expect(stored.id).toEqual(expect.any(String));
-    await waitFor(() => seenByBob.length === 1, 'bob to receive the message');
+    await waitFor('bob to receive the message', () => seenByBob.length === 1);
     expect(seenByBob[0]).toEqual(stored);
     const reply = await bob.send('hi alice');
-    await waitFor(() => seenByAlice.length === 2, 'alice to receive the reply');
+    await waitFor('alice to receive the reply', () => seenByAlice.length === 2);
     // Alice's own message reaches her listener once although it came both in the ack and live.
     expect(seenByAlice.map((message) => message.id)).toEqual([stored.id, reply.id]);
   });
@@ -54,12 +52,12 @@ describe.each(['polling', 'websocket'] as const)('chat over %s', (transport) => 
     const bobClient = pool.client(gateway.url, { name: 'bob' });
     const bob = await bobClient.join(name);
     expect(bob.members.map((member) => member.name).sort()).toEqual(['alice', 'bob']);
-    await waitFor(() => changes.length === 1, 'presence join');
+    await waitFor('presence join', () => changes.length === 1);
     expect(changes[0]).toMatchObject({ type: 'join', room: name, member: { name: 'bob' } });
     expect(alice.members.map((member) => member.name).sort()).toEqual(['alice', 'bob']);
 
     await bob.leave();
-    await waitFor(() => changes.length === 2, 'presence leave');
+    await waitFor('presence leave', () => changes.length === 2);
     expect(changes[1]).toMatchObject({ type: 'leave', room: name, member: { name: 'bob' } });
     expect(alice.members.map((member) => member.name)).toEqual(['alice']);
     expect(bobClient.room(name)).toBeUndefined();
@@ -73,7 +71,7 @@ describe.each(['polling', 'websocket'] as const)('chat over %s', (transport) => 
     const bobClient = pool.client(gateway.url, { name: 'bob' });
     await bobClient.join(name);
     bobClient.close();
-    await waitFor(() => leaves.length === 1, 'presence leave after close');
+    await waitFor('presence leave after close', () => leaves.length === 1);
     expect(leaves[0]?.member.name).toBe('bob');
   });
 
@@ -85,10 +83,10 @@ describe.each(['polling', 'websocket'] as const)('chat over %s', (transport) => 
     bob.on('typing', (event) => typing.push(event));
 
     // Typing is volatile end to end (a polling client between two polls misses it), so keep typing.
-    await waitFor(() => {
+    await waitFor('a typing event', () => {
       alice.typing();
       return typing.length > 0;
-    }, 'a typing event');
+    });
 
     expect(typing[0]).toMatchObject({ room: name, member: { name: 'alice' } });
   });

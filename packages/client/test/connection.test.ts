@@ -1,12 +1,16 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionState, SwitchyardClientError } from '../src/index.js';
-import { ClientPool } from './helpers/clients.js';
-import { startGateway, type RunningGateway } from './helpers/gateway.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { waitFor } from './helpers/wait-for.js';
+import {
+  ClientPool,
+  type StartedGateway,
+  startGateway,
+  startTcpProxy,
+  type TcpProxy,
+  waitFor,
+} from '@switchyard/testkit';
 
-let gateway: RunningGateway;
+let gateway: StartedGateway;
 beforeAll(async () => {
   gateway = await startGateway();
 });
@@ -43,9 +47,9 @@ describe.each(['polling', 'websocket'] as const)('connection over %s', (transpor
     await client.ready();
     expect(states).toEqual(['connected']);
     proxy.setOffline(true);
-    await waitFor(() => client.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => client.state === 'reconnecting');
     proxy.setOffline(false);
-    await waitFor(() => states.length === 3, 'reconnect');
+    await waitFor('reconnect', () => states.length === 3);
     expect(states).toEqual(['connected', 'reconnecting', 'connected']);
     client.close();
     expect(states).toEqual(['connected', 'reconnecting', 'connected', 'disconnected']);
@@ -91,7 +95,7 @@ describe.each(['polling', 'websocket'] as const)('connection over %s', (transpor
     const client = pool.client(proxy.url, { name: 'alice' });
     const room = await client.join(`offline-send-${transport}`);
     proxy.setOffline(true);
-    await waitFor(() => client.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => client.state === 'reconnecting');
 
     const sending = room.send('sent while offline');
     proxy.setOffline(false);
@@ -125,7 +129,7 @@ describe('a draining gateway', () => {
       const states: ConnectionState[] = [];
       client.onState((state) => states.push(state));
       await draining.drain();
-      await waitFor(() => states.includes('reconnecting'), 'reconnecting');
+      await waitFor('reconnecting', () => states.includes('reconnecting'));
       expect(client.state).not.toBe('disconnected');
     } finally {
       pool.closeAll();

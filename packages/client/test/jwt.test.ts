@@ -1,9 +1,13 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClientPool } from './helpers/clients.js';
-import { startGateway, type RunningGateway } from './helpers/gateway.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { waitFor } from './helpers/wait-for.js';
+import {
+  ClientPool,
+  type StartedGateway,
+  startGateway,
+  startTcpProxy,
+  type TcpProxy,
+  waitFor,
+} from '@switchyard/testkit';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const key = new TextEncoder().encode(SECRET);
@@ -17,7 +21,7 @@ function sign(claims: { sub: string; name: string }, expiresAt: string | number 
     .sign(secret);
 }
 
-let gateway: RunningGateway;
+let gateway: StartedGateway;
 let proxy: TcpProxy;
 beforeAll(async () => {
   gateway = await startGateway({ AUTH_MODE: 'jwt', JWT_SECRET: SECRET });
@@ -43,7 +47,7 @@ describe.each(['polling', 'websocket'] as const)('JWT auth over %s', (transport)
     expect(room.members.map((member) => member.name)).toEqual(['alice v1']);
 
     proxy.setOffline(true);
-    await waitFor(() => client.state === 'reconnecting', 'reconnecting');
+    await waitFor('reconnecting', () => client.state === 'reconnecting');
     proxy.setOffline(false);
     await client.ready();
 

@@ -1,11 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, PresenceChange, Room, SwitchyardClient } from '../src/index.js';
-import { ClientPool } from './helpers/clients.js';
-import { startGateway, type RunningGateway } from './helpers/gateway.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { waitFor } from './helpers/wait-for.js';
+import {
+  ClientPool,
+  type StartedGateway,
+  startGateway,
+  startTcpProxy,
+  type TcpProxy,
+  waitFor,
+} from '@switchyard/testkit';
 
-let gateway: RunningGateway;
+let gateway: StartedGateway;
 beforeAll(async () => {
   gateway = await startGateway({ RATE_LIMIT_BURST: '1000', RATE_LIMIT_PER_SECOND: '1000' });
 });
@@ -43,7 +47,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
 
   async function cutOff(client: SwitchyardClient): Promise<void> {
     proxy.setOffline(true);
-    await waitFor(() => client.state === 'reconnecting', 'the client to notice');
+    await waitFor('the client to notice', () => client.state === 'reconnecting');
   }
 
   it('rejoins its rooms and delivers the messages it missed once, in order', async () => {
@@ -51,7 +55,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
     const { aliceClient, alice, bob } = await aliceAndBob(name);
     const received = collect(alice);
     await bob.send('before');
-    await waitFor(() => received.length === 1, 'the first message');
+    await waitFor('the first message', () => received.length === 1);
 
     await cutOff(aliceClient);
     for (const text of ['missed 1', 'missed 2', 'missed 3']) await bob.send(text);
@@ -59,7 +63,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
     await aliceClient.ready();
     await bob.send('after');
 
-    await waitFor(() => received.some((message) => message.text === 'after'), 'the live message after the reconnect');
+    await waitFor('the live message after the reconnect', () => received.some((message) => message.text === 'after'));
     expect(received.map((message) => message.text)).toEqual(['before', 'missed 1', 'missed 2', 'missed 3', 'after']);
     // The gateway takes Alice back: she can send again.
     await expect(alice.send('back')).resolves.toMatchObject({ text: 'back' });
@@ -70,7 +74,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
     const { aliceClient, alice, bob } = await aliceAndBob(name);
     const received = collect(alice);
     await bob.send('m0');
-    await waitFor(() => received.length === 1, 'the first message');
+    await waitFor('the first message', () => received.length === 1);
     let historyRequests = 0;
     aliceClient.socket.onAnyOutgoing((event: string) => void (event === 'history:fetch' && historyRequests++));
 
@@ -78,7 +82,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
     for (let i = 1; i <= 130; i++) await bob.send(`m${i}`);
     proxy.setOffline(false);
 
-    await waitFor(() => received.length === 131, 'all missed messages', 15_000);
+    await waitFor('all missed messages', () => received.length === 131, { timeoutMs: 15_000 });
     expect(received.map((message) => message.text)).toEqual(Array.from({ length: 131 }, (_, i) => `m${i}`));
     expect(historyRequests).toBeGreaterThan(0);
   });
@@ -86,7 +90,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
   it('refreshes the member list after a reconnect and reports who came and went', async () => {
     const name = freshRoom();
     const { aliceClient, alice, bob } = await aliceAndBob(name);
-    await waitFor(() => alice.members.length === 2, 'alice to see bob');
+    await waitFor('alice to see bob', () => alice.members.length === 2);
     const changes: PresenceChange[] = [];
     alice.on('presence', (change) => changes.push(change));
 
@@ -112,7 +116,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
 
     proxy.holdDownstream(); // the gateway stores the message; its ack is held back
     const sending = alice.send('exactly once');
-    await waitFor(() => seenByBob.length === 1, 'the gateway to store and broadcast it');
+    await waitFor('the gateway to store and broadcast it', () => seenByBob.length === 1);
     await cutOff(aliceClient); // the held ack is lost with the connection
     proxy.release();
     proxy.setOffline(false);
@@ -122,7 +126,7 @@ describe.each(['polling', 'websocket'] as const)('reconnecting over %s', (transp
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     expect(new Set(attempts).size).toBe(1);
     await bob.send('marker');
-    await waitFor(() => seenByAlice.some((message) => message.text === 'marker'), 'the marker');
+    await waitFor('the marker', () => seenByAlice.some((message) => message.text === 'marker'));
     expect(seenByAlice.map((message) => message.text)).toEqual(['exactly once', 'marker']);
     expect(seenByBob.map((message) => message.text)).toEqual(['exactly once', 'marker']);
     const { messages } = await bob.history();

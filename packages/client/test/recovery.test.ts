@@ -1,10 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage, ConnectionState, PresenceChange, Room, SwitchyardClient } from '../src/index.js';
-import { ClientPool } from './helpers/clients.js';
-import { startGateway, type RunningGateway } from './helpers/gateway.js';
-import { startTcpProxy } from './helpers/tcp-proxy.js';
-import { waitFor } from './helpers/wait-for.js';
+import { ClientPool, type StartedGateway, startGateway, startTcpProxy, waitFor } from '@switchyard/testkit';
 
 /*
  * Reconnects against a gateway with Socket.IO connection state recovery on
@@ -16,10 +13,10 @@ import { waitFor } from './helpers/wait-for.js';
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
 const LIMITS = { RATE_LIMIT_BURST: '1000', RATE_LIMIT_PER_SECOND: '1000' };
 
-let recovering: RunningGateway;
+let recovering: StartedGateway;
 /** Recovery on, but a session expires 1 ms after its socket drops: every reconnect is a new session. */
-let expiring: RunningGateway;
-let recoveringJwt: RunningGateway;
+let expiring: StartedGateway;
+let recoveringJwt: StartedGateway;
 beforeAll(async () => {
   [recovering, expiring, recoveringJwt] = await Promise.all([
     startGateway({ ...LIMITS, MAX_DISCONNECTION_DURATION_MS: '60000' }),
@@ -80,10 +77,10 @@ async function dropUntilNoticed(
   const leavesBefore = observerPresence.filter((change) => change === `leave ${name}`).length;
   client.socket.io.reconnection(false);
   cut();
-  await waitFor(() => client.state === 'reconnecting', 'the client to notice');
+  await waitFor('the client to notice', () => client.state === 'reconnecting');
   await waitFor(
-    () => observerPresence.filter((change) => change === `leave ${name}`).length > leavesBefore,
     'the gateway to notice',
+    () => observerPresence.filter((change) => change === `leave ${name}`).length > leavesBefore,
   );
 }
 
@@ -96,11 +93,11 @@ describe.each(['polling', 'websocket'] as const)('a recovered session over %s', 
   const pool = new ClientPool([transport]);
   afterEach(() => pool.closeAll());
 
-  async function aliceAndBob(gateway: RunningGateway, name: string) {
+  async function aliceAndBob(gateway: StartedGateway, name: string) {
     const aliceClient = pool.client(gateway.url, { name: 'alice' });
     const alice = await aliceClient.join(name);
     const bob = await pool.client(gateway.url, { name: 'bob' }).join(name);
-    await waitFor(() => alice.members.length === 2, 'alice to see bob');
+    await waitFor('alice to see bob', () => alice.members.length === 2);
     return { aliceClient, alice, bob, bobPresence: presenceLog(bob) };
   }
 
@@ -111,7 +108,7 @@ describe.each(['polling', 'websocket'] as const)('a recovered session over %s', 
     const alicePresence = presenceLog(alice);
     const atConnected = receivedAtConnected(aliceClient, received);
     await sendNumbered(bob, 1, 5);
-    await waitFor(() => received.length === 5, 'the first messages');
+    await waitFor('the first messages', () => received.length === 5);
     const sentByAlice = outgoing(aliceClient);
 
     await dropUntilNoticed(aliceClient, bobPresence, 'alice');
@@ -121,7 +118,7 @@ describe.each(['polling', 'websocket'] as const)('a recovered session over %s', 
     await aliceClient.ready();
     await sending;
 
-    await waitFor(() => received.length >= 40, 'all 40 messages');
+    await waitFor('all 40 messages', () => received.length >= 40);
     expect(aliceClient.socket.recovered).toBe(true);
     expect(texts(received)).toEqual(numbered(1, 40));
     // `connected` came once the replay was delivered: at least everything sent before the reconnect.
@@ -134,7 +131,7 @@ describe.each(['polling', 'websocket'] as const)('a recovered session over %s', 
     expect(alice.members.map((member) => member.name).sort()).toEqual(['alice', 'bob']);
     // The gateway still has her in the room.
     await expect(alice.send('back')).resolves.toMatchObject({ text: 'back' });
-    await waitFor(() => received.length === 41, 'her own message');
+    await waitFor('her own message', () => received.length === 41);
     expect(received.at(-1)?.text).toBe('back');
   });
 
@@ -162,7 +159,7 @@ describe.each(['polling', 'websocket'] as const)('a recovered session over %s', 
     const received = collect(alice);
     const atConnected = receivedAtConnected(aliceClient, received);
     await sendNumbered(bob, 1, 3);
-    await waitFor(() => received.length === 3, 'the first messages');
+    await waitFor('the first messages', () => received.length === 3);
     const sentByAlice = outgoing(aliceClient);
 
     await dropUntilNoticed(aliceClient, bobPresence, 'alice');
@@ -171,7 +168,7 @@ describe.each(['polling', 'websocket'] as const)('a recovered session over %s', 
     await aliceClient.ready();
     await sendNumbered(bob, 11, 12);
 
-    await waitFor(() => received.length >= 12, 'all 12 messages');
+    await waitFor('all 12 messages', () => received.length >= 12);
     expect(aliceClient.socket.recovered).toBe(false);
     expect(texts(received)).toEqual(numbered(1, 12));
     expect(sentByAlice).toContain('room:join');
@@ -202,7 +199,7 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
 
       proxy.holdDownstream(); // the gateway stores the message; its ack (and the broadcast) are held back
       const sending = alice.send('exactly once');
-      await waitFor(() => seenByBob.length === 1, 'the gateway to store and broadcast it');
+      await waitFor('the gateway to store and broadcast it', () => seenByBob.length === 1);
       // The held ack is lost with the connection. (Over polling the gateway would not notice a cut
       // connection with no request pending before its ping timeout, hence WebSocket only.)
       await dropUntilNoticed(aliceClient, bobPresence, 'alice', () => proxy.setOffline(true));
@@ -213,7 +210,7 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
 
       const stored = await sending;
       await bob.send('marker');
-      await waitFor(() => received.some((message) => message.text === 'marker'), 'the marker');
+      await waitFor('the marker', () => received.some((message) => message.text === 'marker'));
       expect(aliceClient.socket.recovered).toBe(true);
       expect(stored.id).toBe(seenByBob[0]?.id);
       expect(sendAttempts.length).toBeGreaterThanOrEqual(2);
@@ -236,7 +233,7 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
       const received = collect(alice);
       const atConnected = receivedAtConnected(aliceClient, received);
       await bob.send('m0');
-      await waitFor(() => received.length === 1, 'the first message');
+      await waitFor('the first message', () => received.length === 1);
 
       // First outage, not recovered (as if the session had expired): the SDK rejoins on connect,
       // and its rejoin is cut short, the ack held back by the proxy.
@@ -246,8 +243,8 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
       const sentByAlice = outgoing(aliceClient);
       aliceClient.socket.once('connect', () => proxy.holdDownstream()); // after the SDK's handler sent room:join
       comeBack(aliceClient);
-      await waitFor(() => sentByAlice.includes('room:join'), 'the rejoin');
-      await waitFor(() => bob.members.length === 2, 'the gateway to take the rejoin');
+      await waitFor('the rejoin', () => sentByAlice.includes('room:join'));
+      await waitFor('the gateway to take the rejoin', () => bob.members.length === 2);
 
       // Second outage, recovered: the room was not in sync, so it is rejoined and caught up.
       await dropUntilNoticed(aliceClient, bobPresence, 'alice', () => proxy.setOffline(true));
@@ -258,7 +255,7 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
       await aliceClient.ready();
       await bob.send('m3');
 
-      await waitFor(() => received.length >= 4, 'all messages');
+      await waitFor('all messages', () => received.length >= 4);
       expect(aliceClient.socket.recovered).toBe(true);
       expect(texts(received)).toEqual(['m0', 'm1', 'm2', 'm3']);
       expect(sentByAlice.filter((event) => event === 'room:join')).toHaveLength(2);
@@ -286,7 +283,7 @@ describe('a recovered session in jwt mode', () => {
     const aliceClient = pool.client(recoveringJwt.url, { getToken: () => sign('user-é-1', 'alice') });
     const alice = await aliceClient.join(name);
     const bob = await pool.client(recoveringJwt.url, { token: await sign('user-2', 'bob') }).join(name);
-    await waitFor(() => alice.members.length === 2, 'alice to see bob');
+    await waitFor('alice to see bob', () => alice.members.length === 2);
     const alicePresence = presenceLog(alice);
     const bobPresence = presenceLog(bob);
     const received = collect(alice);
@@ -295,7 +292,7 @@ describe('a recovered session in jwt mode', () => {
     await bob.send('missed');
     comeBack(aliceClient);
     await aliceClient.ready();
-    await waitFor(() => received.length === 1, 'the missed message');
+    await waitFor('the missed message', () => received.length === 1);
 
     expect(aliceClient.socket.recovered).toBe(true);
     expect(alicePresence).toEqual([]);

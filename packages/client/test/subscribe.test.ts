@@ -4,9 +4,7 @@ import type { ChatMessage } from '@switchyard/protocol';
 import { createClient, type SwitchyardClientError } from '../src/index.js';
 import { subscribe, type Subscription, type SubscriptionGap } from '../src/subscribe.js';
 import type { PresenceChange } from '../src/room.js';
-import { type RunningGateway, startGateway } from './helpers/gateway.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { waitFor } from './helpers/wait-for.js';
+import { type StartedGateway, startGateway, startTcpProxy, type TcpProxy, waitFor } from '@switchyard/testkit';
 
 /*
  * subscribe() against the real gateway, in Node: the fetch transport (Node 20 has no global
@@ -21,7 +19,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function gateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+async function gateway(env: Record<string, string> = {}): Promise<StartedGateway> {
   const started = await startGateway({ API_KEYS: API_KEY, PUBLISH_RATE_LIMIT_MAX: '100000', ...env });
   cleanups.push(() => started.close());
   return started;
@@ -49,7 +47,7 @@ function record<T>(subscription: Subscription, event: 'message' | 'presence' | '
 }
 
 async function opened(subscription: Subscription): Promise<void> {
-  await waitFor(() => subscription.state === 'open', 'the subscription to open');
+  await waitFor('the subscription to open', () => subscription.state === 'open');
 }
 
 function token(sub: string, expiresIn = '1h'): Promise<string> {
@@ -71,11 +69,11 @@ describe('subscribe()', () => {
     const client = createClient(url, { name: 'Ada', userId: 'ada' });
     cleanups.push(() => client.close());
     await client.join('lobby');
-    await waitFor(() => presence.length === 1, 'presence');
+    await waitFor('presence', () => presence.length === 1);
     expect(presence[0]).toEqual({ type: 'join', room: 'lobby', member: { id: 'ada', name: 'Ada' } });
 
     const message = await publish(url, 'lobby', 'hello');
-    await waitFor(() => messages.length === 1, 'the message');
+    await waitFor('the message', () => messages.length === 1);
     expect(messages[0]).toEqual(message);
     expect(subscription.lastEventId).toBe(message.id);
   });
@@ -95,7 +93,7 @@ describe('subscribe()', () => {
       // Cut the connection twice while messages keep coming.
       if (i === 20 || i === 40) proxy.dropAll();
     }
-    await waitFor(() => messages.at(-1)?.id === sent.at(-1)?.id, 'the last message');
+    await waitFor('the last message', () => messages.at(-1)?.id === sent.at(-1)?.id);
     expect(messages.map((m) => m.id)).toEqual(sent.map((m) => m.id));
     expect(errors.map((e) => e.code)).toContain('DISCONNECTED');
     expect(subscription.state).toBe('open');
@@ -112,7 +110,7 @@ describe('subscribe()', () => {
     const subscription = track(subscribe(url, 'r', { lastEventId: first?.id }));
     const messages = record<ChatMessage>(subscription, 'message');
     const gaps = record<SubscriptionGap>(subscription, 'gap');
-    await waitFor(() => messages.length === 2, 'the replay');
+    await waitFor('the replay', () => messages.length === 2);
     expect(gaps).toEqual([{ lastEventId: first?.id, oldestAvailableId: third?.id }]);
     expect(messages.map((m) => m.id)).toEqual([third?.id, fourth?.id]);
   });
@@ -124,7 +122,7 @@ describe('subscribe()', () => {
 
     const other = track(subscribe(url, 'private:bob', { token: await token('ada') }));
     const errors = record<SwitchyardClientError>(other, 'error');
-    await waitFor(() => errors.length === 1, 'the refusal');
+    await waitFor('the refusal', () => errors.length === 1);
     expect(errors[0]?.code).toBe('FORBIDDEN');
     expect(other.state).toBe('closed');
   });
@@ -151,7 +149,7 @@ describe('subscribe()', () => {
     const messages = record<ChatMessage>(subscription, 'message');
     await opened(subscription);
     await publish(url, 'lobby', 'before');
-    await waitFor(() => messages.length === 1, 'the first message');
+    await waitFor('the first message', () => messages.length === 1);
     subscription.close();
     expect(subscription.state).toBe('closed');
     // A second subscriber proves the next message went out.
@@ -159,7 +157,7 @@ describe('subscribe()', () => {
     const seen = record<ChatMessage>(witness, 'message');
     await opened(witness);
     await publish(url, 'lobby', 'after');
-    await waitFor(() => seen.length === 1, 'the witness');
+    await waitFor('the witness', () => seen.length === 1);
     expect(messages).toHaveLength(1);
   });
 });

@@ -22,6 +22,9 @@ const NODE_ID_PATTERN = '^[a-z0-9-]{1,63}$';
 /** Connection state recovery window in MongoDB mode unless MAX_DISCONNECTION_DURATION_MS says otherwise. */
 const DEFAULT_MAX_DISCONNECTION_DURATION_MS = 120_000;
 
+/** One API key: printable ASCII but the comma that separates keys, within the protocol's bounds. */
+const API_KEY_PATTERN = `[!-+\\--~]{${LIMITS.apiKey.minLength},${LIMITS.apiKey.maxLength}}`;
+
 /** HS256 secrets shorter than this are brute-forceable. */
 export const MIN_JWT_SECRET_LENGTH = 32;
 
@@ -148,9 +151,9 @@ const EnvSchema = Type.Object({
   }),
   API_KEYS: Type.Optional(
     Type.String({
-      pattern: '^[!-+\\--~]{16,256}(,[!-+\\--~]{16,256})*$',
+      pattern: `^${API_KEY_PATTERN}(,${API_KEY_PATTERN})*$`,
       maxLength: 65_536,
-      description: 'a comma-separated list of API keys of 16-256 printable characters each',
+      description: `a comma-separated list of API keys of ${LIMITS.apiKey.minLength}-${LIMITS.apiKey.maxLength} printable characters each`,
     }),
   ),
   PUBLISH_RATE_LIMIT_MAX: Type.Integer({

@@ -1,50 +1,55 @@
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Logger, LoggerOptions } from 'pino';
-import { Server, type ServerOptions } from 'socket.io';
-import { bridgeAdapterMetrics } from './cluster/adapter-metrics.js';
-import { trackInFlight } from './cluster/in-flight.js';
-import { connectMongoCluster, mongoAdapterOf, type MongoCluster } from './cluster/mongo-cluster.js';
-import { reapPresenceOfEvictedNodes } from './cluster/presence-reaper.js';
-import { announceRecoveredPresence } from './cluster/recovered-presence.js';
-import { useNodeSessionIds } from './cluster/session-id.js';
-import type { GatewayConfig, LogLevel } from './config.js';
+import type { Logger } from 'pino';
+import { hasLocalDeliveryHook, type LocalDeliveryHook } from './adapters/local-delivery.js';
+import { nodeLeftHookOf } from './adapters/node-left.js';
 import { createTokenVerifier } from './auth/identify.js';
-import { createRoomAccess } from './auth/room-access.js';
-import { Lifecycle } from './lifecycle.js';
-import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { authPlugin } from './plugins/auth.js';
-import { demoPlugin, type DemoOptions } from './plugins/demo.js';
-import { errorsPlugin } from './plugins/errors.js';
-import { healthPlugin } from './plugins/health.js';
-import { httpApiPlugin } from './plugins/http-api.js';
-import { metricsPlugin } from './plugins/metrics.js';
-import { openapiPlugin } from './plugins/openapi.js';
-import { roomsPlugin } from './plugins/rooms.js';
-import { PresenceRegistry } from './rooms/presence-registry.js';
-import { drainGateway, handshakeGate, shutdownPlugin } from './plugins/shutdown.js';
-import { ssePlugin } from './plugins/sse.js';
-import { createRoomEvents, type RoomEvents } from './room-events.js';
-import { SseHub } from './sse/hub.js';
-import { createSseMetrics } from './sse/metrics.js';
-import { originPolicy } from './origin-policy.js';
+import { authPlugin } from './auth/plugin.js';
+import { type AdapterConstructor, joinCluster } from './cluster/cluster.js';
+import { mongoAdapterOf } from './cluster/mongo.js';
+import { clusterPlugin } from './cluster/plugin.js';
+import { useNodeSessionIds } from './cluster/session-id.js';
+import type { GatewayConfig } from './config.js';
+import { demoPlugin, type DemoOptions } from './demo/plugin.js';
+import { healthPlugin } from './health/plugin.js';
+import { httpApiPlugin } from './http-api/plugin.js';
+import { errorsPlugin } from './http/errors.js';
+import { openapiPlugin } from './http/openapi.js';
+import { originPolicy } from './http/origin-policy.js';
+import { protocolValidatorCompiler } from './http/validation.js';
+import { componentLogger, nodeLogger } from './logging.js';
+import { metricsPlugin } from './metrics/plugin.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics/registry.js';
+import { presencePlugin } from './presence/plugin.js';
+import { Presence } from './presence/presence.js';
+import { PresenceRegistry } from './presence/registry.js';
+import { createRoomAccess } from './rooms/access.js';
+import { createRoomEvents, type RoomEvents } from './rooms/room-events.js';
+import { RoomService } from './rooms/service.js';
+import { createDrain } from './shutdown/drain.js';
+import { Lifecycle } from './shutdown/lifecycle.js';
+import { shutdownPlugin } from './shutdown/plugin.js';
+import { socketPlugin } from './socket/plugin.js';
+import { createSocketServer } from './socket/server.js';
+import { ssePlugin } from './sse/plugin.js';
 import { MemoryMessageStore } from './store/memory.js';
 import type { MessageStore } from './store/message-store.js';
 import type { GatewayServer } from './types.js';
 
 export interface GatewayDeps {
-  /** History store. Default: a `MemoryMessageStore` bounded by HISTORY_PER_ROOM (closed with the gateway). */
+  /** History store. Default: MongoDB's in MongoDB mode, else a `MemoryMessageStore` bounded by HISTORY_PER_ROOM (closed with the gateway). */
   store?: MessageStore;
-  /** A pino logger to use instead of building one from LOG_LEVEL. */
+  /** A pino logger to use instead of building one from LOG_LEVEL (the gateway binds `node` on it). */
   logger?: Logger;
   /** Where the demo page and SDK bundle are read from (tests point these elsewhere). */
   demo?: DemoOptions;
   /**
    * A Socket.IO adapter to use instead of the default (in-memory, or MongoDB's when MONGODB_URI is
-   * set), e.g. `@socket.io/cluster-adapter` between `node:cluster` workers.
+   * set), e.g. `createObservedClusterAdapter()` between `node:cluster` workers. It must offer the
+   * "delivered locally" hook (`onLocalDelivery`, see adapters/local-delivery.ts).
    */
-  adapter?: ServerOptions['adapter'];
+  adapter?: AdapterConstructor;
 }
 
 export interface Gateway {
@@ -53,6 +58,10 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly store: MessageStore;
   readonly metrics: GatewayMetrics;
+  /** This node's logger (`node` bound). */
+  readonly log: Logger;
+  /** Post, join, leave, access: every room use case, as the transports call them. */
+  readonly rooms: RoomService;
   /** Emits room events to sockets and SSE streams on every node (`message:new` of a message stored elsewhere, say). */
   readonly roomEvents: RoomEvents;
   /** True from the moment draining starts. */
@@ -68,122 +77,78 @@ export interface Gateway {
 /** The version of the `/v1` HTTP API, shown in its OpenAPI document. */
 const GATEWAY_API_VERSION = '1.0.0';
 
-/** Share of DRAIN_TIMEOUT_MS spent waiting for clients to leave; the rest is for stopping. */
-const DRAIN_WAIT_SHARE = 0.8;
-/** Share of DRAIN_TIMEOUT_MS spent, after that, for handlers still running. */
-const IN_FLIGHT_WAIT_SHARE = 0.1;
-
-/** Log paths that may hold credentials. */
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["sec-websocket-protocol"]',
-  'headers.authorization',
-  'headers.cookie',
-  'auth.token',
-  'handshake.auth.token',
-  'token',
-  '*.token',
-];
-
-/** Wires the plugins into one fastify app with Socket.IO attached to its HTTP server. */
+/**
+ * Wires the gateway: the shared pieces (HTTP server, Socket.IO, the cluster, the room service) and
+ * one plugin per feature. Each feature lives in its own folder; nothing is decided here.
+ */
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
-  const app = Fastify(fastifyOptions(config, deps.logger));
-  const lifecycle = new Lifecycle();
+  const log = nodeLogger(config.nodeId, config.logLevel, deps.logger);
+  const app = Fastify(fastifyOptions(config, log));
+  app.setValidatorCompiler(protocolValidatorCompiler);
   const metrics = createGatewayMetrics();
+  const lifecycle = new Lifecycle();
   const origins = originPolicy(config.corsOrigins);
-  const cluster: MongoCluster | undefined =
-    config.mongo !== undefined && deps.adapter === undefined
-      ? await connectMongoCluster(config.mongo, config.nodeId, app.log)
-      : undefined;
-  const adapter = deps.adapter ?? cluster?.adapter;
-  const io: GatewayServer = new Server(app.server, {
-    transports: [...config.transports],
-    perMessageDeflate: config.perMessageDeflate,
-    maxHttpBufferSize: config.maxHttpBufferSize,
-    serveClient: false,
-    allowRequest: handshakeGate(lifecycle, origins.allowsRequest, metrics),
-    ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
-    ...(adapter === undefined ? {} : { adapter }),
-    ...(config.maxDisconnectionDurationMs > 0
-      ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
-      : {}),
-  });
+  const cluster = await joinCluster(config, deps.adapter, log);
+  const io = createSocketServer(app.server, { config, adapter: cluster.adapter, lifecycle, origins, metrics });
   useNodeSessionIds(io, config.nodeId);
-  const inFlight = trackInFlight(io);
-  const presence = new PresenceRegistry();
-  if (config.maxDisconnectionDurationMs > 0) announceRecoveredPresence(io, presence, metrics, app.log);
-  const ownsStore = deps.store === undefined;
-  const store = deps.store ?? cluster?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
-
-  const roomEvents = createRoomEvents({ io, metrics, log: app.log });
-  const roomAccess = createRoomAccess(config.privateRoomPrefix);
+  const adapter = io.of('/').adapter;
+  const nodes = nodeLeftHookOf(adapter);
+  const store = deps.store ?? cluster.mongo?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
+  const roomsLog = componentLogger(log, 'rooms');
+  const roomEvents = createRoomEvents({ io, deliveries: localDeliveryHookOf(adapter), metrics, log: roomsLog });
+  const presenceLog = componentLogger(log, 'presence');
+  const presence = new Presence({ io, registry: new PresenceRegistry(), roomEvents, log: presenceLog });
+  const rooms = new RoomService({
+    store,
+    roomEvents,
+    presence,
+    access: createRoomAccess(config.privateRoomPrefix),
+    maxRoomsPerSocket: config.maxRoomsPerSocket,
+    log: roomsLog,
+  });
   const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
-  const sseMetrics = createSseMetrics(metrics);
-  const sseHub = new SseHub({ roomEvents, config: config.sse, metrics: sseMetrics, log: app.log });
-
-  let draining: Promise<void> | undefined;
-  const drain = (): Promise<void> => {
-    // SSE streams are told and ended at once; their clients reconnect (elsewhere) by themselves.
-    if (draining === undefined) sseHub.closeAll({ reason: 'draining', reconnectAfterMs: config.sse.retryMs });
-    return (draining ??= drainGateway({
-      io,
-      lifecycle,
-      metrics,
-      log: app.log,
-      timeoutMs: Math.floor(config.drainTimeoutMs * DRAIN_WAIT_SHARE),
-    }).then(() =>
-      // Handlers still running (a send between store and broadcast) finish before the adapter closes.
-      inFlight.settle(Math.floor(config.drainTimeoutMs * IN_FLIGHT_WAIT_SHARE)),
-    ));
-  };
+  const drain = createDrain({
+    io,
+    lifecycle,
+    metrics,
+    log: componentLogger(log, 'shutdown'),
+    drainTimeoutMs: config.drainTimeoutMs,
+  });
+  const mongo = mongoAdapterOf(io);
 
   await app.register(errorsPlugin);
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
-  await app.register(authPlugin, { io, config, metrics });
-  await app.register(roomsPlugin, { io, config, store, metrics, roomEvents, roomAccess, presence });
+  await app.register(authPlugin, { io, config, metrics, log: componentLogger(log, 'auth') });
+  await app.register(socketPlugin, { io, rooms, config, metrics, log: componentLogger(log, 'socket') });
+  await app.register(presencePlugin, {
+    io,
+    presence,
+    roomEvents,
+    nodes,
+    recovery: config.maxDisconnectionDurationMs > 0,
+    metrics,
+    log: presenceLog,
+  });
   await app.register(openapiPlugin, { version: GATEWAY_API_VERSION });
   await app.register(ssePlugin, {
-    hub: sseHub,
+    roomEvents,
     store,
     config,
     lifecycle,
-    roomAccess,
+    rooms,
     verifyToken,
-    metrics: sseMetrics,
+    metrics,
+    log: componentLogger(log, 'sse'),
   });
-  await app.register(httpApiPlugin, { config, store, roomEvents, roomAccess, verifyToken, metrics });
-  app.addHook('onClose', async () => sseHub.stop());
-  const mongoAdapter = mongoAdapterOf(io);
-  await app.register(healthPlugin, { lifecycle, ...(mongoAdapter ? { dependency: () => mongoAdapter.health() } : {}) });
+  await app.register(httpApiPlugin, { config, rooms, verifyToken, registry: metrics.registry });
+  await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });
   await app.register(metricsPlugin, { io, metrics });
+  await app.register(clusterPlugin, { io, cluster, nodes, registry: metrics.registry });
   await app.register(demoPlugin, deps.demo ?? {});
-  if (ownsStore) app.addHook('onClose', async () => store.close?.());
-  if (adapter !== undefined) {
-    const adapterMetrics =
-      cluster === undefined
-        ? undefined
-        : bridgeAdapterMetrics(metrics.registry, {
-            events: cluster.adapter.events,
-            health: () => mongoAdapter?.health(),
-            serverCount: () => 1 + (mongoAdapter?.liveNodes().length ?? 0),
-          });
-    const reaper = reapPresenceOfEvictedNodes({
-      io,
-      presence,
-      metrics,
-      log: app.log,
-      onEviction: () => adapterMetrics?.nodeEvicted(),
-    });
-    app.addHook('onClose', async () => {
-      reaper.close();
-      // The adapter writes ADAPTER_CLOSE through the client: close it first (a no-op if already closed).
-      await io.of('/').adapter.close();
-      await cluster?.close();
-    });
-  }
+  // A store passed in is the caller's to close.
+  if (deps.store === undefined) app.addHook('onClose', async () => store.close?.());
 
   let closing: Promise<void> | undefined;
   return {
@@ -192,6 +157,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     config,
     store,
     metrics,
+    log,
+    rooms,
     roomEvents,
     get draining() {
       return lifecycle.draining;
@@ -205,31 +172,21 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   };
 }
 
-function fastifyOptions(config: GatewayConfig, logger: Logger | undefined): FastifyServerOptions {
+/** The adapter's "delivered locally" hook; an adapter without one cannot feed SSE streams. */
+function localDeliveryHookOf(adapter: unknown): LocalDeliveryHook {
+  if (hasLocalDeliveryHook(adapter)) return adapter;
+  throw new TypeError(
+    'The Socket.IO adapter has no onLocalDelivery hook: SSE streams could not see room broadcasts (use createObservedClusterAdapter)',
+  );
+}
+
+function fastifyOptions(config: GatewayConfig, log: Logger): FastifyServerOptions {
   return {
+    loggerInstance: log,
     bodyLimit: config.maxHttpBufferSize,
     return503OnClosing: true,
     // By the time fastify closes, sockets were drained: end any HTTP connection still open.
     forceCloseConnections: true,
-    ...(logger ? { loggerInstance: logger } : { logger: gatewayLoggerOptions(config.logLevel) }),
-  };
-}
-
-/**
- * The gateway's pino options: credentials redacted, query strings (which may carry SSE
- * `?token=`) left out of request logs. Exported so a caller building its own logger can reuse them.
- */
-export function gatewayLoggerOptions(level: LogLevel): LoggerOptions {
-  return {
-    level,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    serializers: {
-      req: (request: { method: string; url: string; ip?: string }) => ({
-        method: request.method,
-        url: request.url.split('?')[0],
-        remoteAddress: request.ip,
-      }),
-    },
   };
 }
 

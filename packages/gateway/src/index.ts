@@ -1,4 +1,5 @@
-export { createGateway, gatewayLoggerOptions, type Gateway, type GatewayDeps } from './gateway.js';
+export { createGateway, type Gateway, type GatewayDeps } from './gateway.js';
+export { gatewayLoggerOptions } from './logging.js';
 export {
   loadConfig,
   ConfigError,
@@ -17,18 +18,29 @@ export {
 export type { AppendInput, AppendResult, HistoryAfter, HistoryBefore, MessageStore } from './store/message-store.js';
 export { MemoryMessageStore, type MemoryMessageStoreOptions } from './store/memory.js';
 export { MongoMessageStore, type MongoMessageStoreOptions } from './store/mongo.js';
-export { connectMongoCluster, ADAPTER_COLLECTION, type MongoCluster } from './cluster/mongo-cluster.js';
-export { ADAPTER_METRIC_NAMES } from './cluster/adapter-metrics.js';
+export { connectMongoCluster, ADAPTER_COLLECTION, type MongoCluster } from './cluster/mongo.js';
+export { ADAPTER_METRIC_NAMES } from './cluster/metrics.js';
 export { sessionIdFor, nodeOfSessionId, workerOfSessionId } from './cluster/session-id.js';
-export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics.js';
+export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics/registry.js';
 export { roomChannel, roomOfChannel } from './rooms/channel.js';
-export type { RoomEventListener, RoomEventOptions, RoomEvents } from './room-events.js';
+export type { RoomEventListener, RoomEventOptions, RoomEvents } from './rooms/room-events.js';
 export type { SseConfig, PublishConfig } from './config.js';
-export { roomPresence, type RoomPresence } from './rooms/presence.js';
-export { PresenceRegistry } from './rooms/presence-registry.js';
-export { clusterPresence, type ClusterPresence } from './rooms/cluster-presence.js';
-export { MAX_JOIN_ACK_MEMBERS } from './plugins/rooms.js';
+export { roomPresence, type RoomPresence } from './presence/inspect.js';
+export { PresenceRegistry } from './presence/registry.js';
+export { clusterPresence, type ClusterPresence } from './presence/cluster.js';
+export { MAX_JOIN_ACK_MEMBERS, RoomService, type Poster, type PostInput, type HistoryQuery } from './rooms/service.js';
+export { Presence } from './presence/presence.js';
+export {
+  hasLocalDeliveryHook,
+  type DeliveredPacket,
+  type DeliveryTarget,
+  type LocalDeliveryHook,
+  type LocalDeliveryListener,
+} from './adapters/local-delivery.js';
+export { ObservedInMemoryAdapter, ObservedSessionAwareAdapter } from './adapters/in-memory.js';
+export { ObservedNodeClusterAdapter, createObservedClusterAdapter } from './adapters/node-cluster.js';
+export type { NodeLeft, NodeLeftHook, NodeLeftListener } from './adapters/node-left.js';
 export { createIdentify, type Identify } from './auth/identify.js';
-export { httpErrorOf } from './plugins/errors.js';
-export type { DemoOptions } from './plugins/demo.js';
+export { httpErrorOf } from './http/errors.js';
+export type { DemoOptions } from './demo/plugin.js';
 export type { GatewayServer, GatewaySocket } from './types.js';

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { ConfigError, formatProblem, type GatewayConfig, loadConfig } from './config.js';
+import { serveAsWorker, startPrimary, workerAdapter } from './cluster/workers.js';
 import { createGateway } from './gateway.js';
-import { startPrimary, startWorker } from './cluster/workers.js';
+import { componentLogger, nodeLogger } from './logging.js';
 
 /*
  * The `switchyard` command: environment → validated config → gateway → listen.
@@ -60,25 +61,26 @@ interface Log {
 }
 
 if (config.workers > 1 && cluster.isPrimary) {
-  const workers = await startPrimary(config);
-  onSignals(() => workers.stop(), workers.log);
+  const log = componentLogger(nodeLogger(config.nodeId, config.logLevel), 'workers').child({ role: 'primary' });
+  const workers = await startPrimary(config, log);
+  onSignals(() => workers.stop(), log);
 } else if (cluster.isWorker) {
-  const gateway = await startWorker(config);
+  const adapter = workerAdapter(config);
+  const gateway = await createGateway(config, adapter === undefined ? {} : { adapter });
+  await serveAsWorker(
+    { io: gateway.io, ready: () => gateway.app.ready() },
+    config,
+    componentLogger(gateway.log, 'workers'),
+  );
   // Ctrl-C reaches the whole process group: the primary relays it as SIGTERM, once.
   process.on('SIGINT', () => undefined);
-  onSignals(() => gateway.close(), gateway.app.log, ['SIGTERM']);
+  onSignals(() => gateway.close(), gateway.log, ['SIGTERM']);
 } else {
   const gateway = await createGateway(config);
   const { url } = await gateway.listen();
-  gateway.app.log.info(
-    {
-      url,
-      node: config.nodeId,
-      authMode: config.auth.mode,
-      transports: config.transports,
-      mongodb: config.mongo !== undefined,
-    },
+  gateway.log.info(
+    { url, authMode: config.auth.mode, transports: config.transports, mongodb: config.mongo !== undefined },
     `switchyard listening on ${url}`,
   );
-  onSignals(() => gateway.close(), gateway.app.log);
+  onSignals(() => gateway.close(), gateway.log);
 }

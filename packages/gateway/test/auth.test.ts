@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Ack, JoinRoomResult } from '@switchyard/protocol';
-import { closeAll, connect, connectError, request, socketTo, startGateway, TRANSPORTS } from './helpers.js';
+import { closeAll, connect, connectError, request, socketTo, startGateway, TRANSPORTS } from '@switchyard/testkit';
 
 afterEach(closeAll);
 

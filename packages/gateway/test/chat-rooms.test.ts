@@ -9,10 +9,10 @@ import {
   request,
   roundTrip,
   startGateway,
-  TRANSPORTS,
   type TestSocket,
+  TRANSPORTS,
   waitFor,
-} from './helpers.js';
+} from '@switchyard/testkit';
 
 afterEach(closeAll);
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '@switchyard/protocol';
 import { ConfigError, type ConfigProblem, loadConfig } from '../src/index.js';
-import { DEADLINE_MS, waitFor } from './helpers.js';
+import { DEADLINE_MS, waitFor } from '@switchyard/testkit';
 
 function problemsOf(env: Record<string, string>): ConfigProblem[] {
   try {
@@ -189,7 +189,7 @@ describe('the switchyard command', () => {
     const url = await waitFor(
       'the listening log line',
       () => /switchyard listening on (http:\/\/\S+?)"/.exec(output.stdout)?.[1],
-      DEADLINE_MS * 2,
+      { timeoutMs: DEADLINE_MS * 2 },
     );
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     child.kill('SIGTERM');

@@ -9,9 +9,9 @@ import {
   send,
   socketTo,
   startGateway,
-  TRANSPORTS,
   type TestSocket,
-} from './helpers.js';
+  TRANSPORTS,
+} from '@switchyard/testkit';
 
 afterEach(closeAll);
 

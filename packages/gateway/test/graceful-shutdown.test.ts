@@ -11,7 +11,7 @@ import {
   startGateway,
   TRANSPORTS,
   waitFor,
-} from './helpers.js';
+} from '@switchyard/testkit';
 
 afterEach(closeAll);
 

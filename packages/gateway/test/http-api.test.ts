@@ -1,12 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@switchyard/protocol';
-import { closeAll, connect, nextEvent, recordEvents, request, roundTrip, startGateway } from './helpers.js';
-import { API_KEY, closeStreams, JWT_SECRET, metricValue, openStream, publish, tokenFor } from './sse-support.js';
+import {
+  API_KEY,
+  closeAll,
+  connect,
+  JWT_SECRET,
+  metricValue,
+  nextEvent,
+  openStream,
+  publish,
+  recordEvents,
+  request,
+  roundTrip,
+  startGateway,
+  tokenFor,
+} from '@switchyard/testkit';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const OTHER_KEY = 'another-api-key-abcdefghijklmnop';
 const env = { API_KEYS: `${API_KEY},${OTHER_KEY}` };

@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../src/index.js';
-import { closeAll, connect, request, send, startGateway, waitFor } from './helpers.js';
+import { installedSdkDir } from '../src/demo/assets.js';
+import { closeAll, connect, request, send, startGateway, waitFor } from '@switchyard/testkit';
 
 afterEach(closeAll);
 
@@ -175,17 +177,35 @@ describe('demo page', () => {
     }
   });
 
-  it('answers /sdk/switchyard.js with NOT_FOUND telling to build when the bundle is missing, and serves it when present', async () => {
-    const missing = await startGateway({}, { demo: { dir, sdkBundle: join(dir, 'nope.js') } });
-    const response = await fetch(`${missing.url}/sdk/switchyard.js`);
-    expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ code: 'NOT_FOUND', message: expect.stringContaining('pnpm build') });
+  it('answers /sdk/switchyard.js and /sdk/subscribe.js with NOT_FOUND telling to build when missing, and serves them when present', async () => {
+    const missing = await startGateway({}, { demo: { dir, sdkDir: join(dir, 'nope') } });
+    for (const name of ['switchyard.js', 'subscribe.js']) {
+      const response = await fetch(`${missing.url}/sdk/${name}`);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({ code: 'NOT_FOUND', message: expect.stringContaining('pnpm build') });
+    }
 
-    const present = await startGateway({}, { demo: { dir, sdkBundle: join(dir, 'js', 'app.js') } });
-    const bundle = await fetch(`${present.url}/sdk/switchyard.js`);
-    expect(bundle.status).toBe(200);
-    expect(bundle.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(await bundle.text()).toBe('console.log("demo")');
+    const sdkDir = join(dir, 'sdk');
+    await mkdir(sdkDir, { recursive: true });
+    await writeFile(join(sdkDir, 'switchyard.js'), 'export const sdk = 1;');
+    await writeFile(join(sdkDir, 'subscribe.js'), 'export const subscribe = 1;');
+    const present = await startGateway({}, { demo: { dir, sdkDir } });
+    for (const [name, body] of [
+      ['switchyard.js', 'export const sdk = 1;'],
+      ['subscribe.js', 'export const subscribe = 1;'],
+    ] as const) {
+      const bundle = await fetch(`${present.url}/sdk/${name}`);
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(await bundle.text()).toBe(body);
+    }
+    expect((await fetch(`${present.url}/sdk/other.js`)).status).toBe(404);
+  });
+
+  it("looks for the SDK bundles in the installed @switchyard/client's dist/browser by default", async () => {
+    // Resolved as a dependency (node_modules/@switchyard/client), which here links to packages/client.
+    const clientPackage = await realpath(fileURLToPath(new URL('../../client/', import.meta.url)));
+    expect(installedSdkDir()).toBe(join(clientPackage, 'dist', 'browser'));
   });
 
   it("serves this package's demo/index.html at / by default", async () => {

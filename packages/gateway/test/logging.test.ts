@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatewayLoggerOptions } from '../src/index.js';
-import { closeAll, connect, request, send, startGateway, waitFor } from './helpers.js';
+import { closeAll, connect, request, send, startGateway, waitFor } from '@switchyard/testkit';
 
 afterEach(closeAll);
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Ack, JoinRoomResult, PresenceEvent } from '@switchyard/protocol';
 import { MAX_JOIN_ACK_MEMBERS, PresenceRegistry } from '../src/index.js';
-import { closeAll, connect, recordEvents, request, startGateway, type TestSocket, waitFor } from './helpers.js';
+import { closeAll, connect, recordEvents, request, startGateway, type TestSocket, waitFor } from '@switchyard/testkit';
 
 /*
  * Presence must not cost O(room size) per join: a single node answers from its presence registry

@@ -1,21 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, ShutdownNotice } from '@switchyard/protocol';
-import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
 import {
   API_KEY,
-  closeStreams,
+  closeAll,
+  connect,
   JWT_SECRET,
   metricValue,
   openStream,
   publish,
   refusal,
+  request,
+  startGateway,
   tokenFor,
-} from './sse-support.js';
+  waitFor,
+} from '@switchyard/testkit';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const jwtEnv = { AUTH_MODE: 'jwt', JWT_SECRET, API_KEYS: API_KEY };
 

@@ -1,12 +1,22 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmitter } from '@switchyard/mongo-adapter';
-import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage, PresenceEvent } from '@switchyard/protocol';
-import { ADAPTER_COLLECTION } from '../src/cluster/mongo-cluster.js';
+import { ADAPTER_COLLECTION } from '../src/cluster/mongo.js';
 import { roomChannel } from '../src/index.js';
-import { closeAll, connect, recordEvents, request, startGateway, type StartedGateway, waitFor } from './helpers.js';
-import { API_KEY, closeStreams, openStream, publish } from './sse-support.js';
+import {
+  API_KEY,
+  closeAll,
+  connect,
+  MongoStandIn,
+  openStream,
+  publish,
+  recordEvents,
+  request,
+  type StartedGateway,
+  startMongoGateways,
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * SSE across nodes: two in-process gateways in MongoDB mode on the project's stand-in. Events
@@ -24,31 +34,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await mongo?.stop();
 });
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 async function twoNodes(): Promise<[StartedGateway, StartedGateway]> {
   database = `sse${++db}`;
-  const env = (nodeId: string): Record<string, string> => ({
-    MONGODB_URI: mongo.uri,
-    MONGODB_DB: database,
-    NODE_ID: nodeId,
-    ADAPTER_HEARTBEAT_INTERVAL_MS: '200',
-    ADAPTER_HEARTBEAT_TIMEOUT_MS: '1500',
-    RATE_LIMIT_BURST: '1000',
+  const [a, b] = await startMongoGateways(mongo, database, ['sse-a', 'sse-b'], {
     RATE_LIMIT_PER_SECOND: '1000',
     API_KEYS: API_KEY,
     PUBLISH_RATE_LIMIT_MAX: '100000',
   });
-  const nodes = await Promise.all([startGateway(env('sse-a')), startGateway(env('sse-b'))]);
-  await waitFor('both nodes ready and counting each other', async () => {
-    const counts = await Promise.all(nodes.map((node) => node.gateway.io.of('/').adapter.serverCount()));
-    const ready = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/readyz`)).status === 200));
-    return counts.every((count) => count === 2) && ready.every(Boolean);
-  });
-  return nodes as [StartedGateway, StartedGateway];
+  return [a as StartedGateway, b as StartedGateway];
 }
 
 describe('SSE across nodes (MongoDB mode)', () => {

@@ -2,13 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@switchyard/protocol';
 import { MemoryMessageStore } from '../src/index.js';
 import type { HistoryAfter, MessageStore } from '../src/index.js';
-import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
-import { API_KEY, closeStreams, type GapNoticeData, openStream, publish } from './sse-support.js';
+import { API_KEY, closeAll, connect, openStream, publish, request, startGateway, waitFor } from '@switchyard/testkit';
+import type { SseGap } from '@switchyard/protocol';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const env = {
   API_KEYS: API_KEY,
@@ -116,7 +113,7 @@ describe('SSE resume', () => {
     const { url } = await startGateway({ ...env, HISTORY_PER_ROOM: '3' });
     const messages = await publishMany(url, 'short', 6);
     const stream = await openStream(`${url}/v1/rooms/short/events`, { 'last-event-id': messages[0]?.id ?? '' });
-    const [gap] = await stream.waitForEvents<GapNoticeData>('gap', 1);
+    const [gap] = await stream.waitForEvents<SseGap>('gap', 1);
     expect(gap).toEqual({ lastEventId: messages[0]?.id, oldestAvailableId: messages[3]?.id });
     const replayed = await stream.waitForEvents<ChatMessage>('message:new', 3);
     expect(replayed.map((m) => m.id)).toEqual(messages.slice(3).map((m) => m.id));

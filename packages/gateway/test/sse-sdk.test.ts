@@ -2,8 +2,16 @@ import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { subscribe, type Subscription } from '@switchyard/client/subscribe';
 import type { ChatMessage, TypingEvent } from '@switchyard/protocol';
-import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
-import { API_KEY, publish, startCutter } from './sse-support.js';
+import {
+  API_KEY,
+  closeAll,
+  connect,
+  publish,
+  request,
+  startGateway,
+  startTcpProxy,
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * The SDK's subscribe() on its EventSource transport (the `eventsource` package stands in for a
@@ -45,7 +53,7 @@ describe('subscribe() over EventSource', () => {
 
   it('resumes by itself with Last-Event-ID after the connection is cut while messages flow', async () => {
     const { url } = await startGateway(env);
-    const cutter = await startCutter(url);
+    const cutter = await startTcpProxy(Number(new URL(url).port));
     cleanups.push(() => cutter.close());
     const subscription = tracked(subscribe(cutter.url, 'flow', { EventSource }));
     const messages: ChatMessage[] = [];
@@ -55,7 +63,7 @@ describe('subscribe() over EventSource', () => {
     const sent: ChatMessage[] = [];
     for (let i = 0; i < 40; i += 1) {
       sent.push((await publish(url, 'flow', { text: `m${i}` })).body as unknown as ChatMessage);
-      if (i === 15 || i === 30) cutter.cutAll();
+      if (i === 15 || i === 30) cutter.dropAll();
     }
     await waitFor('the last message', () => messages.at(-1)?.id === sent.at(-1)?.id);
     expect(messages.map((m) => m.id)).toEqual(sent.map((m) => m.id));

@@ -1,23 +1,25 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '@switchyard/protocol';
+import { type ChatMessage, createSseParser } from '@switchyard/protocol';
 import { type HistoryAfter, MemoryMessageStore, type MessageStore } from '../src/index.js';
-import { closeAll, connect, DEADLINE_MS, request, startGateway, waitFor } from './helpers.js';
 import {
   API_KEY,
-  closeStreams,
-  createParser,
+  closeAll,
+  connect,
+  DEADLINE_MS,
   metricValue,
   openStream,
-  type ParsedEvent,
   publish,
-} from './sse-support.js';
+  request,
+  startGateway,
+  waitFor,
+} from '@switchyard/testkit';
+import type { ParsedSseEvent } from '@switchyard/protocol';
 
 const sockets = new Set<Socket>();
 afterEach(async () => {
   for (const socket of sockets) socket.destroy();
   sockets.clear();
-  closeStreams();
   await closeAll();
 });
 
@@ -62,7 +64,7 @@ async function stalledSubscriber(url: string, room: string): Promise<{ socket: S
 }
 
 /** The SSE events of a raw HTTP/1.1 chunked response. */
-function eventsOf(raw: Buffer): ParsedEvent[] {
+function eventsOf(raw: Buffer): ParsedSseEvent[] {
   const parts: Buffer[] = [];
   // Undo chunked transfer encoding: hex size line, data, CRLF; a zero size ends it.
   for (let at = raw.indexOf('\r\n\r\n') + 4; at < raw.length;) {
@@ -72,10 +74,8 @@ function eventsOf(raw: Buffer): ParsedEvent[] {
     parts.push(raw.subarray(lineEnd + 2, lineEnd + 2 + size));
     at = lineEnd + 2 + size + 2;
   }
-  const events: ParsedEvent[] = [];
-  createParser({ onEvent: (e) => events.push(e), onComment: () => {}, onRetry: () => {} })(
-    Buffer.concat(parts).toString('utf8'),
-  );
+  const events: ParsedSseEvent[] = [];
+  createSseParser({ onEvent: (e) => events.push(e) })(Buffer.concat(parts).toString('utf8'));
   return events;
 }
 
@@ -120,7 +120,7 @@ describe('SSE slow consumers', () => {
     await waitFor(
       'every message on the healthy stream',
       () => healthy.dataOf<ChatMessage>('message:new').some((m) => m.id === lastId),
-      3 * DEADLINE_MS,
+      { timeoutMs: 3 * DEADLINE_MS },
     );
     expect(healthy.dataOf<ChatMessage>('message:new').map((m) => m.id)).toEqual(sent.map((m) => m.id));
 

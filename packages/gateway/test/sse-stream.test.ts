@@ -1,12 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage, PresenceEvent, TypingEvent } from '@switchyard/protocol';
-import { closeAll, connect, request, startGateway, waitFor } from './helpers.js';
-import { API_KEY, closeStreams, metricValue, openStream, publish } from './sse-support.js';
+import {
+  API_KEY,
+  closeAll,
+  connect,
+  metricValue,
+  openStream,
+  publish,
+  request,
+  startGateway,
+  waitFor,
+} from '@switchyard/testkit';
 
-afterEach(async () => {
-  closeStreams();
-  await closeAll();
-});
+afterEach(closeAll);
 
 const env = {
   API_KEYS: API_KEY,

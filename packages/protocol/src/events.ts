@@ -80,10 +80,13 @@ export interface ServerToClientEvents {
   'gateway:error': (error: ErrorBody & { event: string }) => void;
 }
 
+/** What one node answers to `members:list`: the members it holds in the room (its presence registry). */
+export type MembersListReply = Member[];
+
 /** Events between gateway nodes (`io.serverSideEmit`). */
 export interface InterServerEvents {
-  /** A node asks the others for the members they hold in a room. */
-  'members:list': (room: string, reply: (members: Member[]) => void) => void;
+  /** A node asks the others for the members they hold in a room; each answers once. */
+  'members:list': (room: string, reply: (members: MembersListReply) => void) => void;
 }
 
 /** What the gateway keeps on each socket (`socket.data`). */

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './schemas.js';
 export * from './validators.js';
+export * from './sse.js';

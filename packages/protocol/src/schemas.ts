@@ -1,25 +1,45 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { ERRORS } from './errors.js';
-import { LIMITS } from './limits.js';
+import { ERRORS, type ErrorCode } from './errors.js';
+import { type ConfiguredLimits, LIMITS } from './limits.js';
 
 /*
- * One TypeBox schema per inbound payload and HTTP body. The gateway compiles them for socket
- * events (validators.ts) and hands the same objects to fastify, which also derives OpenAPI
- * from them. Payload types are derived from the schemas so the two can never drift.
+ * One TypeBox schema per inbound payload, HTTP body, query and header set. The gateway compiles
+ * them (validators.ts) for socket events and for its routes, and hands the same objects to fastify,
+ * which derives OpenAPI from them. Payload types are derived from the schemas so the two can never
+ * drift. Every length limit lives here: a gateway configured tighter builds its schemas with
+ * `clientEventSchemas(limits)` / `publishMessageBody(limits)`.
  */
+
+/**
+ * Schema option: the error code a value that is present but breaks this schema gets, instead of
+ * INVALID_PAYLOAD: one code for every keyword, or one per keyword (`maxLength`, `minLength`,
+ * `pattern`, `type`). Read by `compileValidator`; an `x-` name, so OpenAPI documents keep it as an extension.
+ */
+export const REFUSED_AS = 'x-refused-as';
+export type RefusedAs = ErrorCode | Partial<Record<'maxLength' | 'minLength' | 'pattern' | 'type', ErrorCode>>;
+
+// Control characters would let a name forge lines in logs and UIs.
+const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$';
 
 export const RoomName = Type.String({
   ...LIMITS.roomName,
   description: 'Letters, digits and _ . : -, starting with a letter or digit',
+  [REFUSED_AS]: 'INVALID_ROOM' satisfies RefusedAs,
 });
 
 export const MessageId = Type.String({ minLength: 1, maxLength: LIMITS.messageId.maxLength });
 
+/** A user id: a JWT's `sub` (any characters) or an anonymous client's `userId` (see `AnonymousUserId`). */
+export const UserId = Type.String(LIMITS.userId);
+/** The `userId` an anonymous client may pick: readable in logs and room names. */
+export const AnonymousUserId = Type.String({ ...LIMITS.userId, pattern: '^[A-Za-z0-9_.:@|-]*$' });
+/** A display name, after trimming. */
+export const DisplayName = Type.String({ ...LIMITS.displayName, pattern: NO_CONTROL_CHARACTERS });
+export const AccessToken = Type.String(LIMITS.accessToken);
+export const ApiKey = Type.String(LIMITS.apiKey);
+
 export const MemberSchema = Type.Object(
-  {
-    id: Type.String({ minLength: 1, maxLength: 128 }),
-    name: Type.String({ minLength: LIMITS.displayName.minLength, maxLength: LIMITS.displayName.maxLength }),
-  },
+  { id: UserId, name: Type.String(LIMITS.displayName) },
   { $id: 'Member', additionalProperties: false },
 );
 
@@ -35,15 +55,25 @@ export const ChatMessageSchema = Type.Object(
   { $id: 'ChatMessage', additionalProperties: false },
 );
 
-const MessageText = Type.String({ minLength: LIMITS.messageText.minLength });
+/** Message text: at most `maxMessageLength` (never more than the protocol's bound); too long is MESSAGE_TOO_LONG. */
+export function messageText({ maxMessageLength }: ConfiguredLimits = {}) {
+  return Type.String({
+    minLength: LIMITS.messageText.minLength,
+    maxLength: Math.min(maxMessageLength ?? LIMITS.messageText.maxLength, LIMITS.messageText.maxLength),
+    [REFUSED_AS]: { maxLength: 'MESSAGE_TOO_LONG' } satisfies RefusedAs,
+  });
+}
 const ClientMessageId = Type.String(LIMITS.clientMessageId);
 
 export const JoinRoomPayload = Type.Object({ room: RoomName }, { additionalProperties: false });
 export const LeaveRoomPayload = Type.Object({ room: RoomName }, { additionalProperties: false });
-export const SendMessagePayload = Type.Object(
-  { room: RoomName, text: MessageText, clientMessageId: ClientMessageId },
-  { additionalProperties: false },
-);
+export function sendMessagePayload(limits: ConfiguredLimits = {}) {
+  return Type.Object(
+    { room: RoomName, text: messageText(limits), clientMessageId: ClientMessageId },
+    { additionalProperties: false },
+  );
+}
+export const SendMessagePayload = sendMessagePayload();
 export const TypingPayload = Type.Object({ room: RoomName }, { additionalProperties: false });
 export const HistoryFetchPayload = Type.Object(
   {
@@ -54,26 +84,46 @@ export const HistoryFetchPayload = Type.Object(
   { additionalProperties: false },
 );
 
+/** What a client may put in the handshake's `auth` (anonymous mode: a name and a user id; jwt mode: the token). */
+export const HandshakeAuth = Type.Object({
+  name: Type.Optional(Type.String()),
+  userId: Type.Optional(AnonymousUserId),
+  token: Type.Optional(AccessToken),
+});
+
 /** `POST /v1/rooms/:room/messages` */
-export const PublishMessageBody = Type.Object(
-  {
-    text: MessageText,
-    /** Who the message is shown as; defaults to the publishing service. */
-    author: Type.Optional(MemberSchema),
-  },
-  { additionalProperties: false },
-);
+export function publishMessageBody(limits: ConfiguredLimits = {}) {
+  return Type.Object(
+    {
+      text: messageText(limits),
+      /** Who the message is shown as; defaults to the publishing service. */
+      author: Type.Optional(MemberSchema),
+    },
+    { additionalProperties: false },
+  );
+}
+export const PublishMessageBody = publishMessageBody();
+export const PublishHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      ...LIMITS.idempotencyKey,
+      description: 'Retries with the same key (per publisher and room) store and broadcast once',
+    }),
+  ),
+  'x-api-key': Type.Optional(Type.String({ description: 'An API key (or send it as Authorization: Bearer)' })),
+});
 export const RoomParams = Type.Object({ room: RoomName });
 
 /** `GET /v1/rooms/:room/events` */
 export const RoomEventsQuery = Type.Object(
   {
     lastEventId: Type.Optional(MessageId),
-    token: Type.Optional(Type.String({ maxLength: 4096 })),
+    token: Type.Optional(AccessToken),
     typing: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
+export const RoomEventsHeaders = Type.Object({ 'last-event-id': Type.Optional(MessageId) });
 
 export const ErrorBodySchema = Type.Object(
   {
@@ -92,15 +142,23 @@ export type LeaveRoomPayload = Static<typeof LeaveRoomPayload>;
 export type SendMessagePayload = Static<typeof SendMessagePayload>;
 export type TypingPayload = Static<typeof TypingPayload>;
 export type HistoryFetchPayload = Static<typeof HistoryFetchPayload>;
+export type HandshakeAuth = Static<typeof HandshakeAuth>;
 export type PublishMessageBody = Static<typeof PublishMessageBody>;
+export type PublishHeaders = Static<typeof PublishHeaders>;
 export type RoomParams = Static<typeof RoomParams>;
 export type RoomEventsQuery = Static<typeof RoomEventsQuery>;
+export type RoomEventsHeaders = Static<typeof RoomEventsHeaders>;
 
-/** The schema of each client event's first argument. */
-export const CLIENT_EVENT_SCHEMAS = {
-  'room:join': JoinRoomPayload,
-  'room:leave': LeaveRoomPayload,
-  'message:send': SendMessagePayload,
-  typing: TypingPayload,
-  'history:fetch': HistoryFetchPayload,
-} as const;
+/** The schema of each client event's first argument, with the message text bounded by `limits`. */
+export function clientEventSchemas(limits: ConfiguredLimits = {}) {
+  return {
+    'room:join': JoinRoomPayload,
+    'room:leave': LeaveRoomPayload,
+    'message:send': sendMessagePayload(limits),
+    typing: TypingPayload,
+    'history:fetch': HistoryFetchPayload,
+  } as const;
+}
+
+/** The schema of each client event's first argument, at the protocol's own bounds. */
+export const CLIENT_EVENT_SCHEMAS = clientEventSchemas();

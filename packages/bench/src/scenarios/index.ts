@@ -1,4 +1,6 @@
 import { ackLatencyScenario } from './ack-latency.js';
+import { adapterLatencyScenario } from './adapter-latency.js';
+import { adapterRoomsScenario } from './adapter-rooms.js';
 import { ceilingScenario } from './ceiling.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
@@ -17,5 +19,7 @@ export const SCENARIOS: Scenario[] = [
   ceilingScenario,
   sdkSizeScenario,
   peersScenario,
+  adapterLatencyScenario,
+  adapterRoomsScenario,
   sseScenario,
 ];

@@ -7,6 +7,8 @@ export interface BareServerConfig {
   mongoUri?: string;
   /** The MongoDB collection the adapters share. */
   mongoCollection?: string;
+  /** Connection state recovery on (socket.io's defaults). */
+  recovery?: boolean;
 }
 
 export const SERVER_CONFIG_ENV = 'BENCH_SERVER_CONFIG';

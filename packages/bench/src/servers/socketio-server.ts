@@ -13,6 +13,7 @@ const adapter = await createBenchAdapter(config);
 const httpServer = createServer();
 const io = new Server(httpServer, {
   transports: config.transports,
+  ...(config.recovery ? { connectionStateRecovery: {} } : {}),
   ...(adapter ? { adapter: adapter.factory } : {}),
 });
 attachBareChat(io);

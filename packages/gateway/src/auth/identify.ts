@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import { ERRORS, LIMITS, type Member, SwitchyardError } from '@switchyard/protocol';
+import {
+  AccessToken,
+  AnonymousUserId,
+  compileValidator,
+  DisplayName,
+  ERRORS,
+  LIMITS,
+  type Member,
+  SwitchyardError,
+  UserId,
+} from '@switchyard/protocol';
 import type { AuthConfig } from '../config.js';
 
 /*
@@ -8,12 +18,11 @@ import type { AuthConfig } from '../config.js';
  * JSON of any shape, so every field is checked here before it becomes `socket.data.user`.
  */
 
-/** Bounds what jose is asked to parse. */
-const MAX_TOKEN_LENGTH = 8192;
-const USER_ID_PATTERN = /^[A-Za-z0-9_.:@|-]{1,128}$/;
-// Control characters would let a name forge lines in logs and UIs.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+// Bounds what jose is asked to parse, and what becomes a user.
+const accessTokens = compileValidator(AccessToken);
+const userIds = compileValidator(UserId);
+const anonymousUserIds = compileValidator(AnonymousUserId);
+const displayNames = compileValidator(DisplayName);
 
 export type Identify = (handshakeAuth: unknown, socketId: string) => Promise<Member>;
 
@@ -45,7 +54,7 @@ export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>):
   };
   return async (token) => {
     if (token === undefined || token === null || token === '') throw new SwitchyardError('AUTH_REQUIRED');
-    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw new SwitchyardError('AUTH_INVALID');
+    if (!accessTokens.check(token)) throw new SwitchyardError('AUTH_INVALID');
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, key, options));
@@ -55,10 +64,10 @@ export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>):
       throw new SwitchyardError('AUTH_INVALID', undefined, { cause: error });
     }
     const sub = payload.sub;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
+    if (!userIds.check(sub)) {
       throw new SwitchyardError(
         'AUTH_INVALID',
-        `${ERRORS.AUTH_INVALID.message}: the sub claim must be a string of 1-128 characters`,
+        `${ERRORS.AUTH_INVALID.message}: the sub claim must be a string of ${LIMITS.userId.minLength}-${LIMITS.userId.maxLength} characters`,
       );
     }
     const name = displayName(payload.name) ?? displayName(sub.slice(0, LIMITS.displayName.maxLength)) ?? 'user';
@@ -85,8 +94,11 @@ function identifyAnonymous(auth: Record<string, unknown>, socketId: string): Mem
   }
   let id = `anon-${socketId}`;
   if (auth.userId !== undefined) {
-    if (typeof auth.userId !== 'string' || !USER_ID_PATTERN.test(auth.userId)) {
-      throw new SwitchyardError('INVALID_PAYLOAD', 'auth.userId must be 1-128 letters, digits or _ . : @ | -');
+    if (!anonymousUserIds.check(auth.userId)) {
+      throw new SwitchyardError(
+        'INVALID_PAYLOAD',
+        `auth.userId must be ${LIMITS.userId.minLength}-${LIMITS.userId.maxLength} letters, digits or _ . : @ | -`,
+      );
     }
     id = auth.userId;
   }
@@ -101,6 +113,5 @@ function fields(handshakeAuth: unknown): Record<string, unknown> {
 export function displayName(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const name = value.trim();
-  if (name.length < LIMITS.displayName.minLength || name.length > LIMITS.displayName.maxLength) return undefined;
-  return CONTROL_CHARACTERS.test(name) ? undefined : name;
+  return displayNames.check(name) ? name : undefined;
 }

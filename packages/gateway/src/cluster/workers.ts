@@ -1,14 +1,14 @@
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
-import {
-  setupPrimary as setupClusterAdapterPrimary,
-  createAdapter as createClusterAdapter,
-} from '@socket.io/cluster-adapter';
+import { setupPrimary as setupClusterAdapterPrimary } from '@socket.io/cluster-adapter';
 import { setupMaster as setupStickyPrimary, setupWorker as setupStickyWorker } from '@socket.io/sticky';
-import pino from 'pino';
+import type { Logger } from 'pino';
+import { createObservedClusterAdapter } from '../adapters/node-cluster.js';
 import type { GatewayConfig } from '../config.js';
-import { createGateway, type Gateway, gatewayLoggerOptions } from '../gateway.js';
+import type { GatewayServer } from '../types.js';
+import type { AdapterConstructor } from './cluster.js';
 import { stickyKeyOf, useNodeSessionIds } from './session-id.js';
+import { announceStickyKey, withdrawStickyKey } from './sticky-shim.js';
 
 /*
  * GATEWAY_WORKERS=N: one machine, N cores. The primary owns the listening socket and hands each
@@ -21,16 +21,11 @@ import { stickyKeyOf, useNodeSessionIds } from './session-id.js';
 const WORKER_READY = 'switchyard:worker-ready';
 
 export interface RunningWorkers {
-  readonly log: pino.Logger;
   stop(): Promise<void>;
 }
 
 /** In the primary: listen, fork the workers, re-fork the ones that crash, stop them all on `stop()`. */
-export async function startPrimary(config: GatewayConfig): Promise<RunningWorkers> {
-  const log = pino({
-    ...gatewayLoggerOptions(config.logLevel),
-    base: { pid: process.pid, role: 'primary', node: config.nodeId },
-  });
+export async function startPrimary(config: GatewayConfig, log: Logger): Promise<RunningWorkers> {
   const server = createServer();
   setupStickyPrimary(server, { loadBalancingMethod: 'least-connection' });
   if (config.mongo === undefined) setupClusterAdapterPrimary();
@@ -73,7 +68,6 @@ export async function startPrimary(config: GatewayConfig): Promise<RunningWorker
   );
 
   return {
-    log,
     async stop() {
       stopping = true;
       server.close();
@@ -92,20 +86,29 @@ export async function startPrimary(config: GatewayConfig): Promise<RunningWorker
   };
 }
 
-/** In a worker: a gateway that serves the connections the primary hands it, without listening itself. */
-export async function startWorker(config: GatewayConfig): Promise<Gateway> {
-  const gateway = await createGateway(config, config.mongo === undefined ? { adapter: createClusterAdapter() } : {});
-  setupStickyWorker(gateway.io);
-  useNodeSessionIds(gateway.io, config.nodeId, cluster.worker?.id);
-  // @socket.io/sticky routes by the first 20 characters of a sid and registers whole sids; ours are
-  // longer (they end with the node id), so register their routed part as well.
-  gateway.io.engine.on('connection', (socket: { id: string; once(event: 'close', listener: () => void): void }) => {
+/** The adapter of a worker's gateway: between workers over IPC, unless MongoDB joins them. */
+export function workerAdapter(config: GatewayConfig): AdapterConstructor | undefined {
+  return config.mongo === undefined ? createObservedClusterAdapter() : undefined;
+}
+
+export interface WorkerGateway {
+  io: GatewayServer;
+  /** Resolves once every plugin is loaded (the gateway can serve). */
+  ready(): PromiseLike<unknown>;
+}
+
+/** In a worker: the gateway serves the connections the primary hands it, without listening itself. */
+export async function serveAsWorker(gateway: WorkerGateway, config: GatewayConfig, log: Logger): Promise<void> {
+  const { io } = gateway;
+  setupStickyWorker(io);
+  useNodeSessionIds(io, config.nodeId, cluster.worker?.id);
+  // Register the routed part of each session too (sticky-shim.ts says why).
+  io.engine.on('connection', (socket: { id: string; once(event: 'close', listener: () => void): void }) => {
     const key = stickyKeyOf(socket.id);
-    process.send?.({ type: 'sticky:connection', data: key });
-    socket.once('close', () => process.send?.({ type: 'sticky:disconnection', data: key }));
+    announceStickyKey(key);
+    socket.once('close', () => withdrawStickyKey(key));
   });
-  await gateway.app.ready();
+  await gateway.ready();
   process.send?.({ type: WORKER_READY });
-  gateway.app.log.info({ worker: cluster.worker?.id }, 'switchyard worker ready');
-  return gateway;
+  log.info({ worker: cluster.worker?.id }, 'worker ready');
 }

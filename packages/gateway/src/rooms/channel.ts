@@ -14,3 +14,13 @@ export function roomChannel(room: string): string {
 export function roomOfChannel(channel: string): string | undefined {
   return channel.startsWith(PREFIX) ? channel.slice(PREFIX.length) : undefined;
 }
+
+/** The chat rooms among a socket's Socket.IO rooms. */
+export function chatRoomsOf(channels: Iterable<string>): string[] {
+  const rooms: string[] = [];
+  for (const channel of channels) {
+    const room = roomOfChannel(channel);
+    if (room !== undefined) rooms.push(room);
+  }
+  return rooms;
+}

@@ -1,13 +1,17 @@
-import type { ChatMessage, ErrorCode, RoomEventName } from '@switchyard/protocol';
+import {
+  type ChatMessage,
+  encodeSseEvent,
+  encodeSsePreamble,
+  SSE_HEARTBEAT,
+  sseIdOf,
+  type SseEventName,
+  type SseEvents,
+} from '@switchyard/protocol';
 
 /*
- * The Server-Sent Events wire format. A frame is encoded once and the same bytes are written
- * to every stream that gets it. `data:` is one line of JSON (JSON.stringify escapes CR and LF,
- * the only line breaks of the format).
+ * Frames of the protocol's SSE wire, as bytes: a frame is encoded once and the same bytes are
+ * written to every stream that gets it.
  */
-
-/** The event names on an SSE stream: the room events, plus the stream's own. */
-export type SseEventName = RoomEventName | 'gap' | 'error' | 'server:shutdown';
 
 export interface SseFrame {
   readonly event: SseEventName;
@@ -16,38 +20,20 @@ export interface SseFrame {
   readonly bytes: Buffer;
 }
 
-/** What `event: gap` carries: the client resumed from an id the history no longer holds. */
-export interface GapNotice {
-  lastEventId: string;
-  /** The oldest message still held after it, when there is one. */
-  oldestAvailableId?: string;
-}
-
-/** What `event: error` carries just before the gateway closes the stream. */
-export interface StreamErrorNotice {
-  code: ErrorCode;
-  message: string;
-  /** Everything up to this id was sent before the error: resume from it. */
-  lastEventId?: string;
-}
-
-// An id with a line break or NUL would corrupt the stream; store ids never have one.
-const UNSAFE_ID = /[\r\n\0]/;
-
-export function frame(event: SseEventName, data: unknown, id?: string): SseFrame {
-  const safeId = id !== undefined && !UNSAFE_ID.test(id) ? id : undefined;
-  const text = `event: ${event}\n${safeId === undefined ? '' : `id: ${safeId}\n`}data: ${JSON.stringify(data)}\n\n`;
-  return { event, id: safeId, bytes: Buffer.from(text) };
+export function frame<E extends SseEventName>(event: E, data: SseEvents[E]): SseFrame {
+  return { event, id: undefined, bytes: Buffer.from(encodeSseEvent(event, data)) };
 }
 
 export function messageFrame(message: ChatMessage): SseFrame {
-  return frame('message:new', message, message.id);
+  return {
+    event: 'message:new',
+    id: sseIdOf(message.id),
+    bytes: Buffer.from(encodeSseEvent('message:new', message, message.id)),
+  };
 }
 
-/** The first bytes of a stream: the reconnection delay hint, and a comment that flushes the headers. */
 export function preamble(retryMs: number): Buffer {
-  return Buffer.from(`retry: ${retryMs}\n: connected\n\n`);
+  return Buffer.from(encodeSsePreamble(retryMs));
 }
 
-/** A comment line: clients ignore it, idle proxies see traffic. */
-export const HEARTBEAT = Buffer.from(': heartbeat\n\n');
+export const HEARTBEAT = Buffer.from(SSE_HEARTBEAT);

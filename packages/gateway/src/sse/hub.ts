@@ -1,13 +1,14 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 import {
   type ChatMessage,
   type RoomEventName,
   type RoomEventPayload,
   type ShutdownNotice,
+  type SseEvents,
   SwitchyardError,
 } from '@switchyard/protocol';
 import type { SseConfig } from '../config.js';
-import type { RoomEvents } from '../room-events.js';
+import type { RoomEvents } from '../rooms/room-events.js';
 import { frame, messageFrame, type SseFrame } from './frames.js';
 import type { SseMetrics } from './metrics.js';
 import { SseStream, type SseStreamOptions } from './stream.js';
@@ -23,7 +24,7 @@ export interface SseHubOptions {
   roomEvents: RoomEvents;
   config: SseConfig;
   metrics: SseMetrics;
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 export type OpenStreamOptions = Omit<SseStreamOptions, 'bufferBytes' | 'bufferEvents' | 'metrics' | 'onClose'>;
@@ -31,7 +32,7 @@ export type OpenStreamOptions = Omit<SseStreamOptions, 'bufferBytes' | 'bufferEv
 export class SseHub {
   readonly #config: SseConfig;
   readonly #metrics: SseMetrics;
-  readonly #log: FastifyBaseLogger;
+  readonly #log: Logger;
   readonly #byRoom = new Map<string, Set<SseStream>>();
   readonly #byClient = new Map<string, number>();
   #size = 0;
@@ -97,7 +98,7 @@ export class SseHub {
   closeAll(notice: ShutdownNotice): void {
     this.#closing = true;
     const streams = [...this.#byRoom.values()].flatMap((set) => [...set]);
-    if (streams.length > 0) this.#log.info({ streams: streams.length }, 'closing SSE streams');
+    if (streams.length > 0) this.#log.info({ streams: streams.length }, 'closing streams');
     for (const stream of streams) stream.shutdown(notice);
   }
 
@@ -110,7 +111,11 @@ export class SseHub {
   #deliver<E extends RoomEventName>(room: string, event: E, payload: RoomEventPayload<E>): void {
     const streams = this.#byRoom.get(room);
     if (streams === undefined) return;
-    const encoded: SseFrame = event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload);
+    if (this.#log.isLevelEnabled('debug'))
+      this.#log.debug({ room, event, streams: streams.size }, 'offered to streams');
+    // The protocol's type test pins SseEvents[E] to RoomEventPayload<E>.
+    const encoded: SseFrame =
+      event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload as SseEvents[E]);
     for (const stream of streams) stream.offer(encoded);
   }
 

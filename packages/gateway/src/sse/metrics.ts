@@ -1,7 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
-import type { ErrorCode } from '@switchyard/protocol';
-import type { GatewayMetrics } from '../metrics.js';
-import type { SseEventName } from './frames.js';
+import type { ErrorCode, SseEventName } from '@switchyard/protocol';
+import type { GatewayMetrics } from '../metrics/registry.js';
 
 export interface SseMetrics {
   /** Frames written to streams, by event name: a broadcast to 100 streams counts 100. */

@@ -1,5 +1,6 @@
+import type { SseGap } from '@switchyard/protocol';
 import type { MessageStore } from '../store/message-store.js';
-import { frame, type GapNotice, messageFrame } from './frames.js';
+import { frame, messageFrame } from './frames.js';
 import type { SseStream } from './stream.js';
 
 /** Page size of `store.after` while replaying. */
@@ -23,7 +24,7 @@ export async function replayHistory(
     if (stream.closed) return lastReplayed;
     if (first && page.gap) {
       const oldest = page.messages[0]?.id;
-      const notice: GapNotice = {
+      const notice: SseGap = {
         lastEventId: afterId,
         ...(oldest === undefined ? {} : { oldestAvailableId: oldest }),
       };

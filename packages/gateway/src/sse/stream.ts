@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ERRORS, type ErrorCode, type ShutdownNotice } from '@switchyard/protocol';
-import { frame, HEARTBEAT, type SseFrame, type StreamErrorNotice } from './frames.js';
+import { ERRORS, type ErrorCode, type ShutdownNotice, type SseError } from '@switchyard/protocol';
+import { frame, HEARTBEAT, type SseFrame } from './frames.js';
 import { countSent, type SseMetrics } from './metrics.js';
 
 /*
@@ -132,7 +132,7 @@ export class SseStream {
 
   /** Ends the stream with `event: error`. */
   fail(code: ErrorCode, message: string = ERRORS[code].message): void {
-    const notice: StreamErrorNotice = {
+    const notice: SseError = {
       code,
       message,
       ...(this.#lastEventId === undefined ? {} : { lastEventId: this.#lastEventId }),

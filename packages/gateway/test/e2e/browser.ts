@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
-import { waitUntil } from './harness.js';
+import { E2E_DEADLINE_MS, waitFor } from '@switchyard/testkit';
 
 /*
  * Debian's Chromium driven by playwright-core (no browser download), on the demo page.
@@ -64,7 +64,7 @@ export async function openChat(browser: Browser, url: string, name: string): Pro
   await page.getByTestId('connect-button').click();
   await page.locator('[data-testid="connection-state"][data-state="connected"]').waitFor({ timeout: 30_000 });
   await page.getByTestId('room-title').filter({ hasText: '#lobby' }).waitFor({ timeout: 30_000 });
-  await waitUntil('the tab to use a session', () => node !== undefined);
+  await waitFor('the tab to use a session', () => node !== undefined, { timeoutMs: E2E_DEADLINE_MS });
   return { page, node: () => node, usedWebSocket: () => webSocketFrames > 0 };
 }
 

@@ -1,6 +1,5 @@
 import type { ChatMessage, Member } from '@switchyard/protocol';
-import type { TestSocket } from '../helpers.js';
-import { waitUntil } from './harness.js';
+import { E2E_DEADLINE_MS, type TestSocket, waitFor } from '@switchyard/testkit';
 
 /*
  * What a well-behaved client does around reconnects (the SDK does the same): after every reconnect
@@ -61,7 +60,7 @@ export class ChatReader {
   }
 
   async ready(): Promise<this> {
-    await waitUntil('the reader to join', () => this.joins > 0);
+    await waitFor('the reader to join', () => this.joins > 0, { timeoutMs: E2E_DEADLINE_MS });
     return this;
   }
 

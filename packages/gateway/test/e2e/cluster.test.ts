@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage } from '@switchyard/protocol';
-import type { TestSocket } from '../helpers.js';
 import { ensureSdkBundle, launchChromium, say, sees, twoTabsOnTwoNodes } from './browser.js';
 import {
   clientOn,
   closeSockets,
+  E2E_DEADLINE_MS,
   type GatewayNode,
   type Nginx,
   NGINX_TEMPLATES,
@@ -14,10 +14,11 @@ import {
   startNginx,
   startNode,
   stopEverything,
+  type TestSocket,
   transportOf,
   upgradeErrorsOf,
-  waitUntil,
-} from './harness.js';
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * Three gateway processes on the MongoDB stand-in behind nginx, configured from the repository's
@@ -87,7 +88,9 @@ async function everyoneHearsEveryone(sockets: TestSocket[], room: string): Promi
       expect(ack.ok).toBe(true);
     }),
   );
-  await waitUntil('every message everywhere', () => received.every((texts_) => texts_.length >= texts.length));
+  await waitFor('every message everywhere', () => received.every((texts_) => texts_.length >= texts.length), {
+    timeoutMs: E2E_DEADLINE_MS,
+  });
   for (const got of received) expect([...got].sort()).toEqual([...texts].sort());
 }
 
@@ -133,8 +136,10 @@ describe('three gateways behind nginx', () => {
     const sockets: TestSocket[] = [];
     for (const nodeId of ['gw1', 'gw3']) sockets.push(await clientOn(broken.url, nodeId, { defaults: true }));
     sockets.forEach((socket) => watchErrors(socket, errors));
-    await waitUntil('the WebSocket upgrade probes to fail', () =>
-      sockets.every((socket) => upgradeErrorsOf(socket) > 0),
+    await waitFor(
+      'the WebSocket upgrade probes to fail',
+      () => sockets.every((socket) => upgradeErrorsOf(socket) > 0),
+      { timeoutMs: E2E_DEADLINE_MS },
     );
     const room = `broken-${randomUUID().slice(0, 8)}`;
     for (const socket of sockets) await join(socket, room);
@@ -164,7 +169,9 @@ describe('the demo page in Chromium, through nginx', () => {
       await say(grace, reply);
       await sees(ada, reply);
       // Through the good proxy the SDK upgrades to WebSocket.
-      await waitUntil('a WebSocket in use', () => ada.usedWebSocket() && grace.usedWebSocket());
+      await waitFor('a WebSocket in use', () => ada.usedWebSocket() && grace.usedWebSocket(), {
+        timeoutMs: E2E_DEADLINE_MS,
+      });
       await Promise.all([ada.page.context().close(), grace.page.context().close()]);
 
       const [lin, tim] = await twoTabsOnTwoNodes(browser, broken.url);

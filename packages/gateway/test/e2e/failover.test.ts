@@ -5,6 +5,7 @@ import { ChatReader, sendUntilStored } from './chat-reader.js';
 import {
   clientOn,
   closeSockets,
+  E2E_DEADLINE_MS,
   type GatewayNode,
   type Nginx,
   NGINX_TEMPLATES,
@@ -13,8 +14,8 @@ import {
   startNode,
   statusOf,
   stopEverything,
-  waitUntil,
-} from './harness.js';
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * Nodes going away under traffic, behind the repository's nginx config: a numbered stream of
@@ -114,17 +115,19 @@ describe('nodes going away under traffic', () => {
       await sendUntilStored(sender, text, `kill-${index}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    await waitUntil(
+    await waitFor(
       'every reader to have every message',
       () => readers.every((reader) => reader.messages.size >= texts.length),
-      60_000,
+      { timeoutMs: 60_000 },
     );
     expectEveryoneHasExactly([...readers, sender], texts);
     // The dead node's clients are on the others now.
     for (const reader of readers) expect(['gw1', 'gw2']).toContain(nodeOf(reader.socket));
 
-    await waitUntil('presence:leave for the member of the dead node', () =>
-      [...survivors, sender].every((reader) => reader.presenceLeaves.some((member) => member.id === 'ghost')),
+    await waitFor(
+      'presence:leave for the member of the dead node',
+      () => [...survivors, sender].every((reader) => reader.presenceLeaves.some((member) => member.id === 'ghost')),
+      { timeoutMs: E2E_DEADLINE_MS },
     );
     for (const reader of [...survivors, sender])
       expect(reader.presenceLeaves.filter((member) => member.id === 'ghost')).toHaveLength(1);
@@ -149,14 +152,14 @@ describe('nodes going away under traffic', () => {
 
     for (const nodeId of NODES) {
       const old = node(nodeId);
-      await waitUntil('some traffic', () => sent.length > 0);
+      await waitFor('some traffic', () => sent.length > 0, { timeoutMs: E2E_DEADLINE_MS });
       // Probe readiness as fast as possible while the node shuts down.
       const seen: (number | 'refused')[] = [];
       let probing = true;
       const probe = (async () => {
         while (probing) seen.push(await statusOf(`${old.url}/readyz`));
       })();
-      await waitUntil('a first probe', () => seen.length > 0);
+      await waitFor('a first probe', () => seen.length > 0, { timeoutMs: E2E_DEADLINE_MS });
       old.child.kill('SIGTERM');
       expect(await old.exited).toBe(0);
       probing = false;
@@ -169,10 +172,10 @@ describe('nodes going away under traffic', () => {
     stopAt = sent.length + 5;
     await stream;
 
-    await waitUntil(
+    await waitFor(
       'every reader to have every message',
       () => readers.every((reader) => reader.messages.size >= sent.length),
-      30_000,
+      { timeoutMs: 30_000 },
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${readers.map(describeReader(sent)).join('\n')}`);
     });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage } from '@switchyard/protocol';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
 import { ConfigError, defaultNodeId, loadConfig } from '../../src/config.js';
@@ -9,14 +8,16 @@ import { MongoMessageStore } from '../../src/store/mongo.js';
 import {
   closeAll,
   connect,
+  MongoStandIn,
   nextEvent,
   recordEvents,
   request,
   roundTrip,
-  startGateway,
   type StartedGateway,
+  startMongoGateways,
+  statusOf,
   waitFor,
-} from '../helpers.js';
+} from '@switchyard/testkit';
 
 /*
  * MongoDB mode in one process: two gateways on the stand-in, each with its own MongoClient, the
@@ -34,32 +35,9 @@ afterAll(async () => {
 });
 afterEach(closeAll);
 
-function mongoEnv(nodeId: string, database: string): Record<string, string> {
-  return {
-    MONGODB_URI: mongo.uri,
-    MONGODB_DB: database,
-    NODE_ID: nodeId,
-    ADAPTER_HEARTBEAT_INTERVAL_MS: '200',
-    ADAPTER_HEARTBEAT_TIMEOUT_MS: '1500',
-    RATE_LIMIT_BURST: '1000',
-  };
-}
-
-async function ready(url: string): Promise<boolean> {
-  const response = await fetch(`${url}/readyz`);
-  return response.status === 200;
-}
-
 async function twoNodes(): Promise<[StartedGateway, StartedGateway]> {
-  const database = `mode${++db}`;
-  const nodes = await Promise.all([startGateway(mongoEnv('na', database)), startGateway(mongoEnv('nb', database))]);
-  for (const node of nodes) await waitFor('readiness', () => ready(node.url));
-  // Both nodes count each other: cluster-wide requests wait for every node.
-  await waitFor('the nodes to see each other', async () => {
-    const counts = await Promise.all(nodes.map((node) => node.gateway.io.of('/').adapter.serverCount()));
-    return counts.every((count) => count === 2);
-  });
-  return nodes as [StartedGateway, StartedGateway];
+  const [a, b] = await startMongoGateways(mongo, `mode${++db}`, ['na', 'nb']);
+  return [a as StartedGateway, b as StartedGateway];
 }
 
 describe('gateway in MongoDB mode', () => {
@@ -128,13 +106,13 @@ describe('gateway in MongoDB mode', () => {
 
     mongo.faults.pauseChangeEvents();
     try {
-      await waitFor('readiness to drop', async () => !(await ready(a.url)));
+      await waitFor('readiness to drop', async () => (await statusOf(`${a.url}/readyz`)) === 503);
       const body = (await (await fetch(`${a.url}/readyz`)).json()) as { code: string };
       expect(body.code).toBe('NOT_READY');
     } finally {
       mongo.faults.resumeChangeEvents();
     }
-    await waitFor('readiness to come back', () => ready(a.url));
+    await waitFor('readiness to come back', async () => (await statusOf(`${a.url}/readyz`)) === 200);
   });
 });
 

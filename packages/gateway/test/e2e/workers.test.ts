@@ -1,20 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ChatMessage } from '@switchyard/protocol';
 import { workerOfSessionId } from '../../src/cluster/session-id.js';
-import type { TestSocket } from '../helpers.js';
 import {
-  closeSockets,
-  connectedSocket,
   clientTo,
+  closeSockets,
+  closeStreams,
+  connectedSocket,
+  E2E_DEADLINE_MS,
   type GatewayNode,
+  openStream,
   startNode,
   stopEverything,
   stopNode,
+  type TestSocket,
   transportOf,
-  waitUntil,
-} from './harness.js';
+  waitFor,
+} from '@switchyard/testkit';
 
 /*
  * GATEWAY_WORKERS=2 without MongoDB: node:cluster workers behind @socket.io/sticky, joined by
@@ -33,7 +38,10 @@ afterAll(async () => {
   await mongo?.stop();
 }, 30_000);
 
-afterEach(closeSockets);
+afterEach(() => {
+  closeSockets();
+  closeStreams();
+});
 
 function workerOf(socket: TestSocket): number | undefined {
   const id = socket.io.engine?.id;
@@ -71,18 +79,49 @@ describe('GATEWAY_WORKERS=2', () => {
       ADAPTER_HEARTBEAT_TIMEOUT_MS: '3000',
     });
     // A worker that is ready and counts the other worker as a node of the cluster.
-    await waitUntil('a ready worker that sees the other', async () => {
-      const metrics = await (await fetch(`${withMongo.url}/metrics`)).text();
-      return /^switchyard_adapter_ready 1$/m.test(metrics) && /^switchyard_adapter_nodes 2$/m.test(metrics);
-    });
+    await waitFor(
+      'a ready worker that sees the other',
+      async () => {
+        const metrics = await (await fetch(`${withMongo.url}/metrics`)).text();
+        return /^switchyard_adapter_ready 1$/m.test(metrics) && /^switchyard_adapter_nodes 2$/m.test(metrics);
+      },
+      { timeoutMs: E2E_DEADLINE_MS },
+    );
     await chatAcrossWorkers(withMongo);
     expect(await stopNode(withMongo)).toBe(0);
   }, 90_000);
+
+  it('tells the members on other workers who left with a worker that died', async () => {
+    const ada = await clientOnAnotherWorker(primary, undefined, ['websocket'], 'ada');
+    const bob = await clientOnAnotherWorker(primary, workerOf(ada), ['websocket'], 'bob');
+    const room = `dead-worker-${randomUUID().slice(0, 8)}`;
+    await ada.timeout(10_000).emitWithAck('room:join', { room });
+    await bob.timeout(10_000).emitWithAck('room:join', { room });
+    const left: string[] = [];
+    bob.on('presence:leave', (event) => left.push(event.member.id));
+
+    // SIGKILL: the worker says nothing; the others notice its silence after the heartbeat timeout.
+    process.kill(workerPid(primary, workerOf(ada)), 'SIGKILL');
+    await waitFor('bob to hear that ada left', () => left.includes('ada'), { timeoutMs: E2E_DEADLINE_MS });
+    expect(left).toEqual(['ada']);
+  }, 60_000);
 
   it('stops every worker on SIGTERM', async () => {
     expect(await stopNode(primary)).toBe(0);
   });
 });
+
+/** The pid of a worker of `primary`, by its node:cluster id (which node:cluster passes it as NODE_UNIQUE_ID). */
+function workerPid(primary: GatewayNode, workerId: number | undefined): number {
+  const pids = execFileSync('pgrep', ['-P', String(primary.child.pid)], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+  for (const pid of pids) {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    if (environ.includes(`NODE_UNIQUE_ID=${workerId}`)) return Number(pid);
+  }
+  throw new Error(`no worker ${workerId} among ${pids.join(', ')}`);
+}
 
 async function chatAcrossWorkers(primary: GatewayNode): Promise<void> {
   {
@@ -104,6 +143,8 @@ async function chatAcrossWorkers(primary: GatewayNode): Promise<void> {
     };
     expect(joined.members.map((member) => member.id).sort()).toEqual(['pat', 'wes']);
 
+    // An SSE stream on whichever worker serves it sees this worker's broadcasts and the other's.
+    const stream = await openStream(`${primary.url}/v1/rooms/${room}/events`);
     const atPolling: string[] = [];
     const atWebSocket: string[] = [];
     polling.on('message:new', (message: ChatMessage) => atPolling.push(message.text));
@@ -117,9 +158,13 @@ async function chatAcrossWorkers(primary: GatewayNode): Promise<void> {
         .emitWithAck('message:send', { room, text: `w${round}`, clientMessageId: randomUUID() });
     }
     const expected = ['p0', 'w0', 'p1', 'w1', 'p2', 'w2', 'p3', 'w3', 'p4', 'w4'];
-    await waitUntil('both to receive everything', () => atPolling.length >= 10 && atWebSocket.length >= 10);
+    await waitFor('both to receive everything', () => atPolling.length >= 10 && atWebSocket.length >= 10, {
+      timeoutMs: E2E_DEADLINE_MS,
+    });
     expect(atPolling).toEqual(expected);
     expect(atWebSocket).toEqual(expected);
+    const streamed = await stream.waitForEvents<ChatMessage>('message:new', 10);
+    expect(streamed.map((message) => message.text)).toEqual(expected);
     expect(transportOf(polling)).toBe('polling');
     expect(errors).toEqual([]);
     polling.disconnect();

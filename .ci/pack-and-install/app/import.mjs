@@ -1,0 +1,13 @@
+import assert from 'node:assert/strict';
+import { createClient, SwitchyardClientError } from '@switchyard/client';
+import { subscribe } from '@switchyard/client/subscribe';
+import { createGateway } from '@switchyard/gateway';
+import { createAdapter } from '@switchyard/mongo-adapter';
+import { MongoStandIn } from '@switchyard/mongo-standin';
+assert.equal(typeof createClient, 'function');
+assert.equal(typeof SwitchyardClientError, 'function');
+assert.equal(typeof subscribe, 'function');
+assert.equal(typeof createGateway, 'function');
+assert.equal(typeof createAdapter, 'function');
+assert.equal(typeof MongoStandIn.start, 'function');
+console.log(`import: every package loads on Node ${process.version}`);

@@ -1,0 +1,61 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { ShutdownNotice } from '@switchyard/protocol';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import type { GatewayServer } from '../types.js';
+import { trackConnections } from './connections.js';
+import { trackInFlight } from './in-flight.js';
+import type { Lifecycle } from './lifecycle.js';
+
+/*
+ * Draining: readiness goes false, new handshakes are refused at the transport (HTTP 403, so
+ * socket.io-client keeps retrying with backoff and lands on another node), every connected client
+ * gets `server:shutdown` and then its transport is closed — not a Socket.IO disconnect, which would
+ * stop socket.io-client from reconnecting. Handlers still running finish before the adapter closes.
+ */
+
+export interface DrainOptions {
+  io: GatewayServer;
+  lifecycle: Lifecycle;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** DRAIN_TIMEOUT_MS: most of it waits for clients to go, a little for handlers in flight. */
+  drainTimeoutMs: number;
+}
+
+/** Share of DRAIN_TIMEOUT_MS spent waiting for clients to leave; the rest is for stopping. */
+const DRAIN_WAIT_SHARE = 0.8;
+/** Share of DRAIN_TIMEOUT_MS spent, after that, for handlers still running. */
+const IN_FLIGHT_WAIT_SHARE = 0.1;
+/** Suggested pause before a client reconnects; socket.io-client adds its own jitter. */
+const RECONNECT_AFTER_MS = 1000;
+const POLL_MS = 20;
+
+/** Returns the drain: it runs once, however often it is called, and resolves when clients are gone or the time is up. */
+export function createDrain({ io, lifecycle, metrics, log, drainTimeoutMs }: DrainOptions): () => Promise<void> {
+  const connections = trackConnections(io);
+  const inFlight = trackInFlight(io);
+  let draining: Promise<void> | undefined;
+
+  const drainClients = async (timeoutMs: number): Promise<void> => {
+    if (lifecycle.draining) return;
+    const sockets = [...io.of('/').sockets.values()];
+    log.info({ sockets: sockets.length, connections: connections.size, timeoutMs }, 'draining');
+    lifecycle.startDraining();
+    const notice: ShutdownNotice = { reason: 'draining', reconnectAfterMs: RECONNECT_AFTER_MS };
+    for (const socket of sockets) {
+      socket.emit('server:shutdown', notice);
+      metrics.eventsOut.inc({ event: 'server:shutdown' });
+    }
+    connections.closeAll();
+    const deadline = Date.now() + timeoutMs;
+    while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(POLL_MS);
+    log.info({ remaining: io.engine.clientsCount }, 'drained');
+  };
+
+  return () =>
+    (draining ??= drainClients(Math.floor(drainTimeoutMs * DRAIN_WAIT_SHARE)).then(() =>
+      // A send between store and broadcast finishes before the adapter closes.
+      inFlight.settle(Math.floor(drainTimeoutMs * IN_FLIGHT_WAIT_SHARE)),
+    ));
+}

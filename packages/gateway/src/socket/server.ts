@@ -1,0 +1,52 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { Server, type ServerOptions } from 'socket.io';
+import type { GatewayConfig } from '../config.js';
+import type { OriginPolicy } from '../http/origin-policy.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import type { Lifecycle } from '../shutdown/lifecycle.js';
+import type { GatewayServer } from '../types.js';
+
+export interface SocketServerOptions {
+  config: GatewayConfig;
+  /** The adapter constructor (it must offer the "delivered locally" hook: see adapters/). */
+  adapter: NonNullable<ServerOptions['adapter']>;
+  lifecycle: Lifecycle;
+  origins: OriginPolicy;
+  metrics: GatewayMetrics;
+}
+
+/** The typed Socket.IO server on the gateway's HTTP server, configured from the environment. */
+export function createSocketServer(
+  httpServer: HttpServer,
+  { config, adapter, lifecycle, origins, metrics }: SocketServerOptions,
+): GatewayServer {
+  return new Server(httpServer, {
+    transports: [...config.transports],
+    perMessageDeflate: config.perMessageDeflate,
+    maxHttpBufferSize: config.maxHttpBufferSize,
+    serveClient: false,
+    allowRequest: handshakeGate(lifecycle, origins.allowsRequest, metrics),
+    adapter,
+    ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
+    ...(config.maxDisconnectionDurationMs > 0
+      ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
+      : {}),
+  });
+}
+
+/** engine.io `allowRequest`: only handshakes come here; refused ones get HTTP 403. */
+function handshakeGate(
+  lifecycle: Lifecycle,
+  originAllowed: (req: IncomingMessage) => boolean,
+  metrics: GatewayMetrics,
+) {
+  const refuse = (code: 'SHUTTING_DOWN' | 'FORBIDDEN', callback: (err: string, success: boolean) => void): void => {
+    metrics.connectionsRefused.inc({ code });
+    callback(code, false);
+  };
+  return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void => {
+    if (lifecycle.draining) return refuse('SHUTTING_DOWN', callback);
+    if (!originAllowed(req)) return refuse('FORBIDDEN', callback);
+    callback(null, true);
+  };
+}

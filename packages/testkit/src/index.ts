@@ -1,0 +1,54 @@
+export { DEADLINE_MS, waitFor, withDeadline, type WaitOptions } from './wait-for.js';
+export { closeGateways, startGateway, type StartedGateway } from './gateways.js';
+export {
+  clientOn,
+  clientTo,
+  closeSockets,
+  connect,
+  connected,
+  connectedSocket,
+  connectError,
+  disconnected,
+  nextEvent,
+  nodeOf,
+  recordEvents,
+  request,
+  roundTrip,
+  send,
+  socketTo,
+  transportOf,
+  upgradeErrorsOf,
+  TRANSPORTS,
+  type ClientOptions,
+  type ConnectOptions,
+  type TestSocket,
+  type Transport,
+} from './sockets.js';
+export { closeStreams, openStream, refusal, type OpenedStream } from './sse.js';
+export { API_KEY, JWT_SECRET, metricValue, publish, statusOf, tokenFor } from './http.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+export {
+  E2E_DEADLINE_MS,
+  freePort,
+  REPO,
+  startNode,
+  stopEverything,
+  stopNode,
+  trackChild,
+  trackTempDir,
+  type GatewayNode,
+} from './nodes.js';
+export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx } from './nginx.js';
+export { MongoStandIn, mongoEnv, startMongoGateways } from './standin.js';
+export { ClientPool } from './sdk-clients.js';
+
+import { closeGateways } from './gateways.js';
+import { closeSockets } from './sockets.js';
+import { closeStreams } from './sse.js';
+
+/** afterEach: every socket, stream and in-process gateway a test started is closed. */
+export async function closeAll(): Promise<void> {
+  closeSockets();
+  closeStreams();
+  await closeGateways();
+}
