@@ -48,6 +48,7 @@ function handlersFor(rooms: RoomService): Handlers {
       return {};
     },
     'history:fetch': (socket, { room, before, limit }) => rooms.history(socket, room, { before, limit }),
+    'members:list': async (socket, { room, cursor, limit }) => rooms.members(socket, room, { cursor, limit }),
   };
 }
 
