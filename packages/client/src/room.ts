@@ -1,4 +1,14 @@
-import type { ChatMessage, HistoryPage, Member, PresenceEvent, TypingEvent } from '@switchyard/protocol';
+import type {
+  ChatMessage,
+  HistoryPage,
+  Member,
+  MembersPage,
+  PresenceCount,
+  PresenceDiff,
+  PresenceEvent,
+  PresenceMode,
+  TypingEvent,
+} from '@switchyard/protocol';
 import { SwitchyardClientError, isClientError } from './errors.js';
 import { collectMissed } from './internal/catch-up.js';
 import { randomId } from './internal/ids.js';
@@ -11,12 +21,28 @@ export interface PresenceChange extends PresenceEvent {
   type: 'join' | 'leave';
 }
 
+/** The room's size, and whether it is listed (`members`) or only counted (`large`). */
+export interface RoomCount {
+  count: number;
+  mode: PresenceMode;
+}
+
 export interface RoomEvents {
   /** Every message of the room once, in order: live ones, your own (from the send ack), and those missed while reconnecting. */
   message: (message: ChatMessage) => void;
+  /** Someone arrived or left (members mode only: a large room reports its count). */
   presence: (change: PresenceChange) => void;
+  /** The member count or the mode changed. When the mode changed, read `members` again. */
+  count: (count: RoomCount) => void;
   /** Someone else is typing. The gateway sends these volatile: they may be dropped, never retried. */
   typing: (event: TypingEvent) => void;
+}
+
+export interface MembersOptions {
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size, 1-500; the gateway's default (100) when omitted. */
+  limit?: number;
 }
 
 export interface HistoryOptions {
@@ -32,6 +58,8 @@ export interface RoomLink {
   request: Requester;
   emitTyping(room: string): void;
   forget(room: Room): void;
+  /** Our own user id, when known: a leave of our own user in a room we are in is stale. */
+  selfId(): string | undefined;
   readonly typingIntervalMs: number;
   readonly catchUpPages: number;
 }
@@ -39,7 +67,10 @@ export interface RoomLink {
 type Phase = 'joining' | 'joined' | 'syncing' | 'left';
 
 /** Events that arrived while the room was joining or catching up; applied once it is in sync. */
-type Pending = { kind: 'message'; message: ChatMessage } | { kind: 'presence'; change: PresenceChange };
+type Pending =
+  | { kind: 'message'; message: ChatMessage }
+  | { kind: 'diff'; diff: PresenceDiff }
+  | { kind: 'count'; count: PresenceCount };
 
 const MAX_PENDING = 1000;
 const CATCH_UP_PAGE = 100;
@@ -50,6 +81,8 @@ export class Room {
   readonly #link: RoomLink;
   readonly #listeners = new Listeners<RoomEvents>();
   #members = new Map<string, Member>();
+  #mode: PresenceMode = 'members';
+  #count = 0;
   readonly #seen = new SeenIds();
   #initialMessages: readonly ChatMessage[] = [];
   #pending: Pending[] = [];
@@ -68,9 +101,28 @@ export class Room {
     return this.#initialMessages;
   }
 
-  /** Who is in the room now. */
+  /** Who is in the room now. Empty in a large room (`mode: 'large'`): page through `listMembers()` instead. */
   get members(): readonly Member[] {
     return [...this.#members.values()];
+  }
+
+  /** How many distinct members the room has now, in either mode. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** `members`: the room lists its members (`members`, `presence` events); `large`: it only counts them. */
+  get mode(): PresenceMode {
+    return this.#mode;
+  }
+
+  /** A page of the room's members, ordered by id, in either mode; pass `nextCursor` back for the next one. */
+  async listMembers(options: MembersOptions = {}): Promise<MembersPage> {
+    this.#assertJoined('members:list');
+    const payload: { room: string; cursor?: string; limit?: number } = { room: this.name };
+    if (options.cursor !== undefined) payload.cursor = options.cursor;
+    if (options.limit !== undefined) payload.limit = options.limit;
+    return this.#link.request('members:list', payload);
   }
 
   /** False once `leave()` was called (or the gateway refused to take us back after a reconnect). */
@@ -148,11 +200,12 @@ export class Room {
       else initial.push(message);
     };
     this.#phase = 'joined';
-    this.#resetMembers(result.members, rejoin);
+    this.#resetPresence(result.mode, result.members, result.memberCount, rejoin);
     for (const message of missed) deliver(message);
     for (const item of this.#takePending()) {
       if (item.kind === 'message') deliver(item.message);
-      else this.#applyPresence(item.change, rejoin);
+      else if (item.kind === 'diff') this.#applyDiff(item.diff, rejoin);
+      else this.#applyCount(item.count, rejoin);
     }
     if (!rejoin) this.#initialMessages = initial;
   }
@@ -177,10 +230,15 @@ export class Room {
   }
 
   /** @internal */
-  receivePresence(type: PresenceChange['type'], event: PresenceEvent): void {
-    const change: PresenceChange = { type, room: event.room, member: event.member };
-    if (this.#phase === 'joined') this.#applyPresence(change, true);
-    else if (this.#phase !== 'left') this.#hold({ kind: 'presence', change });
+  receiveDiff(diff: PresenceDiff): void {
+    if (this.#phase === 'joined') this.#applyDiff(diff, true);
+    else if (this.#phase !== 'left') this.#hold({ kind: 'diff', diff });
+  }
+
+  /** @internal */
+  receiveCount(count: PresenceCount): void {
+    if (this.#phase === 'joined') this.#applyCount(count, true);
+    else if (this.#phase !== 'left') this.#hold({ kind: 'count', count });
   }
 
   /** @internal */
@@ -198,22 +256,62 @@ export class Room {
     return true;
   }
 
-  #applyPresence(change: PresenceChange, notify: boolean): void {
-    const known = this.#members.has(change.member.id);
-    if (change.type === 'join') this.#members.set(change.member.id, change.member);
-    else this.#members.delete(change.member.id);
-    if (notify && known !== (change.type === 'join')) this.#listeners.emit('presence', change);
+  /** A members-mode event: every entry says where a member is now, so applying it again changes nothing. */
+  #applyDiff(diff: PresenceDiff, notify: boolean): void {
+    if (diff.full === true) {
+      this.#resetPresence('members', diff.joined, diff.count, notify);
+      return;
+    }
+    const self = this.#link.selfId();
+    const changes: PresenceChange[] = [];
+    for (const member of diff.joined) {
+      if (!this.#members.has(member.id)) changes.push({ type: 'join', room: this.name, member });
+      this.#members.set(member.id, member);
+    }
+    for (const member of diff.left) {
+      // We are in every room we hold: a leave of our own user is stale (a dropped socket's, replayed).
+      if (member.id !== self && this.#members.delete(member.id))
+        changes.push({ type: 'leave', room: this.name, member });
+    }
+    if (this.#mode === 'large') this.#members.clear(); // a diff that crossed a switch: the count is what counts
+    const before: RoomCount = { count: this.#count, mode: this.#mode };
+    this.#count = diff.count;
+    if (!notify) return;
+    if (this.#mode === 'members') for (const change of changes) this.#listeners.emit('presence', change);
+    this.#countChanged(before);
   }
 
-  /** Replaces the member list; with `notify`, the difference goes out as presence changes. */
-  #resetMembers(members: readonly Member[], notify: boolean): void {
+  /** A large-mode event: the count, and the first one after members mode says the list is gone. */
+  #applyCount(event: PresenceCount, notify: boolean): void {
+    const before: RoomCount = { count: this.#count, mode: this.#mode };
+    this.#mode = 'large';
+    this.#members.clear();
+    this.#count = event.count;
+    if (notify) this.#countChanged(before);
+  }
+
+  /** Replaces the presence (a join ack, a full diff); with `notify`, listed members' changes go out as presence changes. */
+  #resetPresence(mode: PresenceMode, members: readonly Member[], count: number, notify: boolean): void {
     const before = this.#members;
-    const next = (this.#members = new Map(members.map((member) => [member.id, member])));
+    const was: RoomCount = { count: this.#count, mode: this.#mode };
+    this.#members = new Map(mode === 'members' ? members.map((member) => [member.id, member]) : []);
+    this.#mode = mode;
+    this.#count = count;
     if (!notify) return;
-    for (const [id, member] of before)
-      if (!next.has(id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
-    for (const [id, member] of next)
-      if (!before.has(id)) this.#listeners.emit('presence', { type: 'join', room: this.name, member });
+    // Across a mode switch the list appears or disappears whole: `count` says so, not one change per member.
+    if (was.mode === 'members' && mode === 'members') {
+      const next = this.#members;
+      for (const [id, member] of next)
+        if (!before.has(id)) this.#listeners.emit('presence', { type: 'join', room: this.name, member });
+      for (const [id, member] of before)
+        if (!next.has(id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
+    }
+    this.#countChanged(was);
+  }
+
+  #countChanged(before: RoomCount): void {
+    if (before.count !== this.#count || before.mode !== this.#mode)
+      this.#listeners.emit('count', { count: this.#count, mode: this.#mode });
   }
 
   #hold(item: Pending): void {

@@ -114,6 +114,7 @@ export class Presence {
   view(room: string): PresenceView {
     const state = this.#rooms.get(room);
     if (state === undefined) return { mode: 'members', count: 0, members: [] };
+    state.observed();
     return {
       mode: state.mode,
       count: state.count,
@@ -145,6 +146,7 @@ export class Presence {
     const state = this.#rooms.get(room);
     if (state === undefined)
       return { event: 'presence:diff', payload: { room, joined: [], left: [], count: 0, full: true } };
+    state.observed();
     return state.mode === 'large'
       ? { event: 'presence:count', payload: { room, count: state.count } }
       : { event: 'presence:diff', payload: state.fullDiff() };

@@ -60,8 +60,10 @@ export class RoomPresence {
   /** SSE streams of the room on this node: they make the room worth knowing without being members. */
   watchers = 0;
 
-  // Since the last flush, for the room's clients (members mode): each touched user as they were then (null: not a member).
-  readonly #touched = new Map<string, Member | null>();
+  // Since the last flush, for the room's clients (members mode): each touched user, and whether they were a member then.
+  readonly #touched = new Map<string, { was: boolean; member: Member }>();
+  /** Someone took the room's state since the last flush (a join ack, a stream's first event): it may show a passing change. */
+  #observed = false;
   #switchedToLarge = false;
   #announcedCount = 0;
 
@@ -112,7 +114,7 @@ export class RoomPresence {
   enter(member: Member): number {
     const local = this.#local.get(member.id);
     if (local !== undefined) return ++local.sockets;
-    this.#touch(member.id);
+    this.#touch(member);
     this.#local.set(member.id, { member, sockets: 1 });
     if (this.#remote.has(member.id)) this.#overlap += 1;
     if (this.#clustered) {
@@ -128,7 +130,7 @@ export class RoomPresence {
     const local = this.#local.get(userId);
     if (local === undefined) return 0;
     if (--local.sockets > 0) return local.sockets;
-    this.#touch(userId);
+    this.#touch(local.member);
     this.#local.delete(userId);
     if (this.#remote.has(userId)) this.#overlap -= 1;
     if (this.#clustered) {
@@ -136,6 +138,15 @@ export class RoomPresence {
       this.#shareLeft.add(userId);
     }
     return 0;
+  }
+
+  /**
+   * Someone is about to be shown the room as it is now, between two flushes: the next diff then
+   * states the final place of everyone who moved meanwhile, even of one who came and went, since
+   * this state may have shown them.
+   */
+  observed(): void {
+    this.#observed = true;
   }
 
   /** Members in no particular order: this node's first, then those only elsewhere. */
@@ -218,6 +229,7 @@ export class RoomPresence {
       if (diff.joined.length > 0 || diff.left.length > 0) flushed.event = { name: 'presence:diff', payload: diff };
     }
     this.#touched.clear();
+    this.#observed = false;
     this.#switchedToLarge = false;
     this.#announcedCount = count;
     if (this.#shareJoined.size > 0 || this.#shareLeft.size > 0) {
@@ -246,18 +258,18 @@ export class RoomPresence {
   #diff(count: number): PresenceDiff {
     const joined: Member[] = [];
     const left: Member[] = [];
-    for (const [userId, was] of this.#touched) {
+    for (const [userId, { was, member }] of this.#touched) {
       const now = this.#memberOf(userId);
-      if (was !== null && now === undefined) left.push(was);
-      else if (was === null && now !== undefined) joined.push(now);
+      if (now === undefined && (was || this.#observed)) left.push(member);
+      else if (now !== undefined && (!was || this.#observed)) joined.push(now);
     }
     return { room: this.name, joined, left, count };
   }
 
   /** Remembers, before the first change of a user since the last flush, whether they were a member (members mode only). */
-  #touch(userId: string): void {
-    if (this.#mode !== 'members' || this.#touched.has(userId)) return;
-    this.#touched.set(userId, this.#memberOf(userId) ?? null);
+  #touch(member: Member): void {
+    if (this.#mode !== 'members' || this.#touched.has(member.id)) return;
+    this.#touched.set(member.id, { was: this.has(member.id), member: this.#memberOf(member.id) ?? member });
   }
 
   #memberOf(userId: string): Member | undefined {
@@ -275,7 +287,7 @@ export class RoomPresence {
 
   #addRemote(share: NodeShare, member: Member): void {
     if (share.members.has(member.id)) return;
-    this.#touch(member.id);
+    this.#touch(member);
     share.members.set(member.id, member);
     const remote = this.#remote.get(member.id);
     if (remote !== undefined) {
@@ -290,7 +302,7 @@ export class RoomPresence {
     if (!share.members.delete(userId)) return;
     const remote = this.#remote.get(userId);
     if (remote === undefined) return;
-    this.#touch(userId);
+    this.#touch(remote.member);
     if (--remote.nodes > 0) return;
     this.#remote.delete(userId);
     if (this.#local.has(userId)) this.#overlap -= 1;
