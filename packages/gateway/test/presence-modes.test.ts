@@ -116,7 +116,15 @@ describe('large mode', () => {
   it('switches to counts above the threshold and back to the member list at 90 % of it', async () => {
     const { gateway, url } = await startGateway(env);
     const sockets = await users(url, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
-    const [a, b, c, d, e, f, g] = sockets as [TestSocket, ...TestSocket[]];
+    const [a, b, c, d, e, f, g] = sockets as [
+      TestSocket,
+      TestSocket,
+      TestSocket,
+      TestSocket,
+      TestSocket,
+      TestSocket,
+      TestSocket,
+    ];
     const diffs = recordEvents(a, 'presence:diff');
     const counts = recordEvents(a, 'presence:count');
     for (const socket of [a, b, c, d, e]) await join(socket);
@@ -133,8 +141,8 @@ describe('large mode', () => {
 
     // In large mode joins and leaves move the count only, once per interval.
     await join(g);
-    b!.disconnect();
-    c!.disconnect();
+    b.disconnect();
+    c.disconnect();
     await waitFor('b and c gone', () => gateway.presence.view('hall').count === 5);
     await flushed(gateway, a);
     expect(counts).toEqual([
@@ -147,7 +155,7 @@ describe('large mode', () => {
     expect(listed.members.map((m) => m.id)).toEqual(['a', 'd', 'e', 'f', 'g']);
 
     // Down to 4 (90 % of 5): members mode again, with the whole list once.
-    d!.disconnect();
+    d.disconnect();
     await waitFor('d gone', () => gateway.presence.view('hall').count === 4);
     await flushed(gateway, a);
     const full = diffs.at(-1) as PresenceDiff;

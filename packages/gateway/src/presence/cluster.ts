@@ -49,17 +49,20 @@ export function linkPresenceCluster({ io, presence, nodes, log }: PresenceCluste
   const again = new Map<string, NodeJS.Timeout>();
   let closed = false;
 
-  const resync = (room: string): void => {
-    if (closed || resyncing.has(room)) return;
+  const resync = (room: string): Promise<void> => {
+    if (closed || resyncing.has(room)) return Promise.resolve();
     resyncing.add(room);
-    io.serverSideEmit('presence:snapshot', room, (err: Error | null, replies: unknown[]) => {
-      resyncing.delete(room);
-      // A node that does not answer in time is left as it was; it is dropped if it is gone for good.
-      if (err !== null) log.debug({ err, room }, 'presence snapshot incomplete');
-      for (const reply of replies ?? []) {
-        if (checkSnapshot.check(reply) && reply.uid !== uid) presence.applySnapshot(room, reply);
-        else log.warn({ room }, 'malformed presence snapshot ignored');
-      }
+    return new Promise((resolve) => {
+      io.serverSideEmit('presence:snapshot', room, (err: Error | null, replies: unknown[]) => {
+        resyncing.delete(room);
+        // A node that does not answer in time is left as it was; it is dropped if it is gone for good.
+        if (err !== null) log.debug({ err, room }, 'presence snapshot incomplete');
+        for (const reply of replies ?? []) {
+          if (checkSnapshot.check(reply) && reply.uid !== uid) presence.applySnapshot(room, reply);
+          else log.warn({ room }, 'malformed presence snapshot ignored');
+        }
+        resolve();
+      });
     });
   };
 
@@ -68,7 +71,7 @@ export function linkPresenceCluster({ io, presence, nodes, log }: PresenceCluste
     if (closed || again.has(room) || resyncing.has(room)) return;
     const timer = setTimeout(() => {
       again.delete(room);
-      resync(room);
+      void resync(room);
     }, RESYNC_BACKOFF_MS);
     timer.unref();
     again.set(room, timer);

@@ -46,13 +46,18 @@ export type PresenceState =
 /** Where this node's shares go and where a room's missing shares come from: the cluster link. */
 export interface PresenceLink {
   send(shares: PresenceShare[]): void;
-  /** Asks every other node for its whole share of `room`. */
-  resync(room: string): void;
+  /** Asks every other node for its whole share of `room`; settles once their answers are in (or did not come in time). */
+  resync(room: string): Promise<void>;
 }
+
+/** How long a join waits for the other nodes' shares of a room this node did not know. */
+const FIRST_SYNC_WAIT_MS = 1000;
 
 export class Presence {
   readonly #rooms = new Map<string, RoomPresence>();
   readonly #changed = new Set<RoomPresence>();
+  /** Rooms new here whose first snapshots from the other nodes are on their way. */
+  readonly #syncing = new Map<string, Promise<void>>();
   readonly #bounds: ModeBounds;
   readonly #intervalMs: number;
   readonly #roomEvents: RoomEvents;
@@ -103,6 +108,14 @@ export class Presence {
     if (state === undefined) return;
     state.exit(user.id);
     this.#changedRoom(state);
+  }
+
+  /**
+   * Resolves once the room holds what the other nodes had when this node started caring about it
+   * (at most FIRST_SYNC_WAIT_MS): the first join on a node then answers with the whole room.
+   */
+  settled(room: string): Promise<void> {
+    return this.#syncing.get(room) ?? Promise.resolve();
   }
 
   /** How many of the user's sockets are in the room on this node. */
@@ -234,9 +247,22 @@ export class Presence {
       state = new RoomPresence(room, this.#bounds, this.#clustered);
       this.#rooms.set(room, state);
       // New here: what the other nodes hold comes from their snapshots, then from their shares.
-      this.#link?.resync(room);
+      if (this.#link !== undefined) this.#firstSync(room, this.#link.resync(room));
     }
     return state;
+  }
+
+  #firstSync(room: string, synced: Promise<void>): void {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FIRST_SYNC_WAIT_MS);
+      timer.unref();
+    });
+    const settled = Promise.race([synced, waited]).finally(() => {
+      clearTimeout(timer);
+      if (this.#syncing.get(room) === settled) this.#syncing.delete(room);
+    });
+    this.#syncing.set(room, settled);
   }
 
   #changedRoom(state: RoomPresence): RoomPresence {

@@ -95,16 +95,18 @@ export class RoomService {
     if (!rejoin && chatRoomsOf(socket.rooms).length >= this.#maxRoomsPerSocket)
       throw new SwitchyardError('TOO_MANY_ROOMS');
     // Joined and counted before any await, so a socket that disconnects meanwhile is never left
-    // in a room, and its disconnect (which sees the room) uncounts it. The presence view is taken
-    // at the same moment: any presence event the socket gets after it is newer.
+    // in a room, and its disconnect (which sees the room) uncounts it. A presence event the socket
+    // gets before its ack may be older than the ack; the next one restates whatever moved since.
     let joined: Promise<void> | void = undefined;
     if (!rejoin) {
       joined = socket.join(channel);
       this.#presence.arrive(room, user);
     }
-    const view = this.#presence.view(room);
     await joined;
+    // The first join of a room on this node waits (briefly) for what the other nodes hold.
+    await this.#presence.settled(room);
     const messages = await this.#store.latest(room, LIMITS.historyPage.default);
+    const view = this.#presence.view(room);
     return { room, mode: view.mode, members: view.members, memberCount: view.count, messages };
   }
 
