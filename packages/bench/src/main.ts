@@ -26,6 +26,9 @@ function describeSizes(profile: BenchProfile): string {
     `echo ${profile.echoClients} clients × ${profile.echoWindow} in flight`,
     `SSE ${profile.sseSubscribers} subscribers`,
     `peers ${profile.peerMembersPerNode * 2} members over 2 nodes`,
+    `join ${profile.joinSizes.join(' / ')} members`,
+    `listeners ${profile.listeners}`,
+    `slow readers ${profile.slowStalled} of ${profile.slowMembers} at ${profile.slowRate} msg/s for ${profile.slowWindowMs} ms`,
   ].join('; ');
 }
 

@@ -147,7 +147,7 @@ const EnvSchema = Type.Object({
   LARGE_ROOM_THRESHOLD: Type.Integer({
     minimum: 1,
     maximum: 1_000_000,
-    default: 500,
+    default: 250,
     description: 'an integer 1-1000000 (members above which a room gets counts instead of member lists)',
   }),
   PRESENCE_INTERVAL_MS: Type.Integer({

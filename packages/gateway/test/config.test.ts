@@ -43,7 +43,7 @@ describe('loadConfig', () => {
       },
       publish: { apiKeySha256: [], rateLimit: { max: 600, windowMs: 60_000 } },
       privateRoomPrefix: 'private:',
-      presence: { largeRoomThreshold: 500, intervalMs: 250 },
+      presence: { largeRoomThreshold: 250, intervalMs: 250 },
       socketBuffer: { bytes: 1024 * 1024, packets: 1000 },
       nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
       maxDisconnectionDurationMs: 0,

@@ -85,12 +85,17 @@ describe('RoomPresence', () => {
     room.flush();
     room.enter(member('f'));
     expect(room.mode).toBe('large');
-    expect(room.flush().event).toEqual({ name: 'presence:count', payload: { room: 'r', count: 6 } });
+    expect(room.flush(1).event).toEqual({ name: 'presence:count', payload: { room: 'r', count: 6 } });
     room.exit('f');
-    expect(room.flush().event).toEqual({ name: 'presence:count', payload: { room: 'r', count: 5 } });
+    // Counts of a room of 5 with a threshold of 5 go out every interval; of 6, every 2.
+    expect(room.flush(2).event).toEqual({ name: 'presence:count', payload: { room: 'r', count: 5 } });
+    room.enter(member('f'));
+    expect(room.flush(3)).toEqual({ pending: true });
+    expect(room.flush(4).event).toEqual({ name: 'presence:count', payload: { room: 'r', count: 6 } });
+    room.exit('f');
     expect(room.mode).toBe('large');
     room.exit('e');
-    const back = room.flush().event;
+    const back = room.flush(5).event;
     expect(room.mode).toBe('members');
     expect(back).toEqual({
       name: 'presence:diff',

@@ -15,6 +15,8 @@ export interface FanoutConnectParams {
   room: string;
   auth: AuthSpec;
   concurrency: number;
+  /** Socket.IO members: only connect; `fanout.join` joins them all later, timed. */
+  phased?: boolean;
 }
 
 export interface ConnectRateParams {
@@ -27,6 +29,8 @@ export interface ConnectRateParams {
 export interface LoadCommands extends BaseCommands {
   'idle.open': Command<IdleParams, { connected: number; ms: number }>;
   'fanout.connect': Command<FanoutConnectParams, { members: number; ms: number }>;
+  /** After a `phased` connect: every member joins the room; resolves with how long that took. */
+  'fanout.join': Command<null, { ms: number }>;
   'fanout.start': Command<FanoutParams, boolean>;
   'ack.connect': Command<AckClientsOptions, { clients: number; ms: number }>;
   'ack.start': Command<{ rate: number; bytes: number }, boolean>;

@@ -67,6 +67,8 @@ export class Presence {
   #timer: NodeJS.Timeout | undefined;
   /** Numbers this node's shares (all rooms): receivers chain them by `prev`. */
   #shareSeq = 0;
+  /** Presence intervals run so far: large rooms' counts are paced in intervals. */
+  #tick = 0;
   #closed = false;
 
   constructor({ config, roomEvents, clustered, log }: PresenceOptions) {
@@ -111,11 +113,12 @@ export class Presence {
   }
 
   /**
-   * Resolves once the room holds what the other nodes had when this node started caring about it
-   * (at most FIRST_SYNC_WAIT_MS): the first join on a node then answers with the whole room.
+   * While the room is new here: a promise that resolves once it holds what the other nodes had when
+   * this node started caring about it (at most FIRST_SYNC_WAIT_MS), so the first join on a node
+   * answers with the whole room. Undefined when there is nothing to wait for.
    */
-  settled(room: string): Promise<void> {
-    return this.#syncing.get(room) ?? Promise.resolve();
+  settling(room: string): Promise<void> | undefined {
+    return this.#syncing.get(room);
   }
 
   /** How many of the user's sockets are in the room on this node. */
@@ -222,9 +225,12 @@ export class Presence {
     const shares: PresenceShare[] = [];
     const rooms = [...this.#changed];
     this.#changed.clear();
+    const tick = ++this.#tick;
     for (const state of rooms) {
-      const { event, share } = state.flush();
+      const { event, share, pending } = state.flush(tick);
       if (event !== undefined) this.#emit(event);
+      // A large room's count not due yet: the room comes up again next interval (unless nobody here cares).
+      if (pending === true && !state.idle) this.#changedRoom(state);
       if (share !== undefined && this.#link !== undefined) {
         const seq = ++this.#shareSeq;
         shares.push({ ...share, seq });

@@ -35,7 +35,12 @@ export interface Flushed {
     | { name: 'presence:diff'; payload: PresenceDiff }
     | { name: 'presence:count'; payload: { room: string; count: number } };
   share?: Omit<PresenceShare, 'seq'>;
+  /** A large room's new count that is not due yet (see `countEvery`): flush the room again later. */
+  pending?: true;
 }
+
+/** A large room's count goes out at most every this many intervals however big the room is. */
+export const MAX_COUNT_INTERVALS = 20;
 
 export type ShareOutcome = 'applied' | 'stale' | 'gap';
 
@@ -66,6 +71,8 @@ export class RoomPresence {
   #observed = false;
   #switchedToLarge = false;
   #announcedCount = 0;
+  /** The presence interval (tick) in which the last count went out. */
+  #countTick = 0;
 
   // Since the last share, for the other nodes: this node's own share's moves.
   readonly #shareJoined = new Map<string, Member>();
@@ -213,16 +220,33 @@ export class RoomPresence {
     );
   }
 
-  /** Turns what changed since the last flush into the room's event and this node's share. */
-  flush(): Flushed {
+  /**
+   * How many intervals apart a large room's counts go out: a count costs one write per member, so a
+   * room told `k` times less often for `k` times the threshold's members costs about what a full
+   * members-mode room does, whatever its size (capped at MAX_COUNT_INTERVALS).
+   */
+  countEvery(count: number): number {
+    return Math.min(MAX_COUNT_INTERVALS, Math.max(1, Math.ceil(count / this.#bounds.largeAbove)));
+  }
+
+  /** Turns what changed since the last flush (in interval `tick`) into the room's event and this node's share. */
+  flush(tick = 0): Flushed {
     const flushed: Flushed = {};
     const count = this.count;
+    let announced = true;
     if (this.#mode === 'large') {
       if (count <= this.#bounds.membersAtOrBelow) {
         this.#mode = 'members';
         flushed.event = { name: 'presence:diff', payload: this.fullDiff() };
-      } else if (this.#switchedToLarge || count !== this.#announcedCount) {
+      } else if (
+        this.#switchedToLarge ||
+        (count !== this.#announcedCount && tick - this.#countTick >= this.countEvery(count))
+      ) {
         flushed.event = { name: 'presence:count', payload: { room: this.name, count } };
+        this.#countTick = tick;
+      } else if (count !== this.#announcedCount) {
+        flushed.pending = true;
+        announced = false;
       }
     } else if (this.#touched.size > 0) {
       const diff = this.#diff(count);
@@ -231,7 +255,7 @@ export class RoomPresence {
     this.#touched.clear();
     this.#observed = false;
     this.#switchedToLarge = false;
-    this.#announcedCount = count;
+    if (announced) this.#announcedCount = count;
     if (this.#shareJoined.size > 0 || this.#shareLeft.size > 0) {
       flushed.share = {
         room: this.name,

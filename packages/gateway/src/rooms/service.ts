@@ -97,14 +97,15 @@ export class RoomService {
     // Joined and counted before any await, so a socket that disconnects meanwhile is never left
     // in a room, and its disconnect (which sees the room) uncounts it. A presence event the socket
     // gets before its ack may be older than the ack; the next one restates whatever moved since.
-    let joined: Promise<void> | void = undefined;
     if (!rejoin) {
-      joined = socket.join(channel);
+      const joined = socket.join(channel);
       this.#presence.arrive(room, user);
+      // Awaited only when there is something to wait for: a join is the hot path of filling a room.
+      if (joined !== undefined) await joined;
     }
-    await joined;
     // The first join of a room on this node waits (briefly) for what the other nodes hold.
-    await this.#presence.settled(room);
+    const settling = this.#presence.settling(room);
+    if (settling !== undefined) await settling;
     const messages = await this.#store.latest(room, LIMITS.historyPage.default);
     const view = this.#presence.view(room);
     return { room, mode: view.mode, members: view.members, memberCount: view.count, messages };
