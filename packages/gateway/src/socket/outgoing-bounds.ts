@@ -14,7 +14,8 @@ import type { GatewayServer, GatewaySocket } from '../types.js';
  *
  * - `packetCreate` (on each Engine.IO socket) comes before a packet joins the write buffer; when the
  *   transport is not `writable` then, the packet waits, and is counted against the socket.
- * - the server's `flush` event says a socket's whole write buffer went to its transport: its backlog is 0.
+ * - the socket's `flush` event (listened to only while it has a backlog) says its whole write buffer
+ *   went to its transport: its backlog is 0.
  * - a socket past a bound gets `server:disconnect` (SLOW_CONSUMER) behind what it already has, and its
  *   Engine.IO socket is closed: from then Engine.IO queues nothing more for it. A client that catches up
  *   reads the notice, then the close; one that does not is cut off (`close(true)` discards the buffer)
@@ -80,10 +81,19 @@ export function boundOutgoingQueues({ io, maxBytes, maxPackets, metrics, log }: 
   function onPacketCreate(this: EngineSocket, packet: unknown, data?: unknown): void {
     if (this.transport.writable) return; // flushed right away: no backlog
     let backlog = backlogs.get(this);
-    if (backlog === undefined) backlogs.set(this, (backlog = { packets: 0, bytes: 0 }));
+    if (backlog === undefined) {
+      backlogs.set(this, (backlog = { packets: 0, bytes: 0 }));
+      // Listened to only while there is a backlog: a healthy socket's packets cost one check each.
+      this.once('flush', onFlush);
+    }
     backlog.packets += 1;
     backlog.bytes += sizeOf(typeof packet === 'object' && packet !== null ? (packet as { data?: unknown }).data : data);
     if (backlog.packets > maxPackets || backlog.bytes > maxBytes) tooSlow(this, backlog);
+  }
+
+  /** The socket's whole write buffer went to its transport. */
+  function onFlush(this: EngineSocket): void {
+    backlogs.delete(this);
   }
 
   function onClose(this: EngineSocket): void {
@@ -93,6 +103,7 @@ export function boundOutgoingQueues({ io, maxBytes, maxPackets, metrics, log }: 
   function tooSlow(conn: EngineSocket, backlog: Backlog): void {
     backlogs.delete(conn);
     conn.off('packetCreate', onPacketCreate);
+    conn.off('flush', onFlush);
     const transport = conn.transport.name;
     closes.inc({ transport });
     const socket = owners.get(conn);
@@ -119,17 +130,12 @@ export function boundOutgoingQueues({ io, maxBytes, maxPackets, metrics, log }: 
     conn.on('packetCreate', onPacketCreate);
     conn.once('close', onClose);
   };
-  const onFlush = (conn: EngineSocket): void => {
-    backlogs.delete(conn);
-  };
   io.on('connection', onConnection);
-  io.engine.on('flush', onFlush);
 
   return {
     queuedBytes,
     close() {
       io.off('connection', onConnection);
-      io.engine.off('flush', onFlush);
       backlogs.clear();
     },
   };
