@@ -13,7 +13,7 @@ import { SCENARIOS } from './scenarios/index.js';
 import type { Scenario, ScenarioContext, ScenarioReport } from './scenarios/types.js';
 
 /** A quick run that takes this long is hung, not slow: stop it rather than hold CI. */
-const QUICK_DEADLINE_MS = 240_000;
+const QUICK_DEADLINE_MS = 360_000;
 
 function describeSizes(profile: BenchProfile): string {
   return [

@@ -58,7 +58,7 @@ export const FULL_PROFILE: BenchProfile = {
   slowMembers: 1_000,
   slowStalled: 100,
   slowRate: 60,
-  slowWindowMs: 30_000,
+  slowWindowMs: 40_000,
   slowRuns: 1,
 };
 
@@ -84,7 +84,7 @@ export const QUICK_PROFILE: BenchProfile = {
   listeners: 100,
   slowMembers: 30,
   slowStalled: 3,
-  slowRate: 400,
-  slowWindowMs: 5_000,
+  slowRate: 500,
+  slowWindowMs: 4_000,
   slowRuns: 1,
 };
