@@ -3,6 +3,8 @@ import type {
   ClientToServerEvents,
   ErrorBody,
   HandshakeAuth,
+  PresenceCount,
+  PresenceDiff,
   ServerToClientEvents,
   ShutdownNotice,
 } from '@switchyard/protocol';
@@ -202,8 +204,9 @@ export class SwitchyardClient {
     socket.on('connect_error', (error) => this.#onConnectError(error));
     socket.io.on('reconnect_failed', () => this.#setState('disconnected'));
     socket.on('message:new', (message) => this.#rooms.get(message.room)?.receiveMessage(message));
-    socket.on('presence:diff', (diff) => this.#rooms.get(diff.room)?.receiveDiff(diff));
-    socket.on('presence:count', (count) => this.#rooms.get(count.room)?.receiveCount(count));
+    const presence = (event: PresenceDiff | PresenceCount) => this.#rooms.get(event.room)?.receivePresence(event);
+    socket.on('presence:diff', presence);
+    socket.on('presence:count', presence);
     socket.on('typing', (event) => this.#rooms.get(event.room)?.receiveTyping(event));
     socket.on('server:shutdown', (notice) => void (this.#shutdownNotice = notice));
     socket.on('gateway:error', (error) => this.#listeners.emit('error', fromErrorBody(error, error.event)));

@@ -67,10 +67,8 @@ export interface RoomLink {
 type Phase = 'joining' | 'joined' | 'syncing' | 'left';
 
 /** Events that arrived while the room was joining or catching up; applied once it is in sync. */
-type Pending =
-  | { kind: 'message'; message: ChatMessage }
-  | { kind: 'diff'; diff: PresenceDiff }
-  | { kind: 'count'; count: PresenceCount };
+/** Applies one held event: a message through `deliver`, presence with `notify` or not. */
+type Pending = (deliver: (message: ChatMessage) => void, notify: boolean) => void;
 
 const MAX_PENDING = 1000;
 const CATCH_UP_PAGE = 100;
@@ -117,12 +115,9 @@ export class Room {
   }
 
   /** A page of the room's members, ordered by id, in either mode; pass `nextCursor` back for the next one. */
-  async listMembers(options: MembersOptions = {}): Promise<MembersPage> {
-    this.#assertJoined('members:list');
-    const payload: { room: string; cursor?: string; limit?: number } = { room: this.name };
-    if (options.cursor !== undefined) payload.cursor = options.cursor;
-    if (options.limit !== undefined) payload.limit = options.limit;
-    return this.#link.request('members:list', payload);
+  listMembers(options: MembersOptions = {}): Promise<MembersPage> {
+    // A room left: the gateway answers NOT_IN_ROOM.
+    return this.#link.request('members:list', { ...options, room: this.name });
   }
 
   /** False once `leave()` was called (or the gateway refused to take us back after a reconnect). */
@@ -161,10 +156,7 @@ export class Room {
   /** A page of older messages, oldest first. Not delivered to `message` listeners. */
   async history(options: HistoryOptions = {}): Promise<HistoryPage> {
     this.#assertJoined('history:fetch');
-    const payload: { room: string; before?: string; limit?: number } = { room: this.name };
-    if (options.before !== undefined) payload.before = options.before;
-    if (options.limit !== undefined) payload.limit = options.limit;
-    return this.#link.request('history:fetch', payload);
+    return this.#link.request('history:fetch', { ...options, room: this.name });
   }
 
   /** Leaves the room; listeners are dropped. Leaving while offline just forgets the room (the gateway already did). */
@@ -200,13 +192,9 @@ export class Room {
       else initial.push(message);
     };
     this.#phase = 'joined';
-    this.#resetPresence(result.mode, result.members, result.memberCount, rejoin);
+    this.#present(result.mode, result.memberCount, result.members, [], true, rejoin);
     for (const message of missed) deliver(message);
-    for (const item of this.#takePending()) {
-      if (item.kind === 'message') deliver(item.message);
-      else if (item.kind === 'diff') this.#applyDiff(item.diff, rejoin);
-      else this.#applyCount(item.count, rejoin);
-    }
+    for (const held of this.#takePending()) held(deliver, rejoin);
     if (!rejoin) this.#initialMessages = initial;
   }
 
@@ -226,19 +214,13 @@ export class Room {
   /** @internal */
   receiveMessage(message: ChatMessage): void {
     if (this.#phase === 'joined') this.#deliver(message);
-    else if (this.#phase !== 'left') this.#hold({ kind: 'message', message });
+    else if (this.#phase !== 'left') this.#hold((deliver) => deliver(message));
   }
 
-  /** @internal */
-  receiveDiff(diff: PresenceDiff): void {
-    if (this.#phase === 'joined') this.#applyDiff(diff, true);
-    else if (this.#phase !== 'left') this.#hold({ kind: 'diff', diff });
-  }
-
-  /** @internal */
-  receiveCount(count: PresenceCount): void {
-    if (this.#phase === 'joined') this.#applyCount(count, true);
-    else if (this.#phase !== 'left') this.#hold({ kind: 'count', count });
+  /** @internal `presence:diff` or `presence:count`. */
+  receivePresence(event: PresenceDiff | PresenceCount): void {
+    if (this.#phase === 'joined') this.#applyPresence(event, true);
+    else if (this.#phase !== 'left') this.#hold((_, notify) => this.#applyPresence(event, notify));
   }
 
   /** @internal */
@@ -256,62 +238,46 @@ export class Room {
     return true;
   }
 
-  /** A members-mode event: every entry says where a member is now, so applying it again changes nothing. */
-  #applyDiff(diff: PresenceDiff, notify: boolean): void {
-    if (diff.full === true) {
-      this.#resetPresence('members', diff.joined, diff.count, notify);
-      return;
-    }
-    const self = this.#link.selfId();
-    const changes: PresenceChange[] = [];
-    for (const member of diff.joined) {
-      if (!this.#members.has(member.id)) changes.push({ type: 'join', room: this.name, member });
-      this.#members.set(member.id, member);
-    }
-    for (const member of diff.left) {
-      // We are in every room we hold: a leave of our own user is stale (a dropped socket's, replayed).
-      if (member.id !== self && this.#members.delete(member.id))
-        changes.push({ type: 'leave', room: this.name, member });
-    }
-    if (this.#mode === 'large') this.#members.clear(); // a diff that crossed a switch: the count is what counts
-    const before: RoomCount = { count: this.#count, mode: this.#mode };
-    this.#count = diff.count;
-    if (!notify) return;
-    if (this.#mode === 'members') for (const change of changes) this.#listeners.emit('presence', change);
-    this.#countChanged(before);
+  /** Every presence event states where members are now: applying one twice, or after a join ack that reflects it, changes nothing. */
+  #applyPresence(event: PresenceDiff | PresenceCount, notify: boolean): void {
+    if ('joined' in event) this.#present('members', event.count, event.joined, event.left, event.full === true, notify);
+    else this.#present('large', event.count, [], [], true, notify);
   }
 
-  /** A large-mode event: the count, and the first one after members mode says the list is gone. */
-  #applyCount(event: PresenceCount, notify: boolean): void {
-    const before: RoomCount = { count: this.#count, mode: this.#mode };
-    this.#mode = 'large';
-    this.#members.clear();
-    this.#count = event.count;
-    if (notify) this.#countChanged(before);
-  }
-
-  /** Replaces the presence (a join ack, a full diff); with `notify`, listed members' changes go out as presence changes. */
-  #resetPresence(mode: PresenceMode, members: readonly Member[], count: number, notify: boolean): void {
+  /**
+   * The room's presence from now on: a members-mode list (replacing the one held, with `reset`) or
+   * a large room's count. With `notify`, listed members' arrivals and departures go to `presence`
+   * listeners (not across a mode switch: the whole list appears or goes, which `count` says).
+   */
+  #present(
+    mode: PresenceMode,
+    count: number,
+    joined: readonly Member[],
+    left: readonly Member[],
+    reset: boolean,
+    notify: boolean,
+  ): void {
     const before = this.#members;
-    const was: RoomCount = { count: this.#count, mode: this.#mode };
-    this.#members = new Map(mode === 'members' ? members.map((member) => [member.id, member]) : []);
+    const after = new Map(reset || mode === 'large' ? [] : before);
+    const self = this.#link.selfId();
+    if (mode === 'members') for (const member of joined) after.set(member.id, member);
+    // We are in every room we hold: a leave of our own user is stale (a dropped socket's, replayed).
+    for (const member of left) if (member.id !== self) after.delete(member.id);
+    const changed = notify && (mode !== this.#mode || count !== this.#count);
+    if (notify && mode === this.#mode && mode === 'members') {
+      this.#announce('join', after, before);
+      this.#announce('leave', before, after);
+    }
+    this.#members = after;
     this.#mode = mode;
     this.#count = count;
-    if (!notify) return;
-    // Across a mode switch the list appears or disappears whole: `count` says so, not one change per member.
-    if (was.mode === 'members' && mode === 'members') {
-      const next = this.#members;
-      for (const [id, member] of next)
-        if (!before.has(id)) this.#listeners.emit('presence', { type: 'join', room: this.name, member });
-      for (const [id, member] of before)
-        if (!next.has(id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
-    }
-    this.#countChanged(was);
+    if (changed) this.#listeners.emit('count', { count, mode });
   }
 
-  #countChanged(before: RoomCount): void {
-    if (before.count !== this.#count || before.mode !== this.#mode)
-      this.#listeners.emit('count', { count: this.#count, mode: this.#mode });
+  /** A `type` presence change for each member of `from` that `to` lacks. */
+  #announce(type: PresenceChange['type'], from: Map<string, Member>, to: Map<string, Member>): void {
+    for (const [id, member] of from)
+      if (!to.has(id)) this.#listeners.emit('presence', { type, room: this.name, member });
   }
 
   #hold(item: Pending): void {
