@@ -13,7 +13,7 @@ import { SCENARIOS } from './scenarios/index.js';
 import type { Scenario, ScenarioContext, ScenarioReport } from './scenarios/types.js';
 
 /** A quick run that takes this long is hung, not slow: stop it rather than hold CI. */
-const QUICK_DEADLINE_MS = 240_000;
+const QUICK_DEADLINE_MS = 360_000;
 
 function describeSizes(profile: BenchProfile): string {
   return [
@@ -26,6 +26,9 @@ function describeSizes(profile: BenchProfile): string {
     `echo ${profile.echoClients} clients × ${profile.echoWindow} in flight`,
     `SSE ${profile.sseSubscribers} subscribers`,
     `peers ${profile.peerMembersPerNode * 2} members over 2 nodes`,
+    `join ${profile.joinSizes.join(' / ')} members`,
+    `listeners ${profile.listeners}`,
+    `slow readers ${profile.slowStalled} of ${profile.slowMembers} at ${profile.slowRate} msg/s for ${profile.slowWindowMs} ms`,
   ].join('; ');
 }
 

@@ -18,11 +18,19 @@ export interface BenchProfile {
   echoWindow: number;
   /** SSE subscribers (and as many WebSocket clients) in the SSE scenario. */
   sseSubscribers: number;
-  /**
-   * Runs of the SSE scenario: fewer than the others because joining thousands of WebSocket members to one
-   * gateway room takes minutes (every join fetches the room's presence).
-   */
+  /** Runs of the SSE scenario (at most `runs`). */
   sseRuns: number;
+  /** Room sizes of the join scenario: WebSocket members connected, then joined to one room. */
+  joinSizes: number[];
+  /** Listeners in one room in the listeners scenario (SSE, and as many WebSocket members). */
+  listeners: number;
+  /** The slow-readers scenario: members, how many of them stop reading, 4 KB messages per second, window. */
+  slowMembers: number;
+  slowStalled: number;
+  slowRate: number;
+  slowWindowMs: number;
+  /** Runs of the slow-readers scenario (at most `runs`): its window is long. */
+  slowRuns: number;
   /** Clients per node in the multi-node (peers) scenario. */
   peerMembersPerNode: number;
 }
@@ -43,8 +51,15 @@ export const FULL_PROFILE: BenchProfile = {
   echoClients: 50,
   echoWindow: 4,
   sseSubscribers: 2_000,
-  sseRuns: 1,
+  sseRuns: 3,
   peerMembersPerNode: 500,
+  joinSizes: [2_000, 10_000],
+  listeners: 10_000,
+  slowMembers: 1_000,
+  slowStalled: 100,
+  slowRate: 60,
+  slowWindowMs: 40_000,
+  slowRuns: 1,
 };
 
 export const QUICK_PROFILE: BenchProfile = {
@@ -65,4 +80,11 @@ export const QUICK_PROFILE: BenchProfile = {
   sseSubscribers: 20,
   sseRuns: 1,
   peerMembersPerNode: 10,
+  joinSizes: [200],
+  listeners: 100,
+  slowMembers: 30,
+  slowStalled: 3,
+  slowRate: 500,
+  slowWindowMs: 4_000,
+  slowRuns: 1,
 };

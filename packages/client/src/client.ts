@@ -3,6 +3,8 @@ import type {
   ClientToServerEvents,
   ErrorBody,
   HandshakeAuth,
+  PresenceCount,
+  PresenceDiff,
   ServerToClientEvents,
   ShutdownNotice,
 } from '@switchyard/protocol';
@@ -89,6 +91,7 @@ export class SwitchyardClient {
       forget: (room) => {
         if (this.#rooms.get(room.name) === room) this.#rooms.delete(room.name);
       },
+      selfId: () => this.#selfId,
       typingIntervalMs: options.typingIntervalMs ?? 2_000,
       catchUpPages: options.catchUpPages ?? 20,
     };
@@ -201,15 +204,14 @@ export class SwitchyardClient {
     socket.on('connect_error', (error) => this.#onConnectError(error));
     socket.io.on('reconnect_failed', () => this.#setState('disconnected'));
     socket.on('message:new', (message) => this.#rooms.get(message.room)?.receiveMessage(message));
-    socket.on('presence:join', (event) => this.#rooms.get(event.room)?.receivePresence('join', event));
-    socket.on('presence:leave', (event) => {
-      // We are in every room we hold, so our own leave is stale: a recovered session gets the one
-      // the gateway sent when this socket dropped replayed, and must not drop us from `members`.
-      if (event.member.id !== this.#selfId) this.#rooms.get(event.room)?.receivePresence('leave', event);
-    });
+    const presence = (event: PresenceDiff | PresenceCount) => this.#rooms.get(event.room)?.receivePresence(event);
+    socket.on('presence:diff', presence);
+    socket.on('presence:count', presence);
     socket.on('typing', (event) => this.#rooms.get(event.room)?.receiveTyping(event));
     socket.on('server:shutdown', (notice) => void (this.#shutdownNotice = notice));
     socket.on('gateway:error', (error) => this.#listeners.emit('error', fromErrorBody(error, error.event)));
+    // The gateway closes the transport next (SLOW_CONSUMER): socket.io-client reconnects and the session resumes.
+    socket.on('server:disconnect', (notice) => this.#listeners.emit('error', fromErrorBody(notice)));
   }
 
   async #onConnect(): Promise<void> {

@@ -6,7 +6,22 @@ export {
   type SwitchyardSocket,
   type Transport,
 } from './client.js';
-export { Room, type RoomEvents, type PresenceChange, type HistoryOptions } from './room.js';
+export {
+  Room,
+  type RoomEvents,
+  type RoomCount,
+  type PresenceChange,
+  type HistoryOptions,
+  type MembersOptions,
+} from './room.js';
 export { SwitchyardClientError, isClientError } from './errors.js';
 export type { ConnectionState, StateListener } from './connection-state.js';
-export type { ChatMessage, Member, HistoryPage, TypingEvent, ErrorCode } from '@switchyard/protocol';
+export type {
+  ChatMessage,
+  Member,
+  MembersPage,
+  HistoryPage,
+  PresenceMode,
+  TypingEvent,
+  ErrorCode,
+} from '@switchyard/protocol';

@@ -1,4 +1,14 @@
-import type { ChatMessage, HistoryPage, Member, PresenceEvent, TypingEvent } from '@switchyard/protocol';
+import type {
+  ChatMessage,
+  HistoryPage,
+  Member,
+  MembersPage,
+  PresenceCount,
+  PresenceDiff,
+  PresenceEvent,
+  PresenceMode,
+  TypingEvent,
+} from '@switchyard/protocol';
 import { SwitchyardClientError, isClientError } from './errors.js';
 import { collectMissed } from './internal/catch-up.js';
 import { randomId } from './internal/ids.js';
@@ -11,12 +21,28 @@ export interface PresenceChange extends PresenceEvent {
   type: 'join' | 'leave';
 }
 
+/** The room's size, and whether it is listed (`members`) or only counted (`large`). */
+export interface RoomCount {
+  count: number;
+  mode: PresenceMode;
+}
+
 export interface RoomEvents {
   /** Every message of the room once, in order: live ones, your own (from the send ack), and those missed while reconnecting. */
   message: (message: ChatMessage) => void;
+  /** Someone arrived or left (members mode only: a large room reports its count). */
   presence: (change: PresenceChange) => void;
+  /** The member count or the mode changed. When the mode changed, read `members` again. */
+  count: (count: RoomCount) => void;
   /** Someone else is typing. The gateway sends these volatile: they may be dropped, never retried. */
   typing: (event: TypingEvent) => void;
+}
+
+export interface MembersOptions {
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size, 1-500; the gateway's default (100) when omitted. */
+  limit?: number;
 }
 
 export interface HistoryOptions {
@@ -32,6 +58,8 @@ export interface RoomLink {
   request: Requester;
   emitTyping(room: string): void;
   forget(room: Room): void;
+  /** Our own user id, when known: a leave of our own user in a room we are in is stale. */
+  selfId(): string | undefined;
   readonly typingIntervalMs: number;
   readonly catchUpPages: number;
 }
@@ -39,7 +67,8 @@ export interface RoomLink {
 type Phase = 'joining' | 'joined' | 'syncing' | 'left';
 
 /** Events that arrived while the room was joining or catching up; applied once it is in sync. */
-type Pending = { kind: 'message'; message: ChatMessage } | { kind: 'presence'; change: PresenceChange };
+/** Applies one held event: a message through `deliver`, presence with `notify` or not. */
+type Pending = (deliver: (message: ChatMessage) => void, notify: boolean) => void;
 
 const MAX_PENDING = 1000;
 const CATCH_UP_PAGE = 100;
@@ -50,6 +79,8 @@ export class Room {
   readonly #link: RoomLink;
   readonly #listeners = new Listeners<RoomEvents>();
   #members = new Map<string, Member>();
+  #mode: PresenceMode = 'members';
+  #count = 0;
   readonly #seen = new SeenIds();
   #initialMessages: readonly ChatMessage[] = [];
   #pending: Pending[] = [];
@@ -68,9 +99,25 @@ export class Room {
     return this.#initialMessages;
   }
 
-  /** Who is in the room now. */
+  /** Who is in the room now. Empty in a large room (`mode: 'large'`): page through `listMembers()` instead. */
   get members(): readonly Member[] {
     return [...this.#members.values()];
+  }
+
+  /** How many distinct members the room has now, in either mode. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** `members`: the room lists its members (`members`, `presence` events); `large`: it only counts them. */
+  get mode(): PresenceMode {
+    return this.#mode;
+  }
+
+  /** A page of the room's members, ordered by id, in either mode; pass `nextCursor` back for the next one. */
+  listMembers(options: MembersOptions = {}): Promise<MembersPage> {
+    // A room left: the gateway answers NOT_IN_ROOM.
+    return this.#link.request('members:list', { ...options, room: this.name });
   }
 
   /** False once `leave()` was called (or the gateway refused to take us back after a reconnect). */
@@ -109,10 +156,7 @@ export class Room {
   /** A page of older messages, oldest first. Not delivered to `message` listeners. */
   async history(options: HistoryOptions = {}): Promise<HistoryPage> {
     this.#assertJoined('history:fetch');
-    const payload: { room: string; before?: string; limit?: number } = { room: this.name };
-    if (options.before !== undefined) payload.before = options.before;
-    if (options.limit !== undefined) payload.limit = options.limit;
-    return this.#link.request('history:fetch', payload);
+    return this.#link.request('history:fetch', { ...options, room: this.name });
   }
 
   /** Leaves the room; listeners are dropped. Leaving while offline just forgets the room (the gateway already did). */
@@ -148,12 +192,9 @@ export class Room {
       else initial.push(message);
     };
     this.#phase = 'joined';
-    this.#resetMembers(result.members, rejoin);
+    this.#present(result.mode, result.memberCount, result.members, [], true, rejoin);
     for (const message of missed) deliver(message);
-    for (const item of this.#takePending()) {
-      if (item.kind === 'message') deliver(item.message);
-      else this.#applyPresence(item.change, rejoin);
-    }
+    for (const held of this.#takePending()) held(deliver, rejoin);
     if (!rejoin) this.#initialMessages = initial;
   }
 
@@ -173,14 +214,13 @@ export class Room {
   /** @internal */
   receiveMessage(message: ChatMessage): void {
     if (this.#phase === 'joined') this.#deliver(message);
-    else if (this.#phase !== 'left') this.#hold({ kind: 'message', message });
+    else if (this.#phase !== 'left') this.#hold((deliver) => deliver(message));
   }
 
-  /** @internal */
-  receivePresence(type: PresenceChange['type'], event: PresenceEvent): void {
-    const change: PresenceChange = { type, room: event.room, member: event.member };
-    if (this.#phase === 'joined') this.#applyPresence(change, true);
-    else if (this.#phase !== 'left') this.#hold({ kind: 'presence', change });
+  /** @internal `presence:diff` or `presence:count`. */
+  receivePresence(event: PresenceDiff | PresenceCount): void {
+    if (this.#phase === 'joined') this.#applyPresence(event, true);
+    else if (this.#phase !== 'left') this.#hold((_, notify) => this.#applyPresence(event, notify));
   }
 
   /** @internal */
@@ -198,22 +238,46 @@ export class Room {
     return true;
   }
 
-  #applyPresence(change: PresenceChange, notify: boolean): void {
-    const known = this.#members.has(change.member.id);
-    if (change.type === 'join') this.#members.set(change.member.id, change.member);
-    else this.#members.delete(change.member.id);
-    if (notify && known !== (change.type === 'join')) this.#listeners.emit('presence', change);
+  /** Every presence event states where members are now: applying one twice, or after a join ack that reflects it, changes nothing. */
+  #applyPresence(event: PresenceDiff | PresenceCount, notify: boolean): void {
+    if ('joined' in event) this.#present('members', event.count, event.joined, event.left, event.full === true, notify);
+    else this.#present('large', event.count, [], [], true, notify);
   }
 
-  /** Replaces the member list; with `notify`, the difference goes out as presence changes. */
-  #resetMembers(members: readonly Member[], notify: boolean): void {
+  /**
+   * The room's presence from now on: a members-mode list (replacing the one held, with `reset`) or
+   * a large room's count. With `notify`, listed members' arrivals and departures go to `presence`
+   * listeners (not across a mode switch: the whole list appears or goes, which `count` says).
+   */
+  #present(
+    mode: PresenceMode,
+    count: number,
+    joined: readonly Member[],
+    left: readonly Member[],
+    reset: boolean,
+    notify: boolean,
+  ): void {
     const before = this.#members;
-    const next = (this.#members = new Map(members.map((member) => [member.id, member])));
-    if (!notify) return;
-    for (const [id, member] of before)
-      if (!next.has(id)) this.#listeners.emit('presence', { type: 'leave', room: this.name, member });
-    for (const [id, member] of next)
-      if (!before.has(id)) this.#listeners.emit('presence', { type: 'join', room: this.name, member });
+    const after = new Map(reset || mode === 'large' ? [] : before);
+    const self = this.#link.selfId();
+    if (mode === 'members') for (const member of joined) after.set(member.id, member);
+    // We are in every room we hold: a leave of our own user is stale (a dropped socket's, replayed).
+    for (const member of left) if (member.id !== self) after.delete(member.id);
+    const changed = notify && (mode !== this.#mode || count !== this.#count);
+    if (notify && mode === this.#mode && mode === 'members') {
+      this.#announce('join', after, before);
+      this.#announce('leave', before, after);
+    }
+    this.#members = after;
+    this.#mode = mode;
+    this.#count = count;
+    if (changed) this.#listeners.emit('count', { count, mode });
+  }
+
+  /** A `type` presence change for each member of `from` that `to` lacks. */
+  #announce(type: PresenceChange['type'], from: Map<string, Member>, to: Map<string, Member>): void {
+    for (const [id, member] of from)
+      if (!to.has(id)) this.#listeners.emit('presence', { type, room: this.name, member });
   }
 
   #hold(item: Pending): void {

@@ -2,6 +2,7 @@ import {
   type ChatMessage,
   createSseParser,
   type ErrorCode,
+  type Member,
   SSE_EVENTS,
   type SseEventName,
   type SseEvents,
@@ -10,7 +11,7 @@ import {
 } from '@switchyard/protocol';
 import { fromErrorBody, SwitchyardClientError } from './errors.js';
 import { Listeners } from './internal/listeners.js';
-import type { PresenceChange } from './room.js';
+import type { PresenceChange, RoomCount } from './room.js';
 
 /*
  * A receive-only subscription to a room over Server-Sent Events (`GET /v1/rooms/:room/events`):
@@ -29,7 +30,12 @@ export type SubscriptionGap = SseGap;
 export interface SubscriptionEvents {
   /** Every message of the room, in order, once — across reconnects. */
   message: (message: ChatMessage) => void;
+  /** The whole member list: when the stream opens (members mode), and when a large room becomes small again. */
+  members: (members: Member[]) => void;
+  /** Someone arrived or left (members mode). */
   presence: (change: PresenceChange) => void;
+  /** The member count, and whether the room is listed (`members`) or only counted (`large`). */
+  count: (count: RoomCount) => void;
   /** Only with `{ typing: true }`. */
   typing: (event: TypingEvent) => void;
   gap: (gap: SubscriptionGap) => void;
@@ -251,12 +257,17 @@ class SseSubscription implements Subscription {
       case 'message:new':
         this.#lastEventId = id ?? (payload as ChatMessage).id;
         return this.#listeners.emit('message', payload as ChatMessage);
-      case 'presence:join':
-      case 'presence:leave':
-        return this.#listeners.emit('presence', {
-          ...(payload as SseEvents['presence:join']),
-          type: name === 'presence:join' ? 'join' : 'leave',
-        });
+      case 'presence:diff': {
+        const diff = payload as SseEvents['presence:diff'];
+        if (diff.full === true) this.#listeners.emit('members', diff.joined);
+        else {
+          for (const member of diff.left) this.#listeners.emit('presence', { type: 'leave', room: diff.room, member });
+          for (const member of diff.joined) this.#listeners.emit('presence', { type: 'join', room: diff.room, member });
+        }
+        return this.#listeners.emit('count', { count: diff.count, mode: 'members' });
+      }
+      case 'presence:count':
+        return this.#listeners.emit('count', { count: (payload as SseEvents['presence:count']).count, mode: 'large' });
       case 'typing':
         return this.#listeners.emit('typing', payload as TypingEvent);
       case 'gap':

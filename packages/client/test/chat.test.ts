@@ -9,6 +9,7 @@ beforeAll(async () => {
     MAX_ROOMS_PER_SOCKET: '3',
     RATE_LIMIT_BURST: '200',
     RATE_LIMIT_PER_SECOND: '200',
+    PRESENCE_INTERVAL_MS: '20',
   });
 });
 afterAll(() => gateway.close());
@@ -48,18 +49,26 @@ describe.each(['polling', 'websocket'] as const)('chat over %s', (transport) => 
     const changes: PresenceChange[] = [];
     alice.on('presence', (change) => changes.push(change));
     expect(alice.members.map((member) => member.name)).toEqual(['alice']);
+    expect(alice).toMatchObject({ count: 1, mode: 'members' });
 
     const bobClient = pool.client(gateway.url, { name: 'bob' });
     const bob = await bobClient.join(name);
     expect(bob.members.map((member) => member.name).sort()).toEqual(['alice', 'bob']);
+    expect(bob.count).toBe(2);
     await waitFor('presence join', () => changes.length === 1);
     expect(changes[0]).toMatchObject({ type: 'join', room: name, member: { name: 'bob' } });
     expect(alice.members.map((member) => member.name).sort()).toEqual(['alice', 'bob']);
+    expect(alice.count).toBe(2);
+    const page = await alice.listMembers({ limit: 1 });
+    expect(page).toMatchObject({ room: name, mode: 'members', count: 2 });
+    expect(page.members).toHaveLength(1);
+    expect((await alice.listMembers({ cursor: page.nextCursor })).members).toHaveLength(1);
 
     await bob.leave();
     await waitFor('presence leave', () => changes.length === 2);
     expect(changes[1]).toMatchObject({ type: 'leave', room: name, member: { name: 'bob' } });
     expect(alice.members.map((member) => member.name)).toEqual(['alice']);
+    expect(alice.count).toBe(1);
     expect(bobClient.room(name)).toBeUndefined();
   });
 
@@ -70,6 +79,8 @@ describe.each(['polling', 'websocket'] as const)('chat over %s', (transport) => 
     alice.on('presence', (change) => change.type === 'leave' && leaves.push(change));
     const bobClient = pool.client(gateway.url, { name: 'bob' });
     await bobClient.join(name);
+    // Once alice knows bob is here (a join and a leave within one presence interval are no news at all).
+    await waitFor('bob listed', () => alice.members.length === 2);
     bobClient.close();
     await waitFor('presence leave after close', () => leaves.length === 1);
     expect(leaves[0]?.member.name).toBe('bob');

@@ -191,6 +191,8 @@ describe('a recovered session cut off mid-request (WebSocket, through a proxy)',
       const bobPresence = presenceLog(bob);
       const received = collect(alice);
       const seenByBob = collect(bob);
+      // A session is recoverable from the last broadcast it received (socket.io's offset): bob's arrival is one.
+      await waitFor('alice to see bob', () => alice.members.length === 2);
       const sendAttempts: string[] = [];
       aliceClient.socket.onAnyOutgoing((event: string, payload: { clientMessageId?: string }) => {
         if (event === 'message:send' && payload.clientMessageId !== undefined)

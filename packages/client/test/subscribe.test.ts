@@ -1,9 +1,9 @@
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChatMessage } from '@switchyard/protocol';
+import type { ChatMessage, Member } from '@switchyard/protocol';
 import { createClient, type SwitchyardClientError } from '../src/index.js';
 import { subscribe, type Subscription, type SubscriptionGap } from '../src/subscribe.js';
-import type { PresenceChange } from '../src/room.js';
+import type { PresenceChange, RoomCount } from '../src/room.js';
 import { type StartedGateway, startGateway, startTcpProxy, type TcpProxy, waitFor } from '@switchyard/testkit';
 
 /*
@@ -40,7 +40,10 @@ async function publish(url: string, room: string, text: string): Promise<ChatMes
   return (await response.json()) as ChatMessage;
 }
 
-function record<T>(subscription: Subscription, event: 'message' | 'presence' | 'gap' | 'error'): T[] {
+function record<T>(
+  subscription: Subscription,
+  event: 'message' | 'presence' | 'members' | 'count' | 'gap' | 'error',
+): T[] {
   const seen: T[] = [];
   subscription.on(event, ((value: T) => seen.push(value)) as never);
   return seen;
@@ -64,13 +67,19 @@ describe('subscribe()', () => {
     const subscription = track(subscribe(url, 'lobby'));
     const messages = record<ChatMessage>(subscription, 'message');
     const presence = record<PresenceChange>(subscription, 'presence');
+    const members = record<Member[]>(subscription, 'members');
+    const counts = record<RoomCount>(subscription, 'count');
     await opened(subscription);
+    // The room as it was when the stream opened: nobody.
+    await waitFor('the first list', () => members.length === 1);
+    expect(members[0]).toEqual([]);
 
     const client = createClient(url, { name: 'Ada', userId: 'ada' });
     cleanups.push(() => client.close());
     await client.join('lobby');
     await waitFor('presence', () => presence.length === 1);
     expect(presence[0]).toEqual({ type: 'join', room: 'lobby', member: { id: 'ada', name: 'Ada' } });
+    expect(counts.at(-1)).toEqual({ count: 1, mode: 'members' });
 
     const message = await publish(url, 'lobby', 'hello');
     await waitFor('the message', () => messages.length === 1);

@@ -15,7 +15,10 @@ sessionStorage.setItem('switchyard.userId', userId);
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
 
 let client;
-/** room name → { room, messages: ChatMessage[], typing: Map<memberId, {name, timer}>, unread, hasOlder } */
+/**
+ * room name → { room, messages: ChatMessage[], typing: Map<memberId, {name, timer}>, unread, hasOlder,
+ * listed: Member[] | undefined, nextCursor } — `listed` holds the pages of a large room's members read so far.
+ */
 const rooms = new Map();
 let active;
 
@@ -49,7 +52,28 @@ $('message-form').addEventListener('submit', async (event) => {
   }
 });
 
-$('message-input').addEventListener('input', () => active && rooms.get(active)?.room.typing());
+// A large room delivers no typing indicators: nobody could read thousands of them.
+$('message-input').addEventListener('input', () => {
+  const room = active && rooms.get(active)?.room;
+  if (room && room.mode === 'members') room.typing();
+});
+
+$('list-members').addEventListener('click', () => listMembers(true));
+$('more-members').addEventListener('click', () => listMembers(false));
+
+/** A large room's members, a page at a time (the SDK's `listMembers`, ordered by id). */
+async function listMembers(fromStart) {
+  const entry = rooms.get(active);
+  if (!entry || entry.room.mode !== 'large') return;
+  try {
+    const page = await entry.room.listMembers({ limit: 100, cursor: fromStart ? undefined : entry.nextCursor });
+    entry.listed = fromStart ? page.members : [...(entry.listed ?? []), ...page.members];
+    entry.nextCursor = page.nextCursor;
+    render();
+  } catch (error) {
+    showError(error);
+  }
+}
 
 $('load-older').addEventListener('click', async () => {
   const entry = rooms.get(active);
@@ -90,6 +114,8 @@ async function join(name) {
       typing: new Map(),
       unread: 0,
       hasOlder: room.initialMessages.length >= 50,
+      listed: undefined,
+      nextCursor: undefined,
     };
     rooms.set(name, entry);
     room.on('message', (message) => {
@@ -102,6 +128,11 @@ async function join(name) {
       render();
     });
     room.on('presence', render);
+    room.on('count', ({ mode }) => {
+      // A new mode: the list the page read for the old one no longer applies.
+      if (mode === 'members') entry.listed = entry.nextCursor = undefined;
+      render();
+    });
     room.on('typing', ({ member }) => {
       clearTimeout(entry.typing.get(member.id)?.timer);
       entry.typing.set(member.id, {
@@ -148,9 +179,13 @@ function render() {
   $('room-title').textContent = entry ? `#${active}` : 'Join a room';
   $('message-form').hidden = !entry;
   $('load-older').hidden = !entry?.hasOlder;
+  const large = entry?.room.mode === 'large';
+  $('member-count').textContent = entry ? `(${entry.room.count.toLocaleString()})` : '';
+  $('large-room').hidden = !large;
+  $('more-members').hidden = !large || entry?.nextCursor === undefined;
   replaceChildren(
     $('members'),
-    (entry?.room.members ?? []).map((member) => {
+    ((large ? entry.listed : entry?.room.members) ?? []).map((member) => {
       const item = el('li', { 'data-testid': 'member', 'data-member-id': member.id }, member.name);
       if (member.id === userId) item.append(' (you)');
       return item;

@@ -144,6 +144,30 @@ const EnvSchema = Type.Object({
     default: 1000,
     description: 'an integer 1-1000000 (events queued per SSE stream before it is closed as too slow)',
   }),
+  LARGE_ROOM_THRESHOLD: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 250,
+    description: 'an integer 1-1000000 (members above which a room gets counts instead of member lists)',
+  }),
+  PRESENCE_INTERVAL_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60_000,
+    default: 250,
+    description: 'an integer 10-60000 (milliseconds over which joins and leaves are coalesced into one event)',
+  }),
+  SOCKET_BUFFER_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 256 * 1024 * 1024,
+    default: 1024 * 1024,
+    description: 'an integer 1024-268435456 (bytes queued per socket before it is closed as too slow)',
+  }),
+  SOCKET_BUFFER_PACKETS: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 1000,
+    description: 'an integer 1-1000000 (packets queued per socket before it is closed as too slow)',
+  }),
   PRIVATE_ROOM_PREFIX: Type.String({
     pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$',
     default: 'private:',
@@ -242,6 +266,10 @@ export interface GatewayConfig {
   readonly publish: PublishConfig;
   /** Rooms named `<prefix><userId>` or `<prefix><userId>:...` are only for that user. */
   readonly privateRoomPrefix: string;
+  /** Presence: member lists or counts, coalesced per interval. */
+  readonly presence: PresenceConfig;
+  /** What may wait to be written to one socket before it is closed with SLOW_CONSUMER. */
+  readonly socketBuffer: { readonly bytes: number; readonly packets: number };
   /** This node's name: suffix of its Engine.IO session ids (sticky routing) and in its logs. */
   readonly nodeId: string;
   /** Connection state recovery window; 0 = off. */
@@ -260,6 +288,12 @@ export interface SseConfig {
   readonly maxStreamsPerClient: number;
   readonly bufferBytes: number;
   readonly bufferEvents: number;
+}
+
+export interface PresenceConfig {
+  /** A room with more distinct members than this is large: counts, not member lists. */
+  readonly largeRoomThreshold: number;
+  readonly intervalMs: number;
 }
 
 export interface PublishConfig {
@@ -476,6 +510,8 @@ function toConfig(env: Env): GatewayConfig {
       rateLimit: { max: env.PUBLISH_RATE_LIMIT_MAX, windowMs: env.PUBLISH_RATE_LIMIT_WINDOW_MS },
     },
     privateRoomPrefix: env.PRIVATE_ROOM_PREFIX,
+    presence: { largeRoomThreshold: env.LARGE_ROOM_THRESHOLD, intervalMs: env.PRESENCE_INTERVAL_MS },
+    socketBuffer: { bytes: env.SOCKET_BUFFER_BYTES, packets: env.SOCKET_BUFFER_PACKETS },
     nodeId: env.NODE_ID ?? defaultNodeId(),
     // On by default where a client may come back to another node (MongoDB mode).
     maxDisconnectionDurationMs:

@@ -23,7 +23,6 @@ import { metricsPlugin } from './metrics/plugin.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics/registry.js';
 import { presencePlugin } from './presence/plugin.js';
 import { Presence } from './presence/presence.js';
-import { PresenceRegistry } from './presence/registry.js';
 import { createRoomAccess } from './rooms/access.js';
 import { createRoomEvents, type RoomEvents } from './rooms/room-events.js';
 import { RoomService } from './rooms/service.js';
@@ -64,6 +63,8 @@ export interface Gateway {
   readonly rooms: RoomService;
   /** Emits room events to sockets and SSE streams on every node (`message:new` of a message stored elsewhere, say). */
   readonly roomEvents: RoomEvents;
+  /** Who is in which room; `flush()` runs the presence interval's work at once. */
+  readonly presence: Presence;
   /** True from the moment draining starts. */
   readonly draining: boolean;
   /** Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. */
@@ -97,7 +98,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const roomsLog = componentLogger(log, 'rooms');
   const roomEvents = createRoomEvents({ io, deliveries: localDeliveryHookOf(adapter), metrics, log: roomsLog });
   const presenceLog = componentLogger(log, 'presence');
-  const presence = new Presence({ io, registry: new PresenceRegistry(), roomEvents, log: presenceLog });
+  const presence = new Presence({
+    config: config.presence,
+    roomEvents,
+    clustered: nodes !== undefined,
+    log: presenceLog,
+  });
   const rooms = new RoomService({
     store,
     roomEvents,
@@ -125,7 +131,6 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   await app.register(presencePlugin, {
     io,
     presence,
-    roomEvents,
     nodes,
     recovery: config.maxDisconnectionDurationMs > 0,
     metrics,
@@ -160,6 +165,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     log,
     rooms,
     roomEvents,
+    presence,
     get draining() {
       return lifecycle.draining;
     },

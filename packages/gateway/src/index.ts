@@ -12,6 +12,7 @@ export {
   type GatewayConfig,
   type LogLevel,
   type MongoConfig,
+  type PresenceConfig,
   defaultNodeId,
   type TransportName,
 } from './config.js';
@@ -26,10 +27,8 @@ export { roomChannel, roomOfChannel } from './rooms/channel.js';
 export type { RoomEventListener, RoomEventOptions, RoomEvents } from './rooms/room-events.js';
 export type { SseConfig, PublishConfig } from './config.js';
 export { roomPresence, type RoomPresence } from './presence/inspect.js';
-export { PresenceRegistry } from './presence/registry.js';
-export { clusterPresence, type ClusterPresence } from './presence/cluster.js';
-export { MAX_JOIN_ACK_MEMBERS, RoomService, type Poster, type PostInput, type HistoryQuery } from './rooms/service.js';
-export { Presence } from './presence/presence.js';
+export { RoomService, type Poster, type PostInput, type HistoryQuery, type MembersQuery } from './rooms/service.js';
+export { Presence, type PresenceState, type PresenceView } from './presence/presence.js';
 export {
   hasLocalDeliveryHook,
   type DeliveredPacket,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Ack, ChatMessage, HistoryPage, JoinRoomResult, SendMessageResult } from '@switchyard/protocol';
+import type { Gateway } from '../src/index.js';
 import {
   closeAll,
   connect,
@@ -15,6 +16,17 @@ import {
 } from '@switchyard/testkit';
 
 afterEach(closeAll);
+
+/** Presence events come quickly, so the tests wait little. */
+const quickPresence = { PRESENCE_INTERVAL_MS: '20' };
+/** Presence events only when a test says so (`flushed`): what one interval folds together is then exact. */
+const manualPresence = { PRESENCE_INTERVAL_MS: '60000' };
+
+/** Runs the presence interval now, and waits until its events reached `socket` (a round trip after them). */
+async function flushed(gateway: Gateway, socket: TestSocket): Promise<void> {
+  gateway.presence.flush();
+  await roundTrip(socket, 'lobby');
+}
 
 type Ok<T> = Extract<Ack<T & object>, { ok: true }>;
 
@@ -71,7 +83,7 @@ describe.each(TRANSPORTS)('chat rooms over %s', (transport) => {
   });
 
   it('acks a join with the members and the latest messages, oldest first', async () => {
-    const { url } = await startGateway();
+    const { url } = await startGateway(quickPresence);
     const alice = await as(url, 'alice', 'u-alice');
     await join(alice, 'lobby');
     const first = await sendText(alice, 'lobby', 'one');
@@ -80,6 +92,8 @@ describe.each(TRANSPORTS)('chat rooms over %s', (transport) => {
     const bob = await as(url, 'bob', 'u-bob');
     const ack = await join(bob, 'lobby');
     expect(ack.room).toBe('lobby');
+    expect(ack.mode).toBe('members');
+    expect(ack.memberCount).toBe(2);
     expect(ack.messages).toEqual([first, second]);
     expect(ack.members.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
       { id: 'u-alice', name: 'alice' },
@@ -87,59 +101,80 @@ describe.each(TRANSPORTS)('chat rooms over %s', (transport) => {
     ]);
   });
 
-  it('announces presence:join to the others when a user joins, and presence:leave when they leave', async () => {
-    const { url } = await startGateway();
+  it('tells the room who joined and who left in one presence:diff per interval', async () => {
+    const { url, gateway } = await startGateway(manualPresence);
     const alice = await as(url, 'alice', 'u-alice');
+    const diffs = recordEvents(alice, 'presence:diff');
     await join(alice, 'lobby');
+    await flushed(gateway, alice);
+    // The joiner's own arrival comes back to it too: every event says where members are now.
+    expect(diffs).toEqual([{ room: 'lobby', joined: [{ id: 'u-alice', name: 'alice' }], left: [], count: 1 }]);
+
     const bob = await as(url, 'bob', 'u-bob');
+    const carol = await as(url, 'carol', 'u-carol');
+    const ack = await join(bob, 'lobby');
+    expect(ack.members.map((m) => m.id).sort()).toEqual(['u-alice', 'u-bob']);
+    await join(carol, 'lobby');
+    await flushed(gateway, alice);
+    expect(diffs).toHaveLength(2);
+    expect(diffs[1]?.joined.map((m) => m.id).sort()).toEqual(['u-bob', 'u-carol']);
+    expect(diffs[1]).toMatchObject({ left: [], count: 3 });
 
-    const joined = nextEvent(alice, 'presence:join');
-    const bobSeesHimself = recordEvents(bob, 'presence:join');
-    await join(bob, 'lobby');
-    expect(await joined).toEqual({ room: 'lobby', member: { id: 'u-bob', name: 'bob' } });
-
-    const left = nextEvent(alice, 'presence:leave');
     expect(await request(bob, 'room:leave', { room: 'lobby' })).toEqual({ ok: true, room: 'lobby' });
-    expect(await left).toEqual({ room: 'lobby', member: { id: 'u-bob', name: 'bob' } });
-    await roundTrip(alice, 'lobby');
-    expect(bobSeesHimself).toEqual([]);
+    carol.disconnect();
+    await waitFor('carol gone', () => gateway.presence.view('lobby').count === 1);
+    await flushed(gateway, alice);
+    expect(diffs).toHaveLength(3);
+    expect(diffs[2]?.left.map((m) => m.id).sort()).toEqual(['u-bob', 'u-carol']);
+    expect(diffs[2]).toMatchObject({ joined: [], count: 1 });
   });
 
-  it('announces presence:leave when a member disconnects', async () => {
-    const { url } = await startGateway();
+  it('never says a member left who left and came back within one interval', async () => {
+    const { url, gateway } = await startGateway(manualPresence);
     const alice = await as(url, 'alice', 'u-alice');
     const bob = await as(url, 'bob', 'u-bob');
     await join(alice, 'lobby');
     await join(bob, 'lobby');
+    await flushed(gateway, alice);
+    const diffs = recordEvents(alice, 'presence:diff');
 
-    const left = nextEvent(alice, 'presence:leave');
     bob.disconnect();
-    expect(await left).toEqual({ room: 'lobby', member: { id: 'u-bob', name: 'bob' } });
+    await waitFor('bob gone', () => gateway.presence.view('lobby').count === 1);
+    const bobAgain = await as(url, 'bob', 'u-bob');
+    await join(bobAgain, 'lobby');
+    await flushed(gateway, alice);
+    // Bob's new join ack may have shown the room without him for a moment: his place is restated, never as a leave.
+    expect(diffs).toEqual([{ room: 'lobby', joined: [{ id: 'u-bob', name: 'bob' }], left: [], count: 2 }]);
     const ack = await join(alice, 'lobby');
-    expect(ack.members).toEqual([{ id: 'u-alice', name: 'alice' }]);
+    expect(ack.members.map((m) => m.id).sort()).toEqual(['u-alice', 'u-bob']);
   });
 
   it('counts a user with two sockets as one member: presence changes on the first join and the last leave', async () => {
-    const { url } = await startGateway();
+    const { url, gateway } = await startGateway(manualPresence);
     const alice = await as(url, 'alice', 'u-alice');
     await join(alice, 'lobby');
+    await flushed(gateway, alice);
     const bobTab1 = await as(url, 'bob', 'u-bob');
     const bobTab2 = await as(url, 'bob', 'u-bob');
-    const joins = recordEvents(alice, 'presence:join');
-    const leaves = recordEvents(alice, 'presence:leave');
+    const diffs = recordEvents(alice, 'presence:diff');
 
     await join(bobTab1, 'lobby');
+    await flushed(gateway, alice);
     const ack = await join(bobTab2, 'lobby');
     expect(ack.members).toHaveLength(2);
+    expect(ack.memberCount).toBe(2);
     bobTab1.disconnect();
-    await waitFor('bob tab 1 gone', async () => (await join(alice, 'lobby')).members.length === 2);
-    await roundTrip(alice, 'lobby');
-    expect(joins).toHaveLength(1);
-    expect(leaves).toHaveLength(0);
+    await waitFor('bob tab 1 gone', () => gateway.presence.socketsOf('lobby', 'u-bob') === 1);
+    await flushed(gateway, alice);
+    expect(diffs).toEqual([{ room: 'lobby', joined: [{ id: 'u-bob', name: 'bob' }], left: [], count: 2 }]);
 
-    const left = nextEvent(alice, 'presence:leave');
     bobTab2.disconnect();
-    expect(await left).toEqual({ room: 'lobby', member: { id: 'u-bob', name: 'bob' } });
+    await waitFor('bob gone', () => gateway.presence.socketsOf('lobby', 'u-bob') === 0);
+    await flushed(gateway, alice);
+    expect(diffs).toEqual([
+      { room: 'lobby', joined: [{ id: 'u-bob', name: 'bob' }], left: [], count: 2 },
+      { room: 'lobby', joined: [], left: [{ id: 'u-bob', name: 'bob' }], count: 1 },
+    ]);
   });
 
   it('sends typing to the others in the room but not to the sender', async () => {

@@ -43,6 +43,8 @@ describe('loadConfig', () => {
       },
       publish: { apiKeySha256: [], rateLimit: { max: 600, windowMs: 60_000 } },
       privateRoomPrefix: 'private:',
+      presence: { largeRoomThreshold: 250, intervalMs: 250 },
+      socketBuffer: { bytes: 1024 * 1024, packets: 1000 },
       nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
       maxDisconnectionDurationMs: 0,
       workers: 1,
@@ -86,6 +88,30 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.rateLimit)).toBe(true);
     expect(Object.isFrozen(config.transports)).toBe(true);
     expect(() => (config.transports as string[]).push('carrier-pigeon')).toThrow();
+  });
+
+  it('reads the presence and socket buffer bounds, and refuses values out of range by name', () => {
+    const config = loadConfig({
+      LARGE_ROOM_THRESHOLD: '50',
+      PRESENCE_INTERVAL_MS: '100',
+      SOCKET_BUFFER_BYTES: '65536',
+      SOCKET_BUFFER_PACKETS: '64',
+    });
+    expect(config.presence).toEqual({ largeRoomThreshold: 50, intervalMs: 100 });
+    expect(config.socketBuffer).toEqual({ bytes: 65_536, packets: 64 });
+    const problems = problemsOf({
+      LARGE_ROOM_THRESHOLD: '0',
+      PRESENCE_INTERVAL_MS: 'soon',
+      SOCKET_BUFFER_BYTES: '100',
+      SOCKET_BUFFER_PACKETS: '-1',
+    });
+    expect(problems.map((p) => p.name).sort()).toEqual([
+      'LARGE_ROOM_THRESHOLD',
+      'PRESENCE_INTERVAL_MS',
+      'SOCKET_BUFFER_BYTES',
+      'SOCKET_BUFFER_PACKETS',
+    ]);
+    expect(problems.find((p) => p.name === 'SOCKET_BUFFER_BYTES')?.expected).toMatch(/1024-268435456/);
   });
 
   it('accepts * as CORS_ORIGINS and treats empty values as unset', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChatMessage, PresenceEvent, TypingEvent } from '@switchyard/protocol';
+import type { ChatMessage, PresenceDiff, TypingEvent } from '@switchyard/protocol';
 import {
   API_KEY,
   closeAll,
@@ -19,7 +19,10 @@ const env = {
   PUBLISH_RATE_LIMIT_MAX: '100000',
   RATE_LIMIT_BURST: '10000',
   RATE_LIMIT_PER_SECOND: '10000',
+  PRESENCE_INTERVAL_MS: '20',
 };
+
+const nobody: PresenceDiff = { room: 'lobby', joined: [], left: [], count: 0, full: true };
 
 describe('GET /v1/rooms/:room/events', () => {
   it('answers text/event-stream with the headers proxies and EventSource need, and a retry hint', async () => {
@@ -33,15 +36,16 @@ describe('GET /v1/rooms/:room/events', () => {
     expect(stream.retries[0]).toBe(1234);
   });
 
-  it('streams message:new with the message id, presence, and typing only when asked', async () => {
+  it('streams the room’s presence first, then message:new with the message id, presence, and typing only when asked', async () => {
     const { url } = await startGateway(env);
     const plain = await openStream(`${url}/v1/rooms/lobby/events`);
     const withTyping = await openStream(`${url}/v1/rooms/lobby/events?typing=true`);
 
     const ada = await connect(url, { transports: ['websocket'], auth: { name: 'Ada', userId: 'ada' } });
     await request(ada, 'room:join', { room: 'lobby' });
-    const [joined] = await plain.waitForEvents<PresenceEvent>('presence:join', 1);
-    expect(joined).toEqual({ room: 'lobby', member: { id: 'ada', name: 'Ada' } });
+    const [empty, joined] = await plain.waitForEvents<PresenceDiff>('presence:diff', 2);
+    expect(empty).toEqual(nobody);
+    expect(joined).toEqual({ room: 'lobby', joined: [{ id: 'ada', name: 'Ada' }], left: [], count: 1 });
 
     const sent = await request<{ message: ChatMessage }>(ada, 'message:send', {
       room: 'lobby',
@@ -52,7 +56,7 @@ describe('GET /v1/rooms/:room/events', () => {
     expect(received).toEqual(sent.message);
     expect(plain.events.find((e) => e.event === 'message:new')?.id).toBe(sent.message.id);
     // Presence events carry no id: a client resumes from messages only.
-    expect(plain.events.find((e) => e.event === 'presence:join')?.id).toBeUndefined();
+    expect(plain.events.find((e) => e.event === 'presence:diff')?.id).toBeUndefined();
 
     await request(ada, 'typing', { room: 'lobby' });
     const [typing] = await withTyping.waitForEvents<TypingEvent>('typing', 1);
@@ -63,14 +67,16 @@ describe('GET /v1/rooms/:room/events', () => {
     expect(plain.dataOf('typing')).toEqual([]);
 
     await request(ada, 'room:leave', { room: 'lobby' });
-    const [left] = await plain.waitForEvents<PresenceEvent>('presence:leave', 1);
-    expect(left?.member.id).toBe('ada');
+    const left = (await plain.waitForEvents<PresenceDiff>('presence:diff', 3))[2];
+    expect(left).toEqual({ room: 'lobby', joined: [], left: [{ id: 'ada', name: 'Ada' }], count: 0 });
+    await withTyping.waitForEvents('presence:diff', 3);
     expect(withTyping.events.map((e) => e.event)).toEqual([
-      'presence:join',
+      'presence:diff',
+      'presence:diff',
       'message:new',
       'typing',
       'message:new',
-      'presence:leave',
+      'presence:diff',
     ]);
   });
 
@@ -88,7 +94,9 @@ describe('GET /v1/rooms/:room/events', () => {
     const { url } = await startGateway({ ...env, SSE_HEARTBEAT_MS: '50' });
     const stream = await openStream(`${url}/v1/rooms/quiet/events`);
     await waitFor('two heartbeats', () => stream.comments.filter((c) => c === 'heartbeat').length >= 2);
-    expect(stream.events).toEqual([]);
+    // Nothing but the room's presence when the stream opened.
+    expect(stream.dataOf('presence:diff')).toEqual([{ ...nobody, room: 'quiet' }]);
+    expect(stream.events).toHaveLength(1);
   });
 
   it('counts open streams and events sent in /metrics', async () => {

@@ -33,7 +33,7 @@ export const ERRORS = {
   SLOW_CONSUMER: {
     code: 'SLOW_CONSUMER',
     status: 503,
-    message: 'The stream fell too far behind and was closed; resume with the last event id',
+    message: 'The client fell too far behind and was disconnected; reconnect and resume',
   },
   TIMEOUT: { code: 'TIMEOUT', status: 504, message: 'No answer from the gateway in time' },
   DISCONNECTED: { code: 'DISCONNECTED', status: 503, message: 'Not connected to the gateway' },

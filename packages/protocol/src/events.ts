@@ -5,6 +5,9 @@ import type {
   HistoryFetchPayload,
   JoinRoomPayload,
   LeaveRoomPayload,
+  MembersListPayload,
+  PresenceShares,
+  PresenceSnapshot,
   SendMessagePayload,
   TypingPayload,
 } from './schemas.js';
@@ -15,6 +18,7 @@ export type {
   HistoryFetchPayload,
   JoinRoomPayload,
   LeaveRoomPayload,
+  MembersListPayload,
   SendMessagePayload,
   TypingPayload,
 };
@@ -27,12 +31,20 @@ export interface AckError {
 export type Ack<T extends object = object> = AckOk<T> | AckError;
 export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
 
+/**
+ * How a room's presence reaches its members. `members`: every member is listed, and joins and
+ * leaves arrive as `presence:diff`. `large` (more members than the gateway's LARGE_ROOM_THRESHOLD):
+ * only the count is pushed (`presence:count`); the list is read page by page with `members:list`.
+ */
+export type PresenceMode = 'members' | 'large';
+
 export interface JoinRoomResult {
   room: string;
-  /** The room's members, at most a bounded number of them (see `memberCount`). */
+  mode: PresenceMode;
+  /** Every member in `members` mode (the joiner included); empty in `large` mode (page through `members:list`). */
   members: Member[];
-  /** How many distinct members the room has; more than `members.length` in a very large room. */
-  memberCount?: number;
+  /** How many distinct members the room has. */
+  memberCount: number;
   /** The latest messages, oldest first. */
   messages: ChatMessage[];
 }
@@ -46,10 +58,46 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
+/** One member of a room, in a presence change the SDK reports. */
 export interface PresenceEvent {
   room: string;
   member: Member;
 }
+
+/**
+ * `members` mode: who arrived and who left the room during the gateway's last presence interval
+ * (PRESENCE_INTERVAL_MS), in one event. Each entry states where a member is now, so applying an
+ * event twice, or after a join ack that already reflects it, changes nothing. With `full`, `joined`
+ * is the whole member list and replaces what the client holds: sent when a room leaves `large` mode,
+ * and to a session restored by connection state recovery.
+ */
+export interface PresenceDiff {
+  room: string;
+  joined: Member[];
+  left: Member[];
+  /** Distinct members now. */
+  count: number;
+  full?: true;
+}
+
+/** `large` mode: how many distinct members the room has now. The first one after `members` mode says the room became large. */
+export interface PresenceCount {
+  room: string;
+  count: number;
+}
+
+/** A page of `members:list`: members ordered by id, in either mode. */
+export interface MembersPage {
+  room: string;
+  mode: PresenceMode;
+  count: number;
+  members: Member[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** Sent just before the gateway closes a connection for a reason the client can act on (SLOW_CONSUMER: reconnect and resume). */
+export type DisconnectNotice = ErrorBody;
 export interface TypingEvent {
   room: string;
   member: Member;
@@ -67,26 +115,30 @@ export interface ClientToServerEvents {
   'message:send': (payload: SendMessagePayload, ack: AckCallback<SendMessageResult>) => void;
   typing: (payload: TypingPayload, ack?: AckCallback) => void;
   'history:fetch': (payload: HistoryFetchPayload, ack: AckCallback<HistoryPage>) => void;
+  'members:list': (payload: MembersListPayload, ack: AckCallback<MembersPage>) => void;
 }
 
 /** Events the gateway emits to clients. */
 export interface ServerToClientEvents {
   'message:new': (message: ChatMessage) => void;
-  'presence:join': (event: PresenceEvent) => void;
-  'presence:leave': (event: PresenceEvent) => void;
+  'presence:diff': (diff: PresenceDiff) => void;
+  'presence:count': (count: PresenceCount) => void;
   typing: (event: TypingEvent) => void;
   'server:shutdown': (notice: ShutdownNotice) => void;
+  /** The gateway is closing this connection, and why; the SDK reconnects and resumes. */
+  'server:disconnect': (notice: DisconnectNotice) => void;
   /** An inbound event that carried no ack callback was refused. */
   'gateway:error': (error: ErrorBody & { event: string }) => void;
 }
 
-/** What one node answers to `members:list`: the members it holds in the room (its presence registry). */
-export type MembersListReply = Member[];
+export type { PresenceShares, PresenceSnapshot };
 
 /** Events between gateway nodes (`io.serverSideEmit`). */
 export interface InterServerEvents {
-  /** A node asks the others for the members they hold in a room; each answers once. */
-  'members:list': (room: string, reply: (members: MembersListReply) => void) => void;
+  /** Once per presence interval: how this node's share of each changed room moved. */
+  'presence:shares': (shares: PresenceShares) => void;
+  /** A node asks the others for their whole share of a room; each answers once. */
+  'presence:snapshot': (room: string, reply: (snapshot: PresenceSnapshot) => void) => void;
 }
 
 /** What the gateway keeps on each socket (`socket.data`). */
@@ -101,14 +153,15 @@ export const CLIENT_EVENTS = [
   'message:send',
   'typing',
   'history:fetch',
+  'members:list',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];
 export type ClientEventName = (typeof CLIENT_EVENTS)[number];
 
 /** Names of room events streamed over SSE. */
 export const ROOM_EVENTS = [
   'message:new',
-  'presence:join',
-  'presence:leave',
+  'presence:diff',
+  'presence:count',
   'typing',
 ] as const satisfies readonly (keyof ServerToClientEvents)[];
 export type RoomEventName = (typeof ROOM_EVENTS)[number];

@@ -23,6 +23,8 @@ export const LIMITS = {
   apiKey: { minLength: 16, maxLength: 256 },
   /** `Idempotency-Key` of the HTTP publish API. */
   idempotencyKey: { minLength: 1, maxLength: 255 },
+  /** Page sizes of `members:list`. */
+  membersPage: { default: 100, max: 500 },
 } as const;
 
 /** Bounds a gateway configures tighter than `LIMITS` (each at most the protocol's own). */

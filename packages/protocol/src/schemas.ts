@@ -84,6 +84,48 @@ export const HistoryFetchPayload = Type.Object(
   { additionalProperties: false },
 );
 
+/** `members:list`: a page of a room's members, ordered by id, after `cursor` (the `nextCursor` of the page before). */
+export const MembersListPayload = Type.Object(
+  {
+    room: RoomName,
+    cursor: Type.Optional(UserId),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.membersPage.max })),
+  },
+  { additionalProperties: false },
+);
+
+/*
+ * Between gateway nodes (`io.serverSideEmit`): each node tells the others, once per presence
+ * interval, how its own share of each changed room moved (the users whose first socket on that node
+ * arrived or whose last one left), numbered so a receiver notices a missed batch and asks for a
+ * snapshot instead. Checked on arrival like any other input: another node's bug must not crash this one.
+ */
+
+/** One room's change on the sending node since its previous share of that room (`prev`; 0: from empty). */
+export const PresenceShareSchema = Type.Object(
+  {
+    room: RoomName,
+    seq: Type.Integer({ minimum: 1 }),
+    prev: Type.Integer({ minimum: 0 }),
+    joined: Type.Array(MemberSchema),
+    left: Type.Array(UserId),
+  },
+  { additionalProperties: false },
+);
+export const PresenceSharesSchema = Type.Object(
+  { uid: Type.String({ minLength: 1, maxLength: 128 }), rooms: Type.Array(PresenceShareSchema) },
+  { additionalProperties: false },
+);
+/** A node's whole share of one room, as of its share numbered `seq` (0: it never sent one). */
+export const PresenceSnapshotSchema = Type.Object(
+  {
+    uid: Type.String({ minLength: 1, maxLength: 128 }),
+    seq: Type.Integer({ minimum: 0 }),
+    members: Type.Array(MemberSchema),
+  },
+  { additionalProperties: false },
+);
+
 /** What a client may put in the handshake's `auth` (anonymous mode: a name and a user id; jwt mode: the token). */
 export const HandshakeAuth = Type.Object({
   name: Type.Optional(Type.String()),
@@ -142,6 +184,10 @@ export type LeaveRoomPayload = Static<typeof LeaveRoomPayload>;
 export type SendMessagePayload = Static<typeof SendMessagePayload>;
 export type TypingPayload = Static<typeof TypingPayload>;
 export type HistoryFetchPayload = Static<typeof HistoryFetchPayload>;
+export type MembersListPayload = Static<typeof MembersListPayload>;
+export type PresenceShare = Static<typeof PresenceShareSchema>;
+export type PresenceShares = Static<typeof PresenceSharesSchema>;
+export type PresenceSnapshot = Static<typeof PresenceSnapshotSchema>;
 export type HandshakeAuth = Static<typeof HandshakeAuth>;
 export type PublishMessageBody = Static<typeof PublishMessageBody>;
 export type PublishHeaders = Static<typeof PublishHeaders>;
@@ -157,6 +203,7 @@ export function clientEventSchemas(limits: ConfiguredLimits = {}) {
     'message:send': sendMessagePayload(limits),
     typing: TypingPayload,
     'history:fetch': HistoryFetchPayload,
+    'members:list': MembersListPayload,
   } as const;
 }
 

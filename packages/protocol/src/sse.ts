@@ -1,5 +1,5 @@
 import type { ErrorCode } from './errors.js';
-import type { ChatMessage, PresenceEvent, ShutdownNotice, TypingEvent } from './events.js';
+import type { ChatMessage, PresenceCount, PresenceDiff, ShutdownNotice, TypingEvent } from './events.js';
 import { ROOM_EVENTS } from './events.js';
 
 /*
@@ -26,8 +26,8 @@ export interface SseError {
 /** The payload of every event a stream carries: the room events, then the stream's own. */
 export interface SseEvents {
   'message:new': ChatMessage;
-  'presence:join': PresenceEvent;
-  'presence:leave': PresenceEvent;
+  'presence:diff': PresenceDiff;
+  'presence:count': PresenceCount;
   typing: TypingEvent;
   gap: SseGap;
   error: SseError;

@@ -99,6 +99,7 @@ export function compileClientEventValidators(limits: ConfiguredLimits = {}): Cli
     'message:send': compileValidator(schemas['message:send']),
     typing: compileValidator(schemas.typing),
     'history:fetch': compileValidator(schemas['history:fetch']),
+    'members:list': compileValidator(schemas['members:list']),
   };
 }
 

@@ -6,6 +6,8 @@ import {
   DisplayName,
   isValidRoomName,
   LIMITS,
+  PresenceSharesSchema,
+  PresenceSnapshotSchema,
   publishMessageBody,
   RoomParams,
 } from '@switchyard/protocol';
@@ -35,6 +37,26 @@ describe('client event schemas', () => {
     expect(v.check({ room: 'r', limit: LIMITS.historyPage.max })).toBe(true);
     expect(v.check({ room: 'r', limit: LIMITS.historyPage.max + 1 })).toBe(false);
     expect(v.check({ room: 'r', limit: 0 })).toBe(false);
+  });
+
+  it('bounds members:list pages and cursors', () => {
+    const v = clientEventValidators['members:list'];
+    expect(v.check({ room: 'r' })).toBe(true);
+    expect(v.check({ room: 'r', cursor: 'user-7', limit: LIMITS.membersPage.max })).toBe(true);
+    expect(v.check({ room: 'r', limit: LIMITS.membersPage.max + 1 })).toBe(false);
+    expect(v.check({ room: 'r', limit: 0 })).toBe(false);
+    expect(v.check({ room: 'r', cursor: 'x'.repeat(LIMITS.userId.maxLength + 1) })).toBe(false);
+    expect(v.check({ room: 'r', cursor: '' })).toBe(false);
+    expect(v.refusal({ room: '../x' }).code).toBe('INVALID_ROOM');
+  });
+
+  it('checks what another node shares before it is trusted', () => {
+    const shares = compileValidator(PresenceSharesSchema);
+    const ok = { uid: 'n1', rooms: [{ room: 'r', seq: 2, prev: 1, joined: [{ id: 'a', name: 'A' }], left: ['b'] }] };
+    expect(shares.check(ok)).toBe(true);
+    expect(shares.check({ ...ok, rooms: [{ ...ok.rooms[0], seq: 0 }] })).toBe(false);
+    expect(shares.check({ ...ok, rooms: [{ ...ok.rooms[0], joined: [{ id: 'a' }] }] })).toBe(false);
+    expect(compileValidator(PresenceSnapshotSchema).check({ uid: 'n1', seq: 0, members: [] })).toBe(true);
   });
 
   it('checks room names with the same rule everywhere', () => {

@@ -52,13 +52,13 @@ describe('the SSE wire', () => {
   });
 
   it('parses events split anywhere, CRLF split between chunks included, and every line ending', () => {
-    const wire = 'event: typing\r\ndata: {"a":1}\r\n\r\nevent: presence:join\rdata: x\rdata: y\r\r: c\n\n';
+    const wire = 'event: typing\r\ndata: {"a":1}\r\n\r\nevent: presence:diff\rdata: x\rdata: y\r\r: c\n\n';
     const oneByOne = parseAll([...wire]);
     const whole = parseAll([wire]);
     expect(oneByOne).toEqual(whole);
     expect(whole.events).toEqual([
       { event: 'typing', data: '{"a":1}', id: undefined },
-      { event: 'presence:join', data: 'x\ny', id: undefined },
+      { event: 'presence:diff', data: 'x\ny', id: undefined },
     ]);
   });
 
@@ -71,8 +71,8 @@ describe('the SSE wire', () => {
   it('lists the room events first, then the stream’s own', () => {
     expect(SSE_EVENTS).toEqual([
       'message:new',
-      'presence:join',
-      'presence:leave',
+      'presence:diff',
+      'presence:count',
       'typing',
       'gap',
       'error',

@@ -25,6 +25,7 @@ export {
   type Transport,
 } from './sockets.js';
 export { closeStreams, openStream, refusal, type OpenedStream } from './sse.js';
+export { closeRawSockets, rawSocket, type RawEvent, type RawSocket } from './raw-socket.js';
 export { API_KEY, JWT_SECRET, metricValue, publish, statusOf, tokenFor } from './http.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export {
@@ -43,12 +44,14 @@ export { MongoStandIn, mongoEnv, startMongoGateways } from './standin.js';
 export { ClientPool } from './sdk-clients.js';
 
 import { closeGateways } from './gateways.js';
+import { closeRawSockets } from './raw-socket.js';
 import { closeSockets } from './sockets.js';
 import { closeStreams } from './sse.js';
 
 /** afterEach: every socket, stream and in-process gateway a test started is closed. */
 export async function closeAll(): Promise<void> {
   closeSockets();
+  closeRawSockets();
   closeStreams();
   await closeGateways();
 }

@@ -11,6 +11,12 @@ export interface TcpProxy {
   holdDownstream(): void;
   /** Delivers what was held and lets bytes flow again. */
   release(): void;
+  /**
+   * Stops reading what the gateway sends, so it backs up in the kernel and then in the gateway, as
+   * behind a client that stopped reading (`release()` reads again). Unlike `holdDownstream`, which
+   * reads and keeps, this pushes back.
+   */
+  stallDownstream(): void;
   /** Destroys every open connection and discards held bytes. */
   dropAll(): void;
   /** While offline, open connections are dropped and new ones are closed at once. */
@@ -30,6 +36,7 @@ interface Pair {
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let holding = false;
+  let stalled = false;
   let offline = false;
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
@@ -55,6 +62,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
     client.on('end', () => upstream.end());
     upstream.connect(targetPort, host);
+    if (stalled) upstream.pause();
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
@@ -72,9 +80,15 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
   return {
     url: `http://${host}:${address.port}`,
     holdDownstream: () => void (holding = true),
+    stallDownstream: () => {
+      stalled = true;
+      for (const pair of pairs) pair.upstream.pause();
+    },
     release: () => {
       holding = false;
+      stalled = false;
       for (const pair of pairs) {
+        pair.upstream.resume();
         for (const chunk of pair.held.splice(0)) pair.client.write(chunk);
         if (pair.upstreamEnded) pair.client.end();
       }

@@ -53,6 +53,7 @@ export function serveCommands<C extends CommandMap<C>>(
   };
   const all: Record<string, AnyHandler> = {
     stats: () => forcedGcStats(),
+    heap: () => process.memoryUsage().heapUsed,
     // Cheap, no GC: read at the edges of a measured window.
     cpu: () => {
       const used = process.cpuUsage();

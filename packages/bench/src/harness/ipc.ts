@@ -49,6 +49,8 @@ export interface CpuReading {
 /** Commands every child answers. */
 export interface BaseCommands {
   stats: Command<null, ProcessStats>;
+  /** Heap in use now, without a GC (garbage included): cheap enough to sample during a window. */
+  heap: Command<null, number>;
   cpu: Command<null, CpuReading>;
   exit: Command<null, boolean>;
 }

@@ -16,6 +16,8 @@ export interface FanoutConnectParams {
   room: string;
   auth: AuthSpec;
   concurrency: number;
+  /** Socket.IO members: only connect; `fanout.join` joins them all later, timed. */
+  phased?: boolean;
 }
 
 export interface ConnectRateParams {
@@ -28,6 +30,8 @@ export interface ConnectRateParams {
 export interface LoadCommands extends BaseCommands {
   'idle.open': Command<IdleParams, { connected: number; ms: number }>;
   'fanout.connect': Command<FanoutConnectParams, { members: number; ms: number }>;
+  /** After a `phased` connect: every member joins the room; resolves with how long that took. */
+  'fanout.join': Command<null, { ms: number }>;
   'fanout.start': Command<FanoutParams, boolean>;
   'rooms.connect': Command<RoomsConnectParams, { rooms: number; ms: number }>;
   'rooms.start': Command<RoomsParams, boolean>;

@@ -17,6 +17,10 @@ export interface FanoutGroup {
   nodeOf(index: number): number;
   /** Errors the server answered the sender with (refused sends). */
   onSendError(handler: (message: string) => void): void;
+  /** Member `index` stops reading its connection (Socket.IO and raw `ws` members). */
+  pause(index: number): void;
+  /** With `phased` connects (members connected, not joined yet): joins everyone, resolves with the time it took. */
+  joinAll?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -45,27 +49,47 @@ export interface SocketIoGroupOptions {
   room: string;
   auth: AuthSpec;
   concurrency: number;
+  /** Only connect: the members join the room later, all at once, with `joinAll()`. */
+  phased?: boolean;
 }
 
 /** Members speak Socket.IO (bare server or gateway): connect, `room:join`, `message:send` from member 0. */
 export async function connectSocketIoGroup(options: SocketIoGroupOptions): Promise<FanoutGroup> {
   const authFor = await authFactory(options.auth, options.members);
   const clients: RawSocketIoClient[] = new Array(options.members);
+  const paused = new Set<number>();
+  let joinAll: (() => Promise<number>) | undefined;
   try {
-    const join = async (index: number) => {
-      const client = await RawSocketIoClient.connect({
+    const connect = async (index: number) => {
+      clients[index] = await RawSocketIoClient.connect({
         url: options.urls[index % options.urls.length]!,
         auth: authFor(index),
       });
-      clients[index] = client;
-      const joined = await client.emitWithAck<{ ok: boolean; error?: { code: string; message: string } }>('room:join', {
-        room: options.room,
-      });
+    };
+    const joinRoom = async (index: number) => {
+      const joined = await clients[index]!.emitWithAck<{ ok: boolean; error?: { code: string; message: string } }>(
+        'room:join',
+        { room: options.room },
+      );
       if (!joined.ok) throw new Error(`room:join refused: ${joined.error?.code} ${joined.error?.message}`);
     };
-    await forEachLimited(options.members - 1, options.concurrency, join);
-    // The tracker joins last so the server serves it last.
-    await join(options.members - 1);
+    if (options.phased) {
+      await forEachLimited(options.members, options.concurrency, connect);
+      joinAll = async () => {
+        const started = performance.now();
+        await forEachLimited(options.members - 1, options.concurrency, joinRoom);
+        await joinRoom(options.members - 1);
+        return performance.now() - started;
+      };
+    } else {
+      const join = async (index: number) => {
+        await connect(index);
+        await joinRoom(index);
+      };
+      await forEachLimited(options.members - 1, options.concurrency, join);
+      // The tracker joins last so the server serves it last.
+      await join(options.members - 1);
+    }
   } catch (error) {
     for (const client of clients) client?.terminate();
     throw error;
@@ -78,8 +102,14 @@ export async function connectSocketIoGroup(options: SocketIoGroupOptions): Promi
       clients[index]!.onEvent = handler;
     },
     nodeOf: (index) => index % options.urls.length,
+    pause: (index) => {
+      paused.add(index);
+      clients[index]!.pause();
+    },
+    ...(joinAll === undefined ? {} : { joinAll }),
     close: async () => {
-      for (const client of clients) client.close();
+      // A member that stopped reading would never read the close handshake: cut it.
+      clients.forEach((client, index) => (paused.has(index) ? client.terminate() : client.close()));
       await Promise.all(clients.map((client) => client.whenClosed()));
     },
   };
@@ -92,6 +122,7 @@ export async function connectWsGroup(options: {
   concurrency: number;
 }): Promise<FanoutGroup> {
   const sockets: WebSocket[] = new Array(options.members);
+  const paused = new Set<number>();
   const handlers: ((frame: Buffer) => void)[] = new Array(options.members).fill(() => {});
   const open = async (index: number) => {
     const ws = new WebSocket(`${options.url.replace(/^http/, 'ws')}/fanout`, {
@@ -116,14 +147,19 @@ export async function connectWsGroup(options: {
     nodeOf: () => 0,
     send: (sequence, bytes) => sockets[0]!.send(markedText(sequence, bytes)),
     onSendError: () => {},
+    pause: (index) => {
+      paused.add(index);
+      sockets[index]!.pause();
+    },
     close: async () => {
       await Promise.all(
         sockets.map(
-          (ws) =>
+          (ws, index) =>
             new Promise<void>((resolve) => {
               if (ws.readyState === WebSocket.CLOSED) return resolve();
               ws.once('close', () => resolve());
-              ws.close();
+              if (paused.has(index)) ws.terminate();
+              else ws.close();
             }),
         ),
       );
@@ -170,6 +206,9 @@ export async function connectSseGroup(
       handlers[index] = handler;
     },
     nodeOf: () => 0,
+    pause: () => {
+      throw new Error('SSE members cannot be paused here');
+    },
     close: async () => {
       for (const subscription of subscriptions) subscription.close();
       sender.close();

@@ -13,6 +13,8 @@ export interface FanoutParams {
   mode: 'saturate' | 'fixed';
   window?: number;
   rate?: number;
+  /** Members 1..stalled stop reading at the start: they are left out of deliveries and latency. */
+  stalled?: number;
 }
 
 const STALL_MS = 15_000;
@@ -47,7 +49,13 @@ export class FanoutWorkload implements Workload {
     this.params = params;
     const tracker = group.size - 1;
     const measureLatency = params.mode === 'fixed';
+    const stalled = Math.min(params.stalled ?? 0, group.size - 2);
+    for (let index = 1; index <= stalled; index++) {
+      group.onFrame(index, () => {});
+      group.pause(index);
+    }
     for (let index = 0; index < group.size; index++) {
+      if (index >= 1 && index <= stalled) continue;
       const isTracker = index === tracker;
       const recorder = group.nodeOf(index) === 0 ? this.meter.latency : this.remoteRecorder;
       group.onFrame(index, (frame) => {

@@ -48,6 +48,10 @@ serveCommands<LoadCommands>({
     group = value;
     return { members: value.size, ms };
   },
+  'fanout.join': async () => {
+    if (!group?.joinAll) throw new BenchError('WORKLOAD_FAILED', 'fanout.join needs a phased fanout.connect first');
+    return { ms: await group.joinAll() };
+  },
   'fanout.start': (params) => {
     if (!group) throw new BenchError('WORKLOAD_FAILED', 'fanout.start before fanout.connect');
     workload = new FanoutWorkload(group, params);

@@ -132,6 +132,11 @@ export class RawSocketIoClient {
     this.ws.send(`42${encodedArgs}`);
   }
 
+  /** Stops reading the TCP socket (a client that stopped reading): the server's writes back up. */
+  pause(): void {
+    this.ws.pause();
+  }
+
   close(): void {
     this.closed = true;
     this.ws.close();

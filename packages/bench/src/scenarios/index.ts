@@ -5,8 +5,11 @@ import { ceilingScenario } from './ceiling.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
 import { idleMemoryScenario } from './idle-memory.js';
+import { joinTimeScenario } from './join-time.js';
+import { listenersScenario } from './listeners.js';
 import { peersScenario } from './peers.js';
 import { sdkSizeScenario } from './sdk-size.js';
+import { slowReadersScenario } from './slow-readers.js';
 import { sseScenario } from './sse.js';
 import type { Scenario } from './types.js';
 
@@ -22,4 +25,7 @@ export const SCENARIOS: Scenario[] = [
   adapterLatencyScenario,
   adapterRoomsScenario,
   sseScenario,
+  joinTimeScenario,
+  listenersScenario,
+  slowReadersScenario,
 ];

@@ -29,6 +29,12 @@ export const METRIC_NAMES = {
   ackLatency: 'switchyard_ack_latency_seconds',
   /** Registered by the presence plugin. */
   rooms: 'switchyard_rooms',
+  /** Registered by the presence plugin. */
+  largeRooms: 'switchyard_rooms_large',
+  /** Registered by the socket plugin's outgoing bounds. */
+  slowConsumerCloses: 'switchyard_slow_consumer_closes_total',
+  /** Registered by the socket plugin's outgoing bounds. */
+  queuedBytes: 'switchyard_socket_queued_bytes',
 } as const;
 
 export function createGatewayMetrics(): GatewayMetrics {

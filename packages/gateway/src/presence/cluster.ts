@@ -1,74 +1,147 @@
-import type { Member, MembersListReply } from '@switchyard/protocol';
+import type { Logger } from 'pino';
+import {
+  compileValidator,
+  type PresenceShare,
+  PresenceSharesSchema,
+  type PresenceSnapshot,
+  PresenceSnapshotSchema,
+} from '@switchyard/protocol';
+import type { NodeLeftHook } from '../adapters/node-left.js';
 import type { GatewayServer } from '../types.js';
-import type { PresenceRegistry } from './registry.js';
+import type { Presence, PresenceLink } from './presence.js';
 
 /*
- * A room's presence across the cluster: this node's registry, plus — only when the adapter knows
- * other nodes — their registries, asked with the protocol's `members:list` server-side event. A
- * single node (the in-memory adapter, or a cluster of one) never leaves its registry.
+ * Presence between nodes, through the adapter's server-side events (the MongoDB adapter, or the
+ * node:cluster one between GATEWAY_WORKERS):
+ * - `presence:shares`: once per presence interval, one message with how this node's share of each
+ *   changed room moved (users whose first socket here arrived, or whose last one left). Never one
+ *   message per member: a mass join of ten thousand is one message per node per interval.
+ * - Shares of a room are chained (`prev` = the seq of the previous one); a receiver that sees a
+ *   break (a lost message, a node it learns about late) asks for snapshots (`presence:snapshot`)
+ *   of that room rather than guess. A node also asks for them when it starts caring about a room
+ *   (its first socket or SSE stream there).
+ * - A node that leaves the cluster (its close, or the heartbeat timeout: the adapter's node-left)
+ *   takes its share with it: every surviving node drops it and tells its own clients who left.
  */
 
-export interface ClusterPresence {
-  /** Up to the limit asked for, this node's members first. */
-  members: Member[];
-  /** Distinct members in the room, cluster-wide. */
-  memberCount: number;
-  /** Whether the user has a socket in the room on another node. */
-  elsewhere(userId: string): boolean;
+export interface PresenceClusterOptions {
+  io: GatewayServer;
+  presence: Presence;
+  nodes: NodeLeftHook;
+  log: Logger;
 }
 
-/** Answers other nodes' `members:list` from this node's registry. Returns the stop function. */
-export function answerMembersList(io: GatewayServer, registry: PresenceRegistry): () => void {
-  const onMembersList = (room: string, reply: (members: MembersListReply) => void): void => {
-    if (typeof room === 'string' && typeof reply === 'function') reply(registry.members(room));
-  };
-  io.on('members:list', onMembersList);
-  return () => io.off('members:list', onMembersList);
+/** Rooms per `presence:shares` message: keeps one message well below any broker's document size. */
+const MAX_SHARE_ENTRIES = 5000;
+/** A room whose shares broke is asked for again at most this often. */
+const RESYNC_BACKOFF_MS = 1000;
+
+const checkShares = compileValidator(PresenceSharesSchema);
+const checkSnapshot = compileValidator(PresenceSnapshotSchema);
+
+export interface PresenceCluster {
+  close(): void;
 }
 
-/**
- * The member lists the other nodes hold for `room`, one per node; `undefined` when there is no
- * other node. A node that does not answer in the adapter's timeout is left out (its members are
- * reaped with it if it is gone for good) rather than failing the caller.
- */
-async function remoteMembers(io: GatewayServer, room: string): Promise<MembersListReply[] | undefined> {
-  if ((await io.of('/').adapter.serverCount()) <= 1) return undefined;
-  return new Promise((resolve) => {
-    io.serverSideEmit('members:list', room, (_err, replies) => {
-      resolve((replies ?? []).filter((reply): reply is MembersListReply => Array.isArray(reply)));
+export function linkPresenceCluster({ io, presence, nodes, log }: PresenceClusterOptions): PresenceCluster {
+  const uid = adapterUid(io);
+  const resyncing = new Set<string>();
+  const again = new Map<string, NodeJS.Timeout>();
+  let closed = false;
+
+  const resync = (room: string): Promise<void> => {
+    if (closed || resyncing.has(room)) return Promise.resolve();
+    resyncing.add(room);
+    return new Promise((resolve) => {
+      io.serverSideEmit('presence:snapshot', room, (err: Error | null, replies: unknown[]) => {
+        resyncing.delete(room);
+        // A node that does not answer in time is left as it was; it is dropped if it is gone for good.
+        if (err !== null) log.debug({ err, room }, 'presence snapshot incomplete');
+        for (const reply of replies ?? []) {
+          if (checkSnapshot.check(reply) && reply.uid !== uid) presence.applySnapshot(room, reply);
+          else log.warn({ room }, 'malformed presence snapshot ignored');
+        }
+        resolve();
+      });
     });
-  });
-}
+  };
 
-export async function clusterPresence(
-  io: GatewayServer,
-  registry: PresenceRegistry,
-  room: string,
-  limit = Number.POSITIVE_INFINITY,
-): Promise<ClusterPresence> {
-  const remote = await remoteMembers(io, room);
-  if (remote === undefined) {
-    return { members: registry.members(room, limit), memberCount: registry.memberCount(room), elsewhere: () => false };
-  }
-  const all = new Map<string, Member>();
-  for (const member of registry.members(room)) all.set(member.id, member);
-  const remoteIds = new Set<string>();
-  for (const members of remote) {
-    for (const member of members) {
-      remoteIds.add(member.id);
-      if (!all.has(member.id)) all.set(member.id, { id: member.id, name: member.name });
+  const resyncLater = (room: string): void => {
+    // Replies travel in order with shares: a snapshot still on its way covers a break seen before it.
+    if (closed || again.has(room) || resyncing.has(room)) return;
+    const timer = setTimeout(() => {
+      again.delete(room);
+      void resync(room);
+    }, RESYNC_BACKOFF_MS);
+    timer.unref();
+    again.set(room, timer);
+  };
+
+  const link: PresenceLink = {
+    send(shares) {
+      if (closed) return;
+      for (const batch of batches(shares)) io.serverSideEmit('presence:shares', { uid, rooms: batch });
+    },
+    resync,
+  };
+
+  const onShares = (shares: unknown): void => {
+    if (!checkShares.check(shares)) {
+      log.warn('malformed presence shares ignored');
+      return;
     }
-  }
-  const members: Member[] = [];
-  for (const member of all.values()) {
-    if (members.length >= limit) break;
-    members.push(member);
-  }
-  return { members, memberCount: all.size, elsewhere: (userId) => remoteIds.has(userId) };
+    for (const share of shares.rooms) {
+      const outcome = presence.applyShare(shares.uid, share);
+      if (outcome === 'gap') {
+        log.debug({ room: share.room, from: shares.uid }, 'presence shares out of sequence: resyncing');
+        resyncLater(share.room);
+      }
+    }
+  };
+  const onSnapshot = (room: unknown, reply: unknown): void => {
+    if (typeof room !== 'string' || typeof reply !== 'function') return;
+    (reply as (snapshot: PresenceSnapshot) => void)(presence.snapshot(room, uid));
+  };
+  io.on('presence:shares', onShares);
+  io.on('presence:snapshot', onSnapshot);
+  const stopWatching = nodes.onNodeLeft(({ uid: left }) => {
+    log.debug({ left }, 'cluster node left: dropping its presence share');
+    presence.dropNode(left);
+  });
+  presence.link(link);
+
+  return {
+    close() {
+      closed = true;
+      stopWatching();
+      io.off('presence:shares', onShares);
+      io.off('presence:snapshot', onSnapshot);
+      for (const timer of again.values()) clearTimeout(timer);
+      again.clear();
+    },
+  };
 }
 
-/** Whether the user has a socket in the room on another node (false on a single node). */
-export async function presentElsewhere(io: GatewayServer, room: string, userId: string): Promise<boolean> {
-  const remote = await remoteMembers(io, room);
-  return remote?.some((members) => members.some((member) => member.id === userId)) ?? false;
+/** The adapter's node id: what other nodes' node-left events and this node's shares name it by. */
+function adapterUid(io: GatewayServer): string {
+  const uid = (io.of('/').adapter as { uid?: unknown }).uid;
+  if (typeof uid !== 'string' && typeof uid !== 'number')
+    throw new TypeError('The cluster adapter has no uid: presence cannot name this node to the others');
+  return String(uid);
+}
+
+function* batches(shares: PresenceShare[]): Generator<PresenceShare[]> {
+  let batch: PresenceShare[] = [];
+  let entries = 0;
+  for (const share of shares) {
+    const size = share.joined.length + share.left.length + 1;
+    if (batch.length > 0 && entries + size > MAX_SHARE_ENTRIES) {
+      yield batch;
+      batch = [];
+      entries = 0;
+    }
+    batch.push(share);
+    entries += size;
+  }
+  if (batch.length > 0) yield batch;
 }

@@ -4,16 +4,13 @@ import { Gauge } from 'prom-client';
 import type { NodeLeftHook } from '../adapters/node-left.js';
 import { METRIC_NAMES, type GatewayMetrics } from '../metrics/registry.js';
 import { chatRoomsOf } from '../rooms/channel.js';
-import type { RoomEvents } from '../rooms/room-events.js';
-import type { GatewayServer } from '../types.js';
-import { answerMembersList } from './cluster.js';
+import type { GatewayServer, GatewaySocket } from '../types.js';
+import { linkPresenceCluster } from './cluster.js';
 import type { Presence } from './presence.js';
-import { reapPresenceOfEvictedNodes } from './reaper.js';
 
 export interface PresencePluginOptions {
   io: GatewayServer;
   presence: Presence;
-  roomEvents: RoomEvents;
   /** The adapter's "node left" hook; undefined on a single node. */
   nodes: NodeLeftHook | undefined;
   /** Sessions come back by connection state recovery (they rejoin their rooms without `room:join`). */
@@ -23,39 +20,54 @@ export interface PresencePluginOptions {
 }
 
 /**
- * Presence beyond one socket's join and leave (which the room service handles): this node answers
- * the others' `members:list`, counts recovered sessions, and, with other nodes, announces the
- * members lost with a node that died.
+ * Presence beyond one socket's join and leave (which the room service handles): with other nodes,
+ * the presence shares between them (cluster.ts); restored sessions counted and told where their
+ * rooms stand; gauges; and the interval stopped on close.
  */
 export const presencePlugin: FastifyPluginAsync<PresencePluginOptions> = async (app, options) => {
   const { io, presence, metrics } = options;
   new Gauge({
     name: METRIC_NAMES.rooms,
-    help: 'Chat rooms with at least one socket on this node',
+    help: 'Chat rooms this node knows: with a socket or an SSE stream on it',
     registers: [metrics.registry],
     collect() {
-      this.set(presence.registry.roomCount);
+      this.set(presence.roomCount);
+    },
+  });
+  new Gauge({
+    name: METRIC_NAMES.largeRooms,
+    help: 'Chat rooms in large mode (counts instead of member lists) on this node',
+    registers: [metrics.registry],
+    collect() {
+      this.set(presence.largeRoomCount);
     },
   });
 
-  const stopAnswering = answerMembersList(io, presence.registry);
-  app.addHook('onClose', async () => stopAnswering());
+  if (options.nodes !== undefined) {
+    const cluster = linkPresenceCluster({ io, presence, nodes: options.nodes, log: options.log });
+    app.addHook('onClose', async () => cluster.close());
+  }
+  app.addHook('onClose', async () => presence.close());
 
   if (options.recovery) {
     io.on('connection', (socket) => {
-      if (socket.recovered)
-        presence.recovered(socket.id, socket.data.user, chatRoomsOf(socket.rooms), () => socket.connected);
+      if (socket.recovered) restored(presence, socket, metrics);
     });
-  }
-
-  if (options.nodes !== undefined) {
-    const reaper = reapPresenceOfEvictedNodes({
-      io,
-      presence,
-      roomEvents: options.roomEvents,
-      nodes: options.nodes,
-      log: options.log,
-    });
-    app.addHook('onClose', async () => reaper.close());
   }
 };
+
+/**
+ * A session restored by connection state recovery is back in its rooms without a `room:join`: it is
+ * counted (its arrival folds into the room's next event, like any join), and told where each room
+ * stands now. The events it missed may not all be replayable (a node's presence events are its own,
+ * and the session may come back on another node), so this state replaces what the client holds.
+ */
+function restored(presence: Presence, socket: GatewaySocket, metrics: GatewayMetrics): void {
+  for (const room of chatRoomsOf(socket.rooms)) {
+    presence.arrive(room, socket.data.user);
+    const state = presence.state(room);
+    if (state.event === 'presence:diff') socket.emit(state.event, state.payload);
+    else socket.emit(state.event, state.payload);
+    metrics.eventsOut.inc({ event: state.event });
+  }
+}

@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
-import { type HistoryPage, type JoinRoomResult, LIMITS, type Member, SwitchyardError } from '@switchyard/protocol';
-import type { Presence } from '../presence/presence.js';
+import {
+  type HistoryPage,
+  type JoinRoomResult,
+  LIMITS,
+  type Member,
+  type MembersPage,
+  SwitchyardError,
+} from '@switchyard/protocol';
+import type { Presence, PresenceState } from '../presence/presence.js';
 import type { AppendResult, MessageStore } from '../store/message-store.js';
 import type { GatewaySocket } from '../types.js';
 import type { RoomAccess } from './access.js';
@@ -9,15 +16,12 @@ import type { RoomEvents } from './room-events.js';
 
 /*
  * The room service: every use case of a chat room, once, with its rules — who may read a room, who
- * may post in it and as whom, how many rooms a socket may hold, when presence is announced. The
+ * may post in it and as whom, how many rooms a socket may hold, who counts as present. The
  * transports (the Socket.IO plugin, the HTTP publish API, SSE) translate their requests into these
  * calls and the typed errors (`SwitchyardError`) back into their own answers.
  *
  * Shared by every socket: nothing here is allocated per socket or per room.
  */
-
-/** At most this many members in a `room:join` ack (`memberCount` says how many there are). */
-export const MAX_JOIN_ACK_MEMBERS = 500;
 
 /** Who posts a message; the rule that applies follows from it. */
 export type Poster =
@@ -39,6 +43,11 @@ export interface PostInput {
 
 export interface HistoryQuery {
   before?: string;
+  limit?: number;
+}
+
+export interface MembersQuery {
+  cursor?: string;
   limit?: number;
 }
 
@@ -73,7 +82,11 @@ export class RoomService {
     if (!this.#access(user, room)) throw new SwitchyardError('FORBIDDEN', 'This room is private to another user');
   }
 
-  /** Joins (or joins again, harmlessly): the members and the latest messages, and `presence:join` for a first arrival. */
+  /**
+   * Joins (or joins again, harmlessly): the room's presence (every member, or in a large room the
+   * count) and the latest messages. The arrival itself costs the room nothing now: it is folded into
+   * the room's next presence event.
+   */
   async join(socket: GatewaySocket, room: string): Promise<JoinRoomResult> {
     const user = socket.data.user;
     const channel = roomChannel(room);
@@ -82,33 +95,49 @@ export class RoomService {
     if (!rejoin && chatRoomsOf(socket.rooms).length >= this.#maxRoomsPerSocket)
       throw new SwitchyardError('TOO_MANY_ROOMS');
     // Joined and counted before any await, so a socket that disconnects meanwhile is never left
-    // in a room, and its disconnect (which sees the room) uncounts it.
-    let first = false;
+    // in a room, and its disconnect (which sees the room) uncounts it. A presence event the socket
+    // gets before its ack may be older than the ack; the next one restates whatever moved since.
     if (!rejoin) {
       const joined = socket.join(channel);
-      first = this.#presence.arrive(room, user);
-      await joined;
+      this.#presence.arrive(room, user);
+      // Awaited only when there is something to wait for: a join is the hot path of filling a room.
+      if (joined !== undefined) await joined;
     }
-    const [members, messages] = await Promise.all([
-      this.#presence.members(room, MAX_JOIN_ACK_MEMBERS),
-      this.#store.latest(room, LIMITS.historyPage.default),
-    ]);
-    if (first && !members.elsewhere(user.id)) this.#presence.announceJoin(room, user, socket.id);
-    return { room, members: members.members, memberCount: members.memberCount, messages };
+    // The first join of a room on this node waits (briefly) for what the other nodes hold.
+    const settling = this.#presence.settling(room);
+    if (settling !== undefined) await settling;
+    const messages = await this.#store.latest(room, LIMITS.historyPage.default);
+    const view = this.#presence.view(room);
+    return { room, mode: view.mode, members: view.members, memberCount: view.count, messages };
   }
 
   async leave(socket: GatewaySocket, room: string): Promise<{ room: string }> {
     this.#assertJoined(socket, room);
     const left = socket.leave(roomChannel(room));
-    const announced = this.#presence.depart(room, socket.data.user);
+    this.#presence.depart(room, socket.data.user);
     await left;
-    await announced;
     return { room };
   }
 
   /** A socket that went away left these rooms (taken while it still had them). */
   disconnected(user: Member, rooms: readonly string[]): void {
-    for (const room of rooms) void this.#presence.depart(room, user);
+    for (const room of rooms) this.#presence.depart(room, user);
+  }
+
+  /** A page of the room's members, ordered by id: the member list of a large room, read on demand. */
+  members(socket: GatewaySocket, room: string, { cursor, limit }: MembersQuery = {}): MembersPage {
+    this.#assertJoined(socket, room);
+    return this.#presence.page(room, cursor, limit ?? LIMITS.membersPage.default);
+  }
+
+  /** A listener of the room (an SSE stream) on this node: the room's presence is kept while it lasts. Returns the release. */
+  watch(room: string): () => void {
+    return this.#presence.watch(room);
+  }
+
+  /** The room's presence now, as the one event a new listener starts from. */
+  presenceState(room: string): PresenceState {
+    return this.#presence.state(room);
   }
 
   /** Stores a message and broadcasts it as `message:new` to the room's sockets and SSE streams on every node. */
@@ -125,9 +154,10 @@ export class RoomService {
     return result;
   }
 
-  /** A volatile hint to the room's other members. */
+  /** A volatile hint to the room's other members; off in a large room, where nobody could read thousands of them. */
   typing(socket: GatewaySocket, room: string): void {
     this.#assertJoined(socket, room);
+    if (this.#presence.isLarge(room)) return;
     this.#roomEvents.emit(room, 'typing', { room, member: socket.data.user }, { exceptSocket: socket.id });
   }
 

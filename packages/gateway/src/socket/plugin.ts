@@ -7,6 +7,7 @@ import { chatRoomsOf } from '../rooms/channel.js';
 import type { RoomService } from '../rooms/service.js';
 import type { GatewaySocket, GatewayServer } from '../types.js';
 import { handleInbound, type HandlerResult, type InboundContext, isClientEvent } from './inbound.js';
+import { boundOutgoingQueues } from './outgoing-bounds.js';
 import { SocketRateLimits } from './rate-limit.js';
 
 /*
@@ -48,13 +49,22 @@ function handlersFor(rooms: RoomService): Handlers {
       return {};
     },
     'history:fetch': (socket, { room, before, limit }) => rooms.history(socket, room, { before, limit }),
+    'members:list': async (socket, { room, cursor, limit }) => rooms.members(socket, room, { cursor, limit }),
   };
 }
 
 export const socketPlugin: FastifyPluginAsync<SocketPluginOptions> = async (
-  _app,
+  app,
   { io, rooms, config, metrics, log },
 ) => {
+  const bounds = boundOutgoingQueues({
+    io,
+    maxBytes: config.socketBuffer.bytes,
+    maxPackets: config.socketBuffer.packets,
+    metrics,
+    log,
+  });
+  app.addHook('onClose', async () => bounds.close());
   const handlers = handlersFor(rooms);
   const ctx: InboundContext = {
     log,

@@ -25,6 +25,13 @@ export interface SseHubOptions {
   config: SseConfig;
   metrics: SseMetrics;
   log: Logger;
+  /** Called when a room gets its first stream here; returns what to call when it loses its last (presence keeps such rooms current). */
+  watch(room: string): () => void;
+}
+
+function encode<E extends RoomEventName>(event: E, payload: RoomEventPayload<E>): SseFrame {
+  // The protocol's type test pins SseEvents[E] to RoomEventPayload<E>.
+  return event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload as SseEvents[E]);
 }
 
 export type OpenStreamOptions = Omit<SseStreamOptions, 'bufferBytes' | 'bufferEvents' | 'metrics' | 'onClose'>;
@@ -34,13 +41,16 @@ export class SseHub {
   readonly #metrics: SseMetrics;
   readonly #log: Logger;
   readonly #byRoom = new Map<string, Set<SseStream>>();
+  readonly #unwatch = new Map<string, () => void>();
+  readonly #watch: (room: string) => () => void;
   readonly #byClient = new Map<string, number>();
   #size = 0;
   #closing = false;
   readonly #stopListening: () => void;
   readonly #heartbeat: NodeJS.Timeout;
 
-  constructor({ roomEvents, config, metrics, log }: SseHubOptions) {
+  constructor({ roomEvents, config, metrics, log, watch }: SseHubOptions) {
+    this.#watch = watch;
     this.#config = config;
     this.#metrics = metrics;
     this.#log = log;
@@ -87,7 +97,10 @@ export class SseHub {
       onClose: (closed) => this.#remove(closed),
     });
     let streams = this.#byRoom.get(stream.room);
-    if (streams === undefined) this.#byRoom.set(stream.room, (streams = new Set()));
+    if (streams === undefined) {
+      this.#byRoom.set(stream.room, (streams = new Set()));
+      this.#unwatch.set(stream.room, this.#watch(stream.room));
+    }
     streams.add(stream);
     this.#byClient.set(stream.clientKey, (this.#byClient.get(stream.clientKey) ?? 0) + 1);
     this.#size += 1;
@@ -108,14 +121,17 @@ export class SseHub {
     this.#stopListening();
   }
 
+  /** Offers one room event to one stream (its first presence event, say), encoded as every stream gets it. */
+  offerTo<E extends RoomEventName>(stream: SseStream, event: E, payload: RoomEventPayload<E>): void {
+    stream.offer(encode(event, payload));
+  }
+
   #deliver<E extends RoomEventName>(room: string, event: E, payload: RoomEventPayload<E>): void {
     const streams = this.#byRoom.get(room);
     if (streams === undefined) return;
     if (this.#log.isLevelEnabled('debug'))
       this.#log.debug({ room, event, streams: streams.size }, 'offered to streams');
-    // The protocol's type test pins SseEvents[E] to RoomEventPayload<E>.
-    const encoded: SseFrame =
-      event === 'message:new' ? messageFrame(payload as ChatMessage) : frame(event, payload as SseEvents[E]);
+    const encoded = encode(event, payload);
     for (const stream of streams) stream.offer(encoded);
   }
 
@@ -126,7 +142,11 @@ export class SseHub {
   #remove(stream: SseStream): void {
     const streams = this.#byRoom.get(stream.room);
     if (streams === undefined || !streams.delete(stream)) return;
-    if (streams.size === 0) this.#byRoom.delete(stream.room);
+    if (streams.size === 0) {
+      this.#byRoom.delete(stream.room);
+      this.#unwatch.get(stream.room)?.();
+      this.#unwatch.delete(stream.room);
+    }
     const left = (this.#byClient.get(stream.clientKey) ?? 1) - 1;
     if (left <= 0) this.#byClient.delete(stream.clientKey);
     else this.#byClient.set(stream.clientKey, left);

@@ -56,7 +56,7 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
   { roomEvents, store, config, lifecycle, rooms, verifyToken, log, ...options },
 ) => {
   const metrics = createSseMetrics(options.metrics);
-  const hub = new SseHub({ roomEvents, config: config.sse, metrics, log });
+  const hub = new SseHub({ roomEvents, config: config.sse, metrics, log, watch: (room) => rooms.watch(room) });
   // Streams are told and ended at once; their clients reconnect (elsewhere) by themselves.
   lifecycle.onDraining(() => hub.closeAll({ reason: 'draining', reconnectAfterMs: config.sse.retryMs }));
   app.addHook('onClose', async () => hub.stop());
@@ -77,7 +77,7 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
       schema: {
         summary: "Stream a room's events (Server-Sent Events)",
         description:
-          'Events: `message:new` (with `id:`, the message id), `presence:join`, `presence:leave`, `typing` (with `?typing=true`), ' +
+          'Events: `message:new` (with `id:`, the message id), `presence:diff` (members mode) or `presence:count` (large rooms), starting with the room as it is, `typing` (with `?typing=true`), ' +
           '`gap`, `error` (then the stream ends; resume with the last id), `server:shutdown`. Resume with the `Last-Event-ID` header or `?lastEventId=`. ' +
           'In jwt mode authenticate with `Authorization: Bearer <jwt>` or `?token=`.',
         params: RoomParams,
@@ -111,6 +111,10 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
         resumeFrom,
       });
       stream.writeRaw(preamble(config.sse.retryMs));
+      // The room's presence as it is now; later presence events change it.
+      const presence = rooms.presenceState(room);
+      if (presence.event === 'presence:diff') hub.offerTo(stream, presence.event, presence.payload);
+      else hub.offerTo(stream, presence.event, presence.payload);
       log.debug({ room, userId: user?.id, resuming: resumeFrom !== undefined }, 'stream opened');
       if (resumeFrom === undefined) return;
       try {

@@ -41,8 +41,8 @@ export class ChatReader {
       this.live.push(message.id);
       this.messages.set(message.id, message);
     });
-    socket.on('presence:leave', (event) => {
-      if (event.room === room) this.presenceLeaves.push(event.member);
+    socket.on('presence:diff', (diff) => {
+      if (diff.room === room) this.presenceLeaves.push(...diff.left);
     });
     const onConnect = (): void => {
       // Like the SDK: even a recovered session checks history, so a packet the recovery could not

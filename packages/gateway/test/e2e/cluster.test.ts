@@ -124,8 +124,18 @@ describe('three gateways behind nginx', () => {
     sockets.forEach((socket) => watchErrors(socket, errors));
     const room = `ws-${randomUUID().slice(0, 8)}`;
     for (const socket of sockets) await join(socket, room);
-    const ack = (await sockets[0]?.timeout(10_000).emitWithAck('room:join', { room })) as { members: { id: string }[] };
-    expect(ack.members.map((member) => member.id).sort()).toEqual(['ws-0', 'ws-1', 'ws-2']);
+    // Each node shares its members with the others once per presence interval: a rejoin soon lists them all.
+    await waitFor('members from every node in a join ack', async () => {
+      const ack = (await sockets[0]?.timeout(10_000).emitWithAck('room:join', { room })) as {
+        members: { id: string }[];
+      };
+      return (
+        ack.members
+          .map((member) => member.id)
+          .sort()
+          .join() === 'ws-0,ws-1,ws-2'
+      );
+    });
     await everyoneHearsEveryone(sockets, room);
     expect(sockets.every((socket) => transportOf(socket) === 'websocket')).toBe(true);
     expect(errors).toEqual([]);

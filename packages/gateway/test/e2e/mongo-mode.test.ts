@@ -52,11 +52,11 @@ describe('gateway in MongoDB mode', () => {
     const ada = await connect(a.url, { transports: ['polling'], auth: { name: 'Ada', userId: 'ada' } });
     const bob = await connect(b.url, { transports: ['websocket'], auth: { name: 'Bob', userId: 'bob' } });
     await request(ada, 'room:join', { room: 'lobby' });
-    const joined = nextEvent(ada, 'presence:join');
+    const joined = nextEvent(ada, 'presence:diff', (diff) => diff.joined.some((member) => member.id === 'bob'));
     const bobJoin = await request<{ ok: true; members: { id: string }[] }>(bob, 'room:join', { room: 'lobby' });
     expect(bobJoin, JSON.stringify(bobJoin)).toHaveProperty('members');
     expect(bobJoin.members.map((member) => member.id).sort()).toEqual(['ada', 'bob']);
-    expect((await joined).member.id).toBe('bob');
+    expect(await joined).toMatchObject({ room: 'lobby', left: [], count: 2 });
 
     const atBob = nextEvent(bob, 'message:new');
     const sent = await request<{ ok: true; message: ChatMessage }>(ada, 'message:send', {

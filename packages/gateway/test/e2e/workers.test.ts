@@ -30,7 +30,12 @@ let primary: GatewayNode;
 let mongo: MongoStandIn | undefined;
 
 beforeAll(async () => {
-  primary = await startNode('gw1', { GATEWAY_WORKERS: '2', RATE_LIMIT_BURST: '1000' });
+  primary = await startNode('gw1', {
+    GATEWAY_WORKERS: '2',
+    RATE_LIMIT_BURST: '1000',
+    LARGE_ROOM_THRESHOLD: '3',
+    PRESENCE_INTERVAL_MS: '50',
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -91,6 +96,37 @@ describe('GATEWAY_WORKERS=2', () => {
     expect(await stopNode(withMongo)).toBe(0);
   }, 90_000);
 
+  it('counts a large room’s members across workers, each once, and pages them from any worker', async () => {
+    const room = `large-${randomUUID().slice(0, 8)}`;
+    const first = await clientOnAnotherWorker(primary, undefined, ['websocket'], 'w-a');
+    const other = await clientOnAnotherWorker(primary, workerOf(first), ['websocket'], 'w-b');
+    const sockets = [
+      first,
+      other,
+      await clientOnAnotherWorker(primary, workerOf(other), ['websocket'], 'w-c'),
+      await clientOnAnotherWorker(primary, workerOf(first), ['websocket'], 'w-d'),
+      // A second socket of w-a, on the other worker: still one member.
+      await clientOnAnotherWorker(primary, workerOf(first), ['websocket'], 'w-a'),
+    ];
+    const counts = sockets.map((socket) => {
+      const seen: number[] = [];
+      socket.on('presence:count', (event) => seen.push(event.count));
+      return seen;
+    });
+    for (const socket of sockets) await socket.timeout(10_000).emitWithAck('room:join', { room });
+    await waitFor('every socket to count 4 members', () => counts.every((seen) => seen.at(-1) === 4), {
+      timeoutMs: E2E_DEADLINE_MS,
+    });
+    const page = (await other.timeout(10_000).emitWithAck('members:list', { room, limit: 10 })) as {
+      ok: boolean;
+      mode: string;
+      members: { id: string }[];
+    };
+    expect(page).toMatchObject({ ok: true, mode: 'large' });
+    expect(page.members.map((member) => member.id)).toEqual(['w-a', 'w-b', 'w-c', 'w-d']);
+    for (const socket of sockets) socket.disconnect();
+  });
+
   it('tells the members on other workers who left with a worker that died', async () => {
     const ada = await clientOnAnotherWorker(primary, undefined, ['websocket'], 'ada');
     const bob = await clientOnAnotherWorker(primary, workerOf(ada), ['websocket'], 'bob');
@@ -98,7 +134,7 @@ describe('GATEWAY_WORKERS=2', () => {
     await ada.timeout(10_000).emitWithAck('room:join', { room });
     await bob.timeout(10_000).emitWithAck('room:join', { room });
     const left: string[] = [];
-    bob.on('presence:leave', (event) => left.push(event.member.id));
+    bob.on('presence:diff', (diff) => left.push(...diff.left.map((member) => member.id)));
 
     // SIGKILL: the worker says nothing; the others notice its silence after the heartbeat timeout.
     process.kill(workerPid(primary, workerOf(ada)), 'SIGKILL');
