@@ -68,7 +68,7 @@ const PROBE_TYPE = 0;
  * parts and routes between them: the transport (outbox and change feed), sequencing (numbers, reordering,
  * duplicates, offsets: `Sequencer`, `Positions`) and membership (probes, hearing, readiness). Each event
  * read is sequenced, queued in delivery order (`DispatchQueue`) and applied: to the namespace adapter it
- * is for, to the echo waiter of one of our own broadcasts, or to membership for our own probes.
+ * is for, or to membership for our own probes (and to their echo waiters).
  */
 export class Bus {
   readonly uid: string;
@@ -352,7 +352,7 @@ export class Bus {
       }
       const { doc } = event;
       if (doc.origin === this.uid) {
-        // Our own probes and echoes: in stream order, never reordered (each has its own waiter).
+        // Our own probes: in stream order, never reordered (each may have its own waiter).
         this.queue.push({ late: false, apply: () => this.apply(event) });
         continue;
       }
