@@ -12,19 +12,13 @@ import type {
 import { Bus, type BusHealth, type BusMember } from './bus.js';
 import type { FeedEvent, ForeignEvent } from './change-feed.js';
 import { LocalDeliveryHook, type LocalDeliveryListener } from './delivery-hook.js';
-import type { MessageDocument } from './document.js';
+import { TO_ALL, type MessageDocument } from './document.js';
 import { AdapterEvents } from './events.js';
 import { LocalDeliveryQueue } from './local-delivery.js';
 import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
 import { resolveOptions, type MongoAdapterOptions, type ResolvedOptions } from './options.js';
-import {
-  persistSession,
-  PrivateLog,
-  replayablePacket,
-  restoreSession,
-  type RecoveryPort,
-  type SessionToPersist,
-} from './recovery.js';
+import { persistSession, restoreSession, type RecoveryPort, type SessionToPersist } from './recovery.js';
+import { replayablePacket } from './replay.js';
 import { timeoutError, RequestTracker } from './requests.js';
 import { RestoreHandoff } from './restore-handoff.js';
 import {
@@ -95,12 +89,13 @@ function storedPacket(packet: EventPacket): EventPacket {
  * A socket.io adapter on MongoDB change streams. The inter-node protocol (heartbeats, requests,
  * responses, ADAPTER_CLOSE, node eviction) is socket.io-adapter's `ClusterAdapterWithHeartbeat`; this class
  * only moves its messages through MongoDB (the process-level `Bus`) and adds what MongoDB makes possible:
- * server-ordered offsets for connection state recovery on any node, and node health.
+ * offsets for connection state recovery on any node, and node health.
  *
  * Overrides, and why each exists:
  * - `broadcast`, `broadcastWithAck`, `addSockets`, `delSockets`, `disconnectSockets`: local-delivery order.
- *   The write goes out first and this node's sockets are served in the next turn, in emission order, behind
- *   the broadcasts still waiting for their server offset (recovery). The base class would deliver at once.
+ *   The write goes out first and this node's sockets are served in the next turn, in emission order; with
+ *   recovery, each broadcast gets its place in this node's delivery order before its write (the document
+ *   records it). The base class would deliver at once, after its write.
  * - `serverSideEmit`, `fetchSockets`, `onResponse`: `requestsTimeout` and the timeout error text of
  *   `@socket.io/mongo-adapter` (the base class has a fixed 5 s and its own text), and broadcast acks
  *   tracked by `RequestTracker` (a node that leaves counts as zero clients).
@@ -116,7 +111,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   private readonly settings: ResolvedOptions;
   private readonly log: BoundLogger;
   private readonly local: LocalDeliveryQueue;
-  private readonly privateLog: PrivateLog;
   private readonly recovery: RecoveryOptions | undefined;
   private readonly tracker = new RequestTracker();
   private readonly handoff: RestoreHandoff;
@@ -146,7 +140,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     this.localDeliveries = new LocalDeliveryHook((error) =>
       this.log.error({ err: errorMessage(error) }, 'a local delivery listener threw'),
     );
-    this.privateLog = new PrivateLog(this.settings.privateLogSize);
     this.recovery = connectionStateRecovery(nsp.server);
     this.handoff = new RestoreHandoff({
       maxPackets: this.settings.restoreScanLimit,
@@ -160,16 +153,16 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       maxAwaitTimeMS: this.settings.maxAwaitTimeMS,
       restoreScanLimit: this.settings.restoreScanLimit,
       restoreTimeoutMs: this.settings.restoreTimeoutMs,
-      get privateLogBytes() {
-        return bus.sessionLogBytes;
-      },
       log: recoveryLog,
       caughtUp: () => bus.barrier(),
       applied: (doc) => bus.applied(doc),
+      appliedThrough: (origin, seq) => bus.appliedThrough(origin, TO_ALL, seq),
       latestApplied: () => bus.positions.token,
-      inStreamOrder: () => this.inStreamOrder,
+      inStreamOrder: () => bus.inStreamOrder,
+      ownSettledThrough: (seq) => bus.ownSettledThrough(seq),
+      writeMarker: () => bus.writeMarker(),
       gapSince: (time) => bus.gapsSince(time).length > 0,
-      replayOffset: (token, clean) => bus.positions.at(token, clean),
+      replayOffset: (token, k, clean) => bus.positions.at(token, k, clean),
     };
     if (this.recovery) nsp.prependListener?.('connect', (socket) => this.socketConnected(socket));
     this.member = {
@@ -177,7 +170,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       receive: (event) => this.receive(event),
       receiveForeign: (event) => this.receiveForeign(event),
       hearingChanged: (hearing) => this.hearingChanged(hearing),
-      localCost: (doc) => this.costOf({ uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage),
     };
     const watching = onNodeRemoved(this, (uid) => this.nodeLeft(uid, this.receiving ? 'closed' : 'timeout'));
     if (!watching) {
@@ -234,11 +226,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     await this.bus.detach(this.member);
   }
 
-  /** Whether what this namespace delivered so far is a prefix of the change stream (offsets are restorable). */
-  private get inStreamOrder(): boolean {
-    return this.bus.inStreamOrder && this.local.inStreamOrder;
-  }
-
   // ---- Publishing (ClusterAdapter's transport hooks) ----
 
   protected override doPublish(message: ClusterMessage): Promise<Offset> {
@@ -269,32 +256,23 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   // ---- Receiving (from the bus, in delivery order) ----
 
+  /**
+   * A message from the stream. It takes its place in this node's delivery order now (its offset is fixed
+   * here) and is applied behind this node's own operations still waiting for their turn, at once otherwise.
+   */
   private receive(event: FeedEvent): number {
     const { doc } = event;
     // The feed reads with promoteBuffers: Binary values are Buffers already.
     const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage;
-    let offset: string | undefined;
-    if (message.type === MessageType.BROADCAST) {
-      const data = message.data as { opts?: EncodedOptions };
-      // Sockets the origin served privately (see `broadcast`) already have it, wherever they are now.
-      if (doc.privateTo && data.opts) data.opts = this.withoutSockets(data.opts, doc.privateTo);
-      if (this.recovery) offset = this.bus.positions.offset(this.inStreamOrder);
-      if (offset !== undefined && this.handoff.size > 0) {
-        const replayable = replayablePacket(doc, this.nspName, this.uid, '');
-        if (replayable) {
-          const packetData = (data as { packet?: { data?: unknown[] } }).packet?.data ?? [];
-          this.handoff.capture(
-            [...packetData, offset],
-            replayable.rooms,
-            replayable.except,
-            (sid) => this.sids.get(sid),
-            doc.privateTo,
-          );
-        }
-      }
-    }
-    if (this.log.tracing) this.log.debug({ origin: doc.origin, seq: doc.seq, type: doc.type }, 'delivering');
-    this.applyMessage(message, offset, doc.deaf === true);
+    const replayable = this.recovery ? replayablePacket(doc, this.nspName) : undefined;
+    const offset = replayable ? this.bus.positions.offset(this.bus.inStreamOrder) : undefined;
+    const deaf = doc.deaf === true;
+    this.local.addInOrder(() => {
+      if (this.log.tracing) this.log.debug({ origin: doc.origin, seq: doc.seq, type: doc.type }, 'delivering');
+      if (offset !== undefined && replayable && this.handoff.size > 0)
+        this.keepForRestoring([...replayable.data, offset], replayable.rooms, replayable.except);
+      this.applyMessage(message, offset, deaf);
+    });
     return this.costOf(message);
   }
 
@@ -308,15 +286,21 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     } as ClusterMessage;
     // Not restorable: a node of the official adapter never writes what a replay needs.
     const offset = this.recovery ? this.bus.positions.offset(false) : undefined;
-    this.applyMessage(message, offset, false);
+    this.local.addInOrder(() => this.applyMessage(message, offset, false));
     return this.costOf(message);
   }
 
   private applyMessage(message: ClusterMessage, offset: string | undefined, deaf: boolean): void {
-    if (message.type === MessageType.BROADCAST && this.localDeliveries.active) this.reportRemoteBroadcast(message);
+    let socketsMayMatch = true;
+    if (message.type === MessageType.BROADCAST) {
+      if (this.localDeliveries.active) this.reportRemoteBroadcast(message);
+      // socket.io encodes a broadcast before looking for its sockets: skip both when none is here.
+      const data = (message as { data?: { requestId?: unknown; opts?: EncodedOptions } }).data;
+      if (data?.requestId === undefined && data?.opts) socketsMayMatch = this.hasLocalTarget(data.opts.rooms);
+    }
     this.receiving = true;
     try {
-      this.onMessage(message, offset);
+      if (socketsMayMatch) this.onMessage(message, offset);
       if (deaf && message.uid !== EMITTER_UID && countsOn(this, message.uid)) {
         // Its messages count, but a node that cannot hear must not be waited for.
         this.onMessage({ uid: message.uid, nsp: message.nsp, type: MessageType.ADAPTER_CLOSE });
@@ -326,23 +310,14 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     }
   }
 
-  /**
-   * The same targets minus some sockets. socket.io can only exclude rooms, and a socket's id is also the
-   * name of a room others may have joined: when one of `sids` is connected here (restored after it was
-   * served privately elsewhere), target the remaining sockets one by one instead.
-   */
-  private withoutSockets(opts: EncodedOptions, sids: readonly string[]): EncodedOptions {
-    const sockets = (this.nsp as NamespaceLike).sockets;
-    if (!sids.some((sid) => sockets.has(sid))) return opts;
-    const targets = new Set<string>();
-    const members =
-      opts.rooms.length === 0 ? sockets.keys() : opts.rooms.flatMap((room) => [...(this.rooms.get(room) ?? [])]);
-    for (const sid of members) targets.add(sid);
-    for (const room of opts.except) for (const sid of this.rooms.get(room) ?? []) targets.delete(sid);
-    for (const sid of sids) targets.delete(sid);
-    // No rooms would mean everyone: a room both targeted and excluded means no one.
-    if (targets.size === 0) return { rooms: [sids[0]!], except: [sids[0]!], flags: opts.flags };
-    return { rooms: [...targets], except: [], flags: opts.flags };
+  /** Whether a socket of this node may be in `rooms` (no rooms: every socket). Excluded rooms are socket.io's to apply. */
+  private hasLocalTarget(rooms: Iterable<Room>): boolean {
+    let any = false;
+    for (const room of rooms) {
+      any = true;
+      if ((this.rooms.get(room)?.size ?? 0) > 0) return true;
+    }
+    return !any && this.sids.size > 0;
   }
 
   /** Rough number of socket writes a message takes here (for the dispatch budget). */
@@ -414,12 +389,12 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   override async broadcast(packet: EventPacket, opts: BroadcastOptions): Promise<void> {
     try {
-      const recoverable = isRecoverablePacket(packet, opts.flags?.volatile);
       if (opts.flags?.local === true) {
         // Never written, so never replayable elsewhere: no offset.
-        this.local.addLocalOnly(() => this.deliver(packet, opts, 'plain'));
+        this.local.addInOrder(() => this.deliver(packet, opts, undefined));
         return;
       }
+      const recoverable = isRecoverablePacket(packet, opts.flags?.volatile);
       const message = {
         uid: this.uid,
         nsp: this.nspName,
@@ -429,23 +404,16 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       };
       if (!this.recovery || !recoverable) {
         this.bus.publish(message).catch(noop);
-        this.local.add(() => this.deliver(packet, opts, 'plain'));
+        this.local.add(() => this.deliver(packet, opts, undefined));
         return;
       }
-      const privateTo = this.localSocketTargets(opts);
-      if (privateTo) {
-        // Every target room is the id of a socket here: served (and kept for recovery) as private packets,
-        // without waiting for MongoDB. Still written: sockets of other nodes may be in a room of that name.
-        this.bus.publish({ ...message, privateTo }).catch(noop);
-        this.local.add(() => this.deliver(packet, opts, 'private'));
-        return;
-      }
-      // Delivered here when it comes back through the stream, with the same server offset as everywhere.
-      const settle = this.local.addPending(
-        (token) => this.deliver(packet, opts, token === undefined ? 'plain' : 'offset'),
-        this.settings.localDeliveryTimeoutMs,
-      );
-      this.bus.publish({ ...message, onEcho: settle }).catch(noop);
+      // Its place in this node's delivery order is fixed now, before the write, and the document records it:
+      // a restore on any node then knows which of this node's broadcasts a client had. Delivered here in the
+      // next turn, never waiting for MongoDB. (Refused before being numbered: delivered without offset.)
+      const clean = this.bus.inStreamOrder;
+      const seq = this.bus.publishPlaced(message);
+      const offset = seq > 0 ? this.bus.positions.place(seq, clean) : undefined;
+      this.local.add(() => this.deliver(packet, opts, offset));
     } catch (error) {
       this.log.error({ err: errorMessage(error) }, 'broadcast failed');
     }
@@ -462,7 +430,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       super.broadcastWithAck(packet, localOnly(opts), clientCountCallback, ack);
     };
     if (opts.flags?.local === true) {
-      this.local.addLocalOnly(run);
+      this.local.addInOrder(run);
       return;
     }
     const requestId = this.tracker.startAck(
@@ -480,76 +448,58 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   override async addSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
     const run = () => void super.addSockets(localOnly(opts), rooms);
-    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    if (opts.flags?.local === true) return this.local.addInOrder(run);
     this.publish({ type: MessageType.SOCKETS_JOIN, data: { opts: encodeOptions(opts), rooms } });
     this.local.add(run);
   }
 
   override async delSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
     const run = () => void super.delSockets(localOnly(opts), rooms);
-    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    if (opts.flags?.local === true) return this.local.addInOrder(run);
     this.publish({ type: MessageType.SOCKETS_LEAVE, data: { opts: encodeOptions(opts), rooms } });
     this.local.add(run);
   }
 
   override async disconnectSockets(opts: BroadcastOptions, close: boolean): Promise<void> {
     const run = () => void super.disconnectSockets(localOnly(opts), close);
-    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    if (opts.flags?.local === true) return this.local.addInOrder(run);
     this.publish({ type: MessageType.DISCONNECT_SOCKETS, data: { opts: encodeOptions(opts), close } });
     this.local.add(run);
   }
 
-  /** The target rooms, when every one is the id of a socket connected here (and none is excluded). */
-  private localSocketTargets(opts: BroadcastOptions): string[] | undefined {
-    if (opts.rooms.size === 0) return undefined;
-    const sockets = (this.nsp as NamespaceLike).sockets;
-    const targets: string[] = [];
-    for (const room of opts.rooms) {
-      if (!sockets.has(room)) return undefined;
-      if (!opts.except?.has(room)) targets.push(room);
-    }
-    return targets;
-  }
-
   /**
-   * Writes a broadcast to this node's sockets. `offset`: it came back through the stream (or is a remote
-   * one): the server offset; `private`: it never waits for MongoDB: a private offset, kept in the targets'
-   * logs; `plain`: no offset (recovery off, not recoverable, or its echo never came).
+   * Writes a broadcast of this node's to its sockets. `offset`: its place in this node's delivery order
+   * (recovery on and a recoverable packet), appended for the clients and kept for sockets being restored.
    */
-  private deliver(packet: EventPacket, opts: BroadcastOptions, mode: 'offset' | 'private' | 'plain'): void {
+  private deliver(packet: EventPacket, opts: BroadcastOptions, offset: string | undefined): void {
     this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
-    if (mode === 'offset') {
-      const offset = this.bus.positions.offset(this.inStreamOrder);
-      if (offset !== undefined) {
-        packet.data.push(offset);
-        if (this.handoff.size > 0) this.keepForRestoring(packet.data, [...opts.rooms], [...(opts.except ?? [])]);
-      }
-    } else if (mode === 'private') {
-      const position = this.bus.positions.nextPrivate(this.inStreamOrder);
-      if (position) {
-        packet.data.push(position.offset);
-        const targets = [...opts.rooms].filter((room) => !opts.except?.has(room));
-        this.privateLog.record(targets, { base: position.base, k: position.k, data: packet.data });
-      }
+    if (offset !== undefined) {
+      packet.data.push(offset);
+      if (this.handoff.size > 0) this.keepForRestoring(packet.data, [...opts.rooms], [...(opts.except ?? [])]);
     }
-    // Even when no socket of this node matches: applications tap socket.io's own encoding step.
-    void super.broadcast(packet, localOnly(opts));
+    // socket.io encodes a broadcast before looking for its sockets: skip both when none is here.
+    if (this.hasLocalTarget(opts.rooms)) void super.broadcast(packet, localOnly(opts));
   }
 
   // ---- Connection state recovery ----
 
   override persistSession(session: SessionToPersist): void {
-    const log = this.privateLog.take(session.sid);
     const maxDisconnectionDuration = this.recovery?.maxDisconnectionDuration ?? 2 * 60 * 1000;
     this.bus
-      .trackSessionWrite(persistSession(this.recoveryPort, this.nspName, session, log, maxDisconnectionDuration))
+      .trackSessionWrite(persistSession(this.recoveryPort, this.nspName, session, maxDisconnectionDuration))
       .catch((error: unknown) => {
         this.recoveryPort.log.warn({ err: errorMessage(error) }, 'could not store a recovery session');
       });
   }
 
   override async restoreSession(pid: string, offset: string): Promise<Session> {
-    const onCut = (sid: string, rooms: readonly string[]) => this.handoff.open(sid, rooms);
+    const onCut = (sid: string, rooms: readonly string[]) => {
+      // Everything placed before the cut is delivered before it; what is delivered after it is kept for the
+      // socket, in the order it is delivered.
+      this.local.flush();
+      this.handoff.open(sid, rooms);
+      return this.bus.positions.ownSeq;
+    };
     const outcome = await restoreSession(this.recoveryPort, this.nspName, pid, offset, onCut).catch(
       (error: unknown) => {
         this.recoveryPort.log.warn({ err: errorMessage(error) }, 'session restore failed');
@@ -567,7 +517,6 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   }
 
   override delAll(id: string): void {
-    this.privateLog.forget(id);
     // A restored socket cleaned up before it connected (middleware refused it, transport closed).
     if (!(this.nsp as NamespaceLike).sockets.has(id)) this.handoff.drop(id);
     super.delAll(id);

@@ -22,8 +22,6 @@ export interface BusMember {
   receiveForeign(event: ForeignEvent): number;
   /** This node started or stopped hearing the cluster (its own probes come back, or not). */
   hearingChanged(hearing: boolean): void;
-  /** Roughly how many local socket writes a message of this node's own takes when its echo releases it. */
-  localCost(doc: MessageDocument): number;
 }
 
 export interface PublishRequest {
@@ -34,13 +32,6 @@ export interface PublishRequest {
   /** Responses: the uid of the requester. Default: every node. */
   to?: string;
   recoverable?: boolean;
-  /** Socket ids this node delivered the broadcast to itself, as private packets. */
-  privateTo?: string[];
-  /**
-   * Asks for this node's own copy back through the change stream. Called during dispatch, in stream order,
-   * with the event's resume token; or with `undefined` if the write failed or a gap swallowed it.
-   */
-  onEcho?: (token: string | undefined) => void;
 }
 
 export interface BusHealth {
@@ -77,7 +68,7 @@ const PROBE_TYPE = 0;
  * parts and routes between them: the transport (outbox and change feed), sequencing (numbers, reordering,
  * duplicates, offsets: `Sequencer`, `Positions`) and membership (probes, hearing, readiness). Each event
  * read is sequenced, queued in delivery order (`DispatchQueue`) and applied: to the namespace adapter it
- * is for, to the echo waiter of one of our own broadcasts, or to membership for our own probes.
+ * is for, or to membership for our own probes (and to their echo waiters).
  */
 export class Bus {
   readonly uid: string;
@@ -96,11 +87,6 @@ export class Bus {
   private readonly gaps: GapInfo[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
-  /**
-   * Largest private log a session may hold: `privateLogBytes`, or less when sessions live in a capped
-   * collection (a document larger than the collection is refused, and would push every message out).
-   */
-  sessionLogBytes: number;
   /** Session writes in flight: close waits for them, so a draining node's sessions are stored. */
   private readonly sessionWrites = new PendingWrites();
   readonly log: BoundLogger;
@@ -128,8 +114,13 @@ export class Bus {
     this.feedLog = logFor('feed');
     const outboxLog = logFor('outbox');
     this.sessions = options.sessions ?? collection;
-    this.sessionLogBytes = options.privateLogBytes;
     void this.inspectSessions();
+    if (options.ignoredOptions.length > 0) {
+      this.log.warn(
+        { options: options.ignoredOptions },
+        'these options no longer have any effect: local delivery never waits for MongoDB (see the README)',
+      );
+    }
     this.positions = new Positions(node);
     this.queue = new DispatchQueue(options.maxDeliveriesPerTurn, MAX_QUEUED_EVENTS, (error) =>
       this.log.error({ err: errorMessage(error) }, 'delivery failed'),
@@ -234,7 +225,7 @@ export class Bus {
     return this.closing !== undefined;
   }
 
-  /** Capped sessions collection (the official adapter's setup): bound session documents, and say why. */
+  /** Capped sessions collection (the official adapter's setup): say why it is a poor place for sessions. */
   private async inspectSessions(): Promise<void> {
     let capped: { size?: unknown } | undefined;
     try {
@@ -245,10 +236,8 @@ export class Bus {
     }
     if (!capped) return;
     const size = typeof capped.size === 'number' ? capped.size : Number(capped.size);
-    if (!Number.isFinite(size) || size <= 0) return;
-    this.sessionLogBytes = Math.min(this.options.privateLogBytes, Math.floor(size / 8));
     this.log.warn(
-      { collection: this.sessions.collectionName, sizeBytes: size, privateLogBytes: this.sessionLogBytes },
+      { collection: this.sessions.collectionName, sizeBytes: Number.isFinite(size) ? size : null },
       'recovery sessions are stored in a capped collection: traffic may push them out before clients return (pass the sessions option)',
     );
   }
@@ -298,8 +287,12 @@ export class Bus {
       onBack(false);
       return;
     }
-    // Addressed to ourselves: MongoDB filters it out of every other node's stream.
-    const probe = messageDocument({
+    this.transport.publish(this.probeDocument(), (token) => onBack(token !== undefined)).catch(() => undefined);
+  }
+
+  /** Addressed to ourselves: MongoDB filters it out of every other node's stream. */
+  private probeDocument(): MessageDocument {
+    return messageDocument({
       kind: 'probe',
       origin: this.uid,
       uid: this.uid,
@@ -309,7 +302,6 @@ export class Bus {
       echo: true,
       createdAt: this.options.addCreatedAtField,
     });
-    this.transport.publish(probe, (token) => onBack(token !== undefined)).catch(() => undefined);
   }
 
   // ---- Publishing ----
@@ -319,20 +311,33 @@ export class Bus {
    * (PAYLOAD_TOO_LARGE and OUTBOX_OVERFLOW before anything is written). Never throws synchronously.
    */
   publish(request: PublishRequest): Promise<void> {
-    const doc = messageDocument({
+    return this.transport.publish(this.document(request));
+  }
+
+  /**
+   * Publishes a recoverable broadcast this node delivers to its own sockets itself, at once: the document
+   * records its place in this node's delivery order (`at`, and its number). Returns that number, or 0 if it
+   * was refused before being numbered (never written; reported through the transport's hooks).
+   */
+  publishPlaced(request: PublishRequest): number {
+    const doc = this.document(request);
+    doc.at = this.positions.token ?? '';
+    this.transport.publish(doc).catch(() => undefined);
+    return doc.seq;
+  }
+
+  private document(request: PublishRequest): MessageDocument {
+    return messageDocument({
       origin: this.uid,
       uid: request.uid,
       nsp: request.nsp,
       type: request.type,
       data: request.data,
       to: request.to ?? TO_ALL,
-      echo: request.onEcho !== undefined,
       recoverable: request.recoverable === true,
-      ...(request.privateTo ? { privateTo: request.privateTo } : {}),
       deaf: this.membership.deaf,
       createdAt: this.options.addCreatedAtField,
     });
-    return this.transport.publish(doc, request.onEcho);
   }
 
   // ---- Receiving ----
@@ -347,7 +352,7 @@ export class Bus {
       }
       const { doc } = event;
       if (doc.origin === this.uid) {
-        // Our own probes and echoes: in stream order, never reordered (each has its own waiter).
+        // Our own probes: in stream order, never reordered (each may have its own waiter).
         this.queue.push({ late: false, apply: () => this.apply(event) });
         continue;
       }
@@ -361,19 +366,16 @@ export class Bus {
     const { doc } = event;
     const now = Date.now();
     this.lastEventAt = now;
+    this.appliedUpTo.set(channelKey(doc.origin, doc.to), doc.seq);
     if (doc.kind === 'skip') return 0;
     this.counters.received++;
     this.positions.advance(event.token);
-    this.appliedUpTo.set(channelKey(doc.origin, doc.to), doc.seq);
     if (doc.origin === this.uid) {
+      // Only probes come back to their own node (a restore's marker has no waiter).
       const waiter = this.transport.takeEcho(doc);
       if (waiter) this.safely(() => waiter(event.token));
-      if (doc.kind === 'probe') {
-        this.membership.probeSeen(now);
-        return 1;
-      }
-      // The echo just released the local fan-out of this broadcast: count it in the turn's budget.
-      return waiter ? (this.members.get(doc.nsp)?.localCost(doc) ?? 1) : 1;
+      if (doc.kind === 'probe') this.membership.probeSeen(now);
+      return 1;
     }
     if (event.writtenAt !== undefined)
       this.events.emit('lag', { node: this.uid, ms: Math.max(0, now - event.writtenAt) });
@@ -421,7 +423,7 @@ export class Bus {
     this.sequencer.reset();
     this.heldReplayable = 0;
     this.recordGap(gap);
-    // Our own messages written in the gap may never come back: deliver what waits for them now.
+    // Our own probes written in the gap may never come back.
     for (const waiter of this.transport.releaseEchoes()) this.safely(() => waiter(undefined));
     this.membership.historyLost();
   }
@@ -441,7 +443,29 @@ export class Bus {
 
   /** Whether the live feed applied this document here (a restore's replay includes exactly those). */
   applied(doc: MessageDocument): boolean {
-    return (this.appliedUpTo.get(channelKey(doc.origin, doc.to)) ?? 0) >= doc.seq;
+    return this.appliedThrough(doc.origin, doc.to, doc.seq);
+  }
+
+  /** Whether the live feed applied (or passed over) every document of `origin`'s channel `to` numbered up to `seq`. */
+  appliedThrough(origin: string, to: string, seq: number): boolean {
+    return (this.appliedUpTo.get(channelKey(origin, to)) ?? 0) >= seq;
+  }
+
+  /** Whether this node's own documents for every node, numbered up to `seq`, are written or given up for good. */
+  ownSettledThrough(seq: number): boolean {
+    return this.transport.settledThrough(TO_ALL, seq);
+  }
+
+  /**
+   * Writes a probe to this node's own channel (what the live feed does with it: it counts as heard). A
+   * restore's replay reads up to it: it was written after everything acknowledged before the call.
+   */
+  writeMarker(): { seq: number; written: Promise<void> } | undefined {
+    if (this.closing) return undefined;
+    const probe = this.probeDocument();
+    const written = this.transport.publish(probe);
+    written.catch(() => undefined);
+    return probe.seq > 0 ? { seq: probe.seq, written } : undefined;
   }
 
   /** Everything read from the stream has been applied in stream order: what is delivered is a stream prefix. */

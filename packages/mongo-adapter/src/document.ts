@@ -42,15 +42,17 @@ export interface MessageDocument {
   data?: unknown;
   /** `''` (TO_ALL) or the uid of the only node that should receive it. Filtered by MongoDB. */
   to: string;
-  /** The origin wants its own copy back through the change stream (probes, and broadcasts that need an offset). */
+  /** The origin wants its own copy back through the change stream (its probes). */
   echo: boolean;
   /** A broadcast that connection state recovery may replay (event packet, no ack, not volatile). */
   recoverable: boolean;
   /**
-   * Socket ids the origin delivered this broadcast to itself, as private packets (kept in their sessions):
-   * receivers do not deliver or replay it to these sockets again.
+   * On a recoverable broadcast of a node: its place in the origin's own delivery order, which served its
+   * local sockets at once. The resume token `_data` of the latest change event the origin had delivered
+   * before it (`''`: none yet); its `seq` orders it among the origin's own broadcasts. See `positions.ts`.
+   * Absent on documents of emitters and of earlier versions (delivered by their origin in stream order).
    */
-  privateTo?: string[];
+  at?: string;
   /** Sent while the origin could not hear the cluster: receivers deliver it but do not count the origin as alive. */
   deaf?: boolean;
   /** For TTL indexes (`addCreatedAtField`); not used for ordering (the server orders, not client clocks). */
@@ -118,6 +120,7 @@ export function asMessageDocument(value: unknown): MessageDocument | undefined {
   if (typeof d.origin !== 'string' || typeof d.seq !== 'number' || typeof d.uid !== 'string') return undefined;
   if (typeof d.nsp !== 'string' || typeof d.type !== 'number' || typeof d.to !== 'string') return undefined;
   if (d.low !== undefined && typeof d.low !== 'number') return undefined;
+  if (d.at !== undefined && typeof d.at !== 'string') return undefined;
   return d as MessageDocument;
 }
 
@@ -213,7 +216,7 @@ export interface MessageFields {
   to?: string;
   echo?: boolean;
   recoverable?: boolean;
-  privateTo?: string[];
+  at?: string;
   deaf?: boolean;
   /** Adds `createdAt` (for a TTL index). */
   createdAt?: boolean;
@@ -234,7 +237,7 @@ export function messageDocument(fields: MessageFields): MessageDocument {
     recoverable: fields.recoverable === true,
   };
   if (fields.data !== undefined) doc.data = toStorable(fields.data);
-  if (fields.privateTo !== undefined && fields.privateTo.length > 0) doc.privateTo = fields.privateTo;
+  if (fields.at !== undefined) doc.at = fields.at;
   if (fields.deaf === true) doc.deaf = true;
   if (fields.createdAt !== false) doc.createdAt = new Date();
   return doc;

@@ -59,15 +59,19 @@ export interface MongoAdapterOptions {
    */
   maxDeliveriesPerTurn?: number;
   /**
-   * With connection state recovery, a broadcast is delivered to local sockets when it comes back through the
-   * change stream with its server-assigned offset. If it has not come back after this many ms (MongoDB down),
-   * it is delivered without an offset. Default: heartbeatTimeout.
+   * @deprecated No effect: local delivery never waits for MongoDB, with or without connection state
+   * recovery (a node's own broadcasts are no longer delivered when their copy comes back through the
+   * change stream). Still validated, so existing configurations keep starting; a warning is logged.
    */
   localDeliveryTimeoutMs?: number;
   /** Where recovery sessions live. Default: the adapter's collection. */
   sessions?: Collection<Document>;
-  /** Private packets kept per connected socket for recovery (count / bytes). Defaults 256 / 1 MiB. */
+  /**
+   * @deprecated No effect: private packets (`socket.emit` with recovery on) are replayed from the change
+   * stream like every broadcast of the node, not kept in the session. Validated; a warning is logged.
+   */
   privateLogSize?: number;
+  /** @deprecated See `privateLogSize`. */
   privateLogBytes?: number;
   /** A session restore reads at most this many change events, and for at most this long. Defaults 100000 / 5000 ms. */
   restoreScanLimit?: number;
@@ -97,15 +101,17 @@ export interface ResolvedOptions {
   maxAwaitTimeMS: number;
   backoff: BackoffOptions;
   maxDeliveriesPerTurn: number;
-  localDeliveryTimeoutMs: number;
   sessions: Collection<Document> | undefined;
-  privateLogSize: number;
-  privateLogBytes: number;
   restoreScanLimit: number;
   restoreTimeoutMs: number;
   closeTimeoutMs: number;
   logger: AdapterLogger | undefined;
+  /** Options that were set but no longer have any effect (the adapter warns once). */
+  ignoredOptions: readonly string[];
 }
+
+/** Options of earlier versions, still accepted (and validated) without effect. */
+const IGNORED_OPTIONS = ['localDeliveryTimeoutMs', 'privateLogSize', 'privateLogBytes'] as const;
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof MongoAdapterOptions>([
   'uid',
@@ -245,15 +251,16 @@ export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<Reso
     maxAwaitTimeMS,
     backoff: { initialMs: backoffInitial, maxMs: backoffMax },
     maxDeliveriesPerTurn: int('maxDeliveriesPerTurn', 2000, 1),
-    localDeliveryTimeoutMs: int('localDeliveryTimeoutMs', heartbeatTimeout, 1),
     sessions: options.sessions,
-    privateLogSize: int('privateLogSize', 256, 0, 100_000),
-    privateLogBytes: int('privateLogBytes', 1024 * 1024, 0, MAX_EVENT_BYTES / 2),
     restoreScanLimit: int('restoreScanLimit', 100_000, 1),
     restoreTimeoutMs: int('restoreTimeoutMs', 5000, 1),
     closeTimeoutMs: int('closeTimeoutMs', 5000, 0),
     logger,
+    ignoredOptions: IGNORED_OPTIONS.filter((name) => options[name] !== undefined),
   };
+  int('localDeliveryTimeoutMs', 0, 1);
+  int('privateLogSize', 0, 0, 100_000);
+  int('privateLogBytes', 0, 0, MAX_EVENT_BYTES / 2);
   if (problems.length > 0) {
     throw new MongoAdapterError('INVALID_OPTIONS', `Invalid adapter options: ${problems.join('; ')}`, {
       details: problems,

@@ -1,8 +1,8 @@
 /**
  * The hand-off between a session restore's replay and live delivery.
  *
- * A restore replays what this node's live feed has dispatched up to a cut; what the feed dispatches after
- * the cut must reach the restored socket live. But socket.io only adds the socket to `nsp.sockets` (which
+ * A restore replays what this node delivered up to a cut (from the stream and its own broadcasts); what it
+ * delivers after the cut must reach the restored socket live. But socket.io only adds the socket to `nsp.sockets` (which
  * live delivery goes through) once the restore has returned, the handshake middlewares have run (often
  * asynchronously: a token check) and a tick has passed. Every recoverable packet delivered here between
  * the cut and that moment is kept here, per restored socket, and written to the socket the instant it
@@ -45,20 +45,17 @@ export class RestoreHandoff {
   /**
    * A recoverable packet delivered on this node right now, to `rooms` minus `except` (socket.io's rules:
    * no rooms = everyone). `roomsOf(sid)` gives the socket's current rooms once socket.io knows them.
-   * `servedPrivately`: sockets the origin node delivered it to as private packets (in their sessions).
    */
   capture(
     data: readonly unknown[],
     rooms: Iterable<string>,
     except: Iterable<string>,
     roomsOf: (sid: string) => ReadonlySet<string> | undefined,
-    servedPrivately: readonly string[] = [],
   ): void {
     if (this.pending.size === 0) return;
     const targets = [...rooms];
     const excluded = [...except];
     for (const [sid, entry] of this.pending) {
-      if (servedPrivately.includes(sid)) continue;
       const member = roomsOf(sid) ?? entry.rooms;
       const included = targets.length === 0 || targets.some((room) => member.has(room));
       if (!included || excluded.some((room) => member.has(room))) continue;

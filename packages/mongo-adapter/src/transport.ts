@@ -5,7 +5,7 @@ import { MongoAdapterError } from './errors.js';
 import type { BoundLogger } from './logging.js';
 import type { ResolvedOptions } from './options.js';
 import { Outbox, type OutboxHooks } from './outbox.js';
-import { Numbering } from './sequencing.js';
+import { incarnationStart, Numbering } from './sequencing.js';
 
 export type TransportHooks = Omit<ChangeFeedHooks, 'trace' | 'restarting'> &
   Pick<OutboxHooks, 'onBatchWritten' | 'onBatchFailed' | 'onOverflow' | 'onDepth'> & {
@@ -19,13 +19,13 @@ export type EchoWaiter = (token: string | undefined) => void;
 /**
  * MongoDB, both ways, for one node: the outbox (ordered, numbered, batched writes, several in flight) and
  * the change feed (one stream, resumed after any error). Documents are numbered per channel here, when the
- * outbox accepts them, and stamped with their `low` mark when sent; a publisher that wants its own copy
- * back (`echo`) gets it through `takeEcho` when the bus applies that event.
+ * outbox accepts them, and stamped with their `low` mark when sent. Only probes come back to their own
+ * node (`echo`): their waiter gets them through `takeEcho` when the bus applies that event.
  */
 export class Transport {
   private readonly outbox: Outbox;
   private readonly feed: ChangeFeed;
-  private readonly numbering = new Numbering();
+  private readonly numbering = new Numbering(incarnationStart());
   private readonly echoWaiters = new Map<string, EchoWaiter>();
   private closed = false;
 
@@ -147,6 +147,11 @@ export class Transport {
       if (typeof code === 'string') this.hooks.onRejected({ code, nsp: doc.nsp, type: doc.type, bytes, early: false });
     });
     return written;
+  }
+
+  /** Whether every document of channel `to` numbered up to `seq` is written or given up for good. */
+  settledThrough(to: string, seq: number): boolean {
+    return this.numbering.settledThrough(to, seq);
   }
 
   /** The waiter of this node's own document, if one waits for its echo (called once, in stream order). */

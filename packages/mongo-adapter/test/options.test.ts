@@ -69,6 +69,32 @@ describe('options refused loudly', () => {
   });
 });
 
+describe('options of earlier versions', () => {
+  it('accepts localDeliveryTimeoutMs and privateLogSize/Bytes without effect: validated, and warned about', async () => {
+    expect(() => createAdapter(anyCollection(), { localDeliveryTimeoutMs: -1, privateLogSize: 'x' as never })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        details: [expect.stringContaining('localDeliveryTimeoutMs'), expect.stringContaining('privateLogSize')],
+      }),
+    );
+    const warnings: Array<{ obj: object; msg: string | undefined }> = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (obj: object, msg?: string) => warnings.push({ obj, msg }),
+      error: () => undefined,
+    };
+    mongo = await startMongo();
+    nodes = [await startNode(mongo, { adapter: { localDeliveryTimeoutMs: 500, privateLogBytes: 1024, logger } })];
+    await waitForCluster(nodes);
+    expect(warnings.filter((w) => w.msg?.includes('no longer have any effect'))).toEqual([
+      expect.objectContaining({
+        obj: expect.objectContaining({ options: ['localDeliveryTimeoutMs', 'privateLogBytes'] }),
+      }),
+    ]);
+  });
+});
+
 describe('options honoured', () => {
   it('uid names the node: in its health, its documents and the offsets it hands out', async () => {
     mongo = await startMongo();

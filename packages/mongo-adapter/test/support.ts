@@ -41,7 +41,6 @@ export const FAST: MongoAdapterOptions = {
   heartbeatTimeout: 1000,
   maxAwaitTimeMS: 50,
   backoff: { initialMs: 20, maxMs: 200 },
-  localDeliveryTimeoutMs: 1000,
   closeTimeoutMs: 2000,
   operationTimeoutMs: 2000,
   logger: process.env.DEBUG_ADAPTER

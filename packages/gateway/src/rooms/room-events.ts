@@ -12,9 +12,9 @@ import { roomChannel } from './channel.js';
  * service, presence): the Socket.IO broadcast to the room's channel, volatile for typing.
  *
  * In: `listen` hands on every room event this node delivers to its sockets, through the adapter's
- * "delivered locally" hook: after the adapter's own ordering (the MongoDB adapter's change-stream
- * order, its wait for a broadcast's own echo), from every source (this node, the other nodes, the
- * MongoDB emitter, a presence reaper), whether or not a local socket is in the room. So SSE streams
+ * "delivered locally" hook: after the adapter's own ordering (the MongoDB adapter's per-sender
+ * order), from every source (this node, the other nodes, the MongoDB emitter, a presence reaper),
+ * whether or not a local socket is in the room. So SSE streams
  * see exactly what this node's sockets see, in the same order. A relay of its own (`serverSideEmit`)
  * would skip the adapter's ordering and let a node's own events overtake remote ones.
  */
