@@ -34,6 +34,7 @@ import {
   isRecoverablePacket,
   memberUids,
   onNodeRemoved,
+  takeOverEviction,
   type RecoveryOptions,
   type ServerWithOptions,
 } from './socket-io-internals.js';
@@ -172,12 +173,21 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       replayOffset: (token, clean) => bus.positions.at(token, clean),
     };
     if (this.recovery) nsp.prependListener?.('connect', (socket) => this.socketConnected(socket));
+    // Silence is judged by the bus (no eviction while MongoDB elects a primary), not by socket.io's wall clock.
+    const evictSilent = takeOverEviction(this);
+    if (!evictSilent) {
+      this.log.warn(
+        {},
+        "this socket.io-adapter's eviction sweep cannot be taken over (see socket-io-internals.ts): nodes are evicted after heartbeatTimeout even during a MongoDB election",
+      );
+    }
     this.member = {
       nspName: nsp.name,
       receive: (event) => this.receive(event),
       receiveForeign: (event) => this.receiveForeign(event),
       hearingChanged: (hearing) => this.hearingChanged(hearing),
       localCost: (doc) => this.costOf({ uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage),
+      evictSilent: (silentTooLong) => evictSilent?.(silentTooLong),
     };
     const watching = onNodeRemoved(this, (uid) => this.nodeLeft(uid, this.receiving ? 'closed' : 'timeout'));
     if (!watching) {
