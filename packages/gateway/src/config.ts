@@ -105,7 +105,7 @@ const EnvSchema = Type.Object({
   DRAIN_TIMEOUT_MS: Type.Integer({
     minimum: 0,
     maximum: 600_000,
-    default: 10_000,
+    default: 25_000,
     description: 'an integer 0-600000 (milliseconds)',
   }),
   SSE_HEARTBEAT_MS: Type.Integer({
@@ -230,6 +230,12 @@ const EnvSchema = Type.Object({
     default: 10_000,
     description: 'an integer 20-3600000 (milliseconds), larger than ADAPTER_HEARTBEAT_INTERVAL_MS',
   }),
+  ADAPTER_NO_PRIMARY_GRACE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 30_000,
+    description: 'an integer 0-3600000 (milliseconds a node stays ready while MongoDB has no primary)',
+  }),
   GATEWAY_WORKERS: Type.Integer({
     minimum: 1,
     maximum: 256,
@@ -307,6 +313,8 @@ export interface MongoConfig {
   readonly db: string;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
+  /** How long a node stays ready (`/readyz` 200, degraded) while MongoDB has no primary. */
+  readonly noPrimaryGraceMs: number;
 }
 
 export interface ConfigProblem {
@@ -524,6 +532,7 @@ function toConfig(env: Env): GatewayConfig {
             db: env.MONGODB_DB,
             heartbeatIntervalMs: env.ADAPTER_HEARTBEAT_INTERVAL_MS,
             heartbeatTimeoutMs: env.ADAPTER_HEARTBEAT_TIMEOUT_MS,
+            noPrimaryGraceMs: env.ADAPTER_NO_PRIMARY_GRACE_MS,
           },
         }),
     workers: env.GATEWAY_WORKERS,

@@ -19,7 +19,12 @@ export {
 export type { AppendInput, AppendResult, HistoryAfter, HistoryBefore, MessageStore } from './store/message-store.js';
 export { MemoryMessageStore, type MemoryMessageStoreOptions } from './store/memory.js';
 export { MongoMessageStore, type MongoMessageStoreOptions } from './store/mongo.js';
-export { connectMongoCluster, ADAPTER_COLLECTION, type MongoCluster } from './cluster/mongo.js';
+export {
+  connectMongoCluster,
+  ADAPTER_COLLECTION,
+  type MongoCluster,
+  type MongoClusterOptions,
+} from './cluster/mongo.js';
 export { ADAPTER_METRIC_NAMES } from './cluster/metrics.js';
 export { sessionIdFor, nodeOfSessionId, workerOfSessionId } from './cluster/session-id.js';
 export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics/registry.js';

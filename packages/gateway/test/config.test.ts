@@ -32,7 +32,7 @@ describe('loadConfig', () => {
       maxSocketsPerUser: 0,
       rateLimit: { burst: 30, perSecond: 10 },
       historyPerRoom: 1000,
-      drainTimeoutMs: 10_000,
+      drainTimeoutMs: 25_000,
       sse: {
         heartbeatMs: 15_000,
         retryMs: 2000,

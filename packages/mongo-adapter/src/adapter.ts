@@ -28,6 +28,7 @@ import {
   isRecoverablePacket,
   memberUids,
   onNodeRemoved,
+  takeOverEviction,
   type RecoveryOptions,
   type ServerWithOptions,
 } from './socket-io-internals.js';
@@ -165,11 +166,20 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
       replayOffset: (token, k, clean) => bus.positions.at(token, k, clean),
     };
     if (this.recovery) nsp.prependListener?.('connect', (socket) => this.socketConnected(socket));
+    // Silence is judged by the bus (no eviction while MongoDB elects a primary), not by socket.io's wall clock.
+    const evictSilent = takeOverEviction(this);
+    if (!evictSilent) {
+      this.log.warn(
+        {},
+        "this socket.io-adapter's eviction sweep cannot be taken over (see socket-io-internals.ts): nodes are evicted after heartbeatTimeout even during a MongoDB election",
+      );
+    }
     this.member = {
       nspName: nsp.name,
       receive: (event) => this.receive(event),
       receiveForeign: (event) => this.receiveForeign(event),
       hearingChanged: (hearing) => this.hearingChanged(hearing),
+      evictSilent: (silentTooLong) => evictSilent?.(silentTooLong),
     };
     const watching = onNodeRemoved(this, (uid) => this.nodeLeft(uid, this.receiving ? 'closed' : 'timeout'));
     if (!watching) {

@@ -6,11 +6,13 @@ import { DispatchQueue } from './dispatch.js';
 import { messageDocument, TO_ALL, type MessageDocument } from './document.js';
 import type { AdapterEvents } from './events.js';
 import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
-import { Membership } from './membership.js';
+import { Membership, type NodeStatus } from './membership.js';
+import { clientOf } from './mongodb-internals.js';
 import type { ResolvedOptions } from './options.js';
 import { Positions } from './positions.js';
 import { PendingWrites } from './recovery.js';
 import { Sequencer } from './sequencing.js';
+import { TopologyWatch, type MongoView } from './topology.js';
 import { Transport } from './transport.js';
 
 /** What the bus needs from a namespace adapter. */
@@ -22,6 +24,8 @@ export interface BusMember {
   receiveForeign(event: ForeignEvent): number;
   /** This node started or stopped hearing the cluster (its own probes come back, or not). */
   hearingChanged(hearing: boolean): void;
+  /** Stops counting on the other nodes whose last message (wall-clock ms) is silent too long by this rule. */
+  evictSilent(silentTooLong: (lastSeen: number) => boolean): void;
 }
 
 export interface PublishRequest {
@@ -35,8 +39,17 @@ export interface PublishRequest {
 }
 
 export interface BusHealth {
-  /** The change stream is open and this node's own probe came back through it within heartbeatTimeout. */
+  /**
+   * Fit to take traffic: `status` is `ready` (this node's own probes come back through its stream), or
+   * `waiting-for-primary` (MongoDB is electing a primary, for every node alike).
+   */
   ready: boolean;
+  /** Why it is ready or not: see `NodeStatus`. */
+  status: NodeStatus;
+  /** What this node's driver knows of MongoDB: a primary, members but no primary (an election), nothing. */
+  mongo: MongoView;
+  /** Since when `mongo` has had its current value. */
+  mongoSince: Date;
   changeStream: FeedState;
   /** This node considers itself a member of the cluster (it hears its own probes). */
   hearing: boolean;
@@ -57,6 +70,8 @@ export interface BusCounters {
   gaps: number;
   rejected: number;
   overflows: number;
+  /** Times this node declared itself deaf (its own probes stopped coming back while MongoDB had a primary). */
+  deafSpells: number;
 }
 
 const MAX_REMEMBERED_GAPS = 64;
@@ -76,9 +91,12 @@ export class Bus {
   readonly positions: Positions;
   private readonly transport: Transport;
   private readonly membership: Membership;
+  private readonly topology: TopologyWatch;
   private readonly sequencer: Sequencer<FeedEvent>;
   private readonly queue: DispatchQueue;
   private readonly members = new Map<string, BusMember>();
+  /** Probes of ours, to tell membership when each is handed to MongoDB. */
+  private readonly probesSent = new WeakMap<MessageDocument, () => void>();
   /** Highest sequence number applied here, per origin and channel (what a restore's replay may include). */
   private readonly appliedUpTo = new Map<string, number>();
   private lastEventAt: number | undefined;
@@ -91,7 +109,8 @@ export class Bus {
   private readonly sessionWrites = new PendingWrites();
   readonly log: BoundLogger;
   private readonly feedLog: BoundLogger;
-  readonly counters: BusCounters = {
+  private readonly membershipLog: BoundLogger;
+  private readonly counters: Omit<BusCounters, 'deafSpells'> = {
     published: 0,
     batches: 0,
     received: 0,
@@ -125,6 +144,33 @@ export class Bus {
     this.queue = new DispatchQueue(options.maxDeliveriesPerTurn, MAX_QUEUED_EVENTS, (error) =>
       this.log.error({ err: errorMessage(error) }, 'delivery failed'),
     );
+    const membershipLog = logFor('membership');
+    this.topology = new TopologyWatch(clientOf(collection), (view, previous) => this.mongoChanged(view, previous));
+    this.membership = new Membership(
+      {
+        heartbeatInterval: options.heartbeatInterval,
+        heartbeatTimeout: options.heartbeatTimeout,
+        noPrimaryGraceMs: options.noPrimaryGraceMs,
+      },
+      {
+        sendProbe: (onSent, onBack) => this.sendProbe(onSent, onBack),
+        hearingChanged: (hearing) => {
+          for (const member of this.members.values()) this.safely(() => member.hearingChanged(hearing));
+        },
+        statusChanged: (status) =>
+          events.emit('state', {
+            node,
+            changeStream: this.transport.feedState,
+            ready: this.membership.ready,
+            status,
+            mongo: this.topology.view,
+          }),
+        mongo: () => ({ view: this.topology.view, since: this.topology.since }),
+        lastEventAt: () => this.lastEventAt,
+      },
+      membershipLog,
+    );
+    this.membershipLog = membershipLog;
     const sequencingLog = logFor('sequencing');
     // An origin retries a failed write until it is written: a hole lasts as long as its retries (a hung
     // insert is abandoned after operationTimeoutMs, then a backoff). Only an origin that died mid-write
@@ -176,6 +222,8 @@ export class Bus {
         },
         onGap: (gap) => this.onHistoryLost(gap),
         ready: () => this.queue.room(),
+        waitingForPrimary: () => this.topology.view !== 'primary',
+        sent: (doc) => this.probesSent.get(doc)?.(),
         onBatchWritten: (info) => {
           this.counters.published += info.docs;
           this.counters.batches++;
@@ -200,23 +248,11 @@ export class Bus {
       },
       { outbox: outboxLog, feed: this.feedLog },
     );
-    this.membership = new Membership(
-      options.heartbeatInterval,
-      options.heartbeatTimeout,
-      {
-        sendProbe: (onBack) => this.sendProbe(onBack),
-        hearingChanged: (hearing) => {
-          for (const member of this.members.values()) this.safely(() => member.hearingChanged(hearing));
-        },
-        readiness: (ready) => events.emit('state', { node, changeStream: this.transport.feedState, ready }),
-        streamOpen: () => this.transport.feedState === 'open',
-      },
-      logFor('membership'),
-    );
     this.transport.start();
     const sweep = Math.max(10, Math.min(250, Math.floor(options.heartbeatTimeout / 4)));
 
     this.timers.push(setInterval(() => this.sweepHeld(), sweep));
+    this.timers.push(setInterval(() => this.evictSilent(), Math.max(10, Math.min(1000, options.heartbeatInterval))));
     this.timers.push(setInterval(() => this.forgetOldOrigins(), 60_000));
     for (const timer of this.timers) timer.unref();
   }
@@ -257,8 +293,11 @@ export class Bus {
     this.closing ??= (async () => {
       for (const timer of this.timers) clearInterval(timer);
       this.membership.close();
+      // One budget for both waits: sessions first (they are written through the outbox's collection too).
+      const deadline = Date.now() + this.options.closeTimeoutMs;
       await this.sessionWrites.settled(this.options.closeTimeoutMs);
-      await this.transport.close(this.options.closeTimeoutMs);
+      await this.transport.close(Math.max(0, deadline - Date.now()));
+      this.topology.close();
       this.queue.flush();
       for (const waiter of this.transport.releaseEchoes()) waiter(undefined);
     })();
@@ -277,17 +316,34 @@ export class Bus {
     return this.membership.deaf;
   }
 
+  /**
+   * The driver's view of MongoDB changed. Without a primary the membership clock stops (no deafness, no
+   * eviction, no sender given up); when one is elected, what waits for a retry is written at once.
+   */
+  private mongoChanged(view: MongoView, previous: MongoView): void {
+    const log = view === 'primary' ? this.membershipLog.info : this.membershipLog.warn;
+    log.call(
+      this.membershipLog,
+      { mongo: view, was: previous },
+      view === 'primary' ? 'MongoDB has a primary' : 'MongoDB has no primary',
+    );
+    this.membership.mongoChanged(view);
+    if (view === 'primary') this.transport.primaryAvailable();
+  }
+
   /** See `Membership.barrier`. */
   barrier(): Promise<boolean> {
     return this.membership.barrier();
   }
 
-  private sendProbe(onBack: (cameBack: boolean) => void): void {
+  private sendProbe(onSent: () => void, onBack: (cameBack: boolean) => void): void {
     if (this.closing) {
       onBack(false);
       return;
     }
-    this.transport.publish(this.probeDocument(), (token) => onBack(token !== undefined)).catch(() => undefined);
+    const probe = this.probeDocument();
+    this.probesSent.set(probe, onSent);
+    this.transport.publish(probe, (token) => onBack(token !== undefined)).catch(() => undefined);
   }
 
   /** Addressed to ourselves: MongoDB filters it out of every other node's stream. */
@@ -344,7 +400,8 @@ export class Bus {
 
   /** One getMore's events, in stream order: sequenced, queued in delivery order, applied within the turn's budget. */
   private dispatch(batch: Array<FeedEvent | ForeignEvent>): void {
-    const now = Date.now();
+    // Holds are timed on the membership clock: an election does not make a sender's retried write late.
+    const now = this.membership.clock.now();
     for (const event of batch) {
       if ('foreign' in event) {
         this.queue.push({ late: false, apply: () => this.applyForeign(event) });
@@ -374,7 +431,6 @@ export class Bus {
       // Only probes come back to their own node (a restore's marker has no waiter).
       const waiter = this.transport.takeEcho(doc);
       if (waiter) this.safely(() => waiter(event.token));
-      if (doc.kind === 'probe') this.membership.probeSeen(now);
       return 1;
     }
     if (event.writtenAt !== undefined)
@@ -408,8 +464,13 @@ export class Bus {
 
   private sweepHeld(): void {
     if (this.sequencer.held === 0) return;
-    this.sequencer.sweep(Date.now());
+    this.sequencer.sweep(this.membership.clock.now());
     this.queue.drain();
+  }
+
+  private evictSilent(): void {
+    const silentTooLong = (lastSeen: number) => this.membership.silentTooLong(lastSeen);
+    for (const member of this.members.values()) this.safely(() => member.evictSilent(silentTooLong));
   }
 
   private onFeedState(state: FeedState): void {
@@ -485,19 +546,22 @@ export class Bus {
     const heardAt = this.membership.lastHeardAt;
     return {
       ready: this.membership.ready,
+      status: this.membership.status,
+      mongo: this.topology.view,
+      mongoSince: new Date(this.topology.since),
       changeStream: this.transport.feedState,
       hearing: this.membership.isHearing,
       lastOwnHeartbeatSeenAt: heardAt === undefined ? null : new Date(heardAt),
       lastEventAt: this.lastEventAt === undefined ? null : new Date(this.lastEventAt),
       node: this.uid,
       outbox: this.transport.depth,
-      counters: { ...this.counters },
+      counters: { ...this.counters, deafSpells: this.membership.deafSpells },
       gaps: [...this.gaps],
     };
   }
 
   private forgetOldOrigins(): void {
-    const horizon = Date.now() - Math.max(10 * 60_000, 10 * this.options.heartbeatTimeout);
+    const horizon = this.membership.clock.now() - Math.max(10 * 60_000, 10 * this.options.heartbeatTimeout);
     // Emitters are short-lived origins: without this, a long-running node would remember every one.
     for (const [origin, to] of this.sequencer.forgetIdle(horizon)) this.appliedUpTo.delete(channelKey(origin, to));
   }

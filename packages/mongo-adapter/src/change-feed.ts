@@ -97,6 +97,11 @@ export class ChangeFeed {
     this.loop ??= this.run();
   }
 
+  /** MongoDB has a primary again: a reconnection waiting out its backoff tries now. */
+  wake(): void {
+    this.sleepTimer?.wake();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

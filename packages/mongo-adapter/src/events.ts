@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { FeedState, GapInfo } from './change-feed.js';
+import type { NodeStatus } from './membership.js';
+import type { MongoView } from './topology.js';
 
 /**
  * Everything the adapter reports, for logs and for the gateway's Prometheus metrics. Every payload names
@@ -31,8 +33,8 @@ export interface AdapterEventMap {
   gap: { node: string } & GapInfo;
   /** A message seen twice (after a resume or a retried write) was dropped. */
   duplicate: { node: string; origin: string; seq: number };
-  /** Change stream state and readiness changes. */
-  state: { node: string; changeStream: FeedState; ready: boolean };
+  /** Status (and so readiness) changes, and change stream state changes. See `health()`. */
+  state: { node: string; changeStream: FeedState; ready: boolean; status: NodeStatus; mongo: MongoView };
   /** A recovery session restore finished. */
   restore: { node: string; nsp: string; ok: boolean; reason: string; missedPackets: number };
   /**

@@ -12,6 +12,8 @@ export { ADAPTER_ERRORS, MongoAdapterError, type AdapterErrorCode } from './erro
 export { AdapterEvents, type AdapterEventMap, type AdapterEventName } from './events.js';
 export type { MongoAdapterOptions, AdapterLogger } from './options.js';
 export type { BusHealth, BusCounters } from './bus.js';
+export { NODE_STATUSES, type NodeStatus } from './membership.js';
+export type { MongoView } from './topology.js';
 export type { FeedState, GapInfo } from './change-feed.js';
 export { DEFAULT_MAX_DOCUMENT_BYTES, FORMAT_VERSION, feedPipeline, type MessageDocument } from './document.js';
 export { sessionKey, type SessionDocument } from './recovery.js';

@@ -37,14 +37,20 @@ export interface MongoAdapterOptions {
   maxBatchBytes?: number;
   /** insertMany batches in flight at once (ordered by sequence numbers at the receivers). Default 4. */
   maxBatchesInFlight?: number;
-  /** What may wait in the outbox while MongoDB is unavailable. Defaults 10000 documents / 64 MiB. */
+  /**
+   * What may wait in the outbox while MongoDB is unavailable (an election: 10–12 s). Defaults 100000
+   * documents / 64 MiB: 12 s of 5,000 messages/s of 1 KiB.
+   */
   outboxMaxDocs?: number;
   outboxMaxBytes?: number;
   /** Write concern of every publish. Default `{ w: 'majority' }`. */
   writeConcern?: WriteConcernSettings;
   /**
    * An insertMany, or a change-stream getMore (beyond maxAwaitTimeMS), not settled after this many ms is
-   * abandoned and retried / reopened: a hung connection must not stall the node. Default 10000.
+   * abandoned and retried / reopened: a hung connection must not stall the node. Time without a primary
+   * does not count for inserts (they wait in the driver's server selection). Keep it well under
+   * heartbeatTimeout, so a hung connection is replaced before the node would call itself deaf.
+   * Default 5000.
    */
   operationTimeoutMs?: number;
   /** Largest stored message in bytes; larger ones are rejected with PAYLOAD_TOO_LARGE. Default 16 MiB - 16 KiB. */
@@ -76,8 +82,18 @@ export interface MongoAdapterOptions {
   /** A session restore reads at most this many change events, and for at most this long. Defaults 100000 / 5000 ms. */
   restoreScanLimit?: number;
   restoreTimeoutMs?: number;
-  /** On close, how long to wait for the outbox to drain. Default 5000. */
+  /**
+   * On close, how long to wait for session writes and the outbox to drain. Default 15000: a node stopped
+   * during an election (10–12 s) still writes what it holds once the new primary is elected.
+   */
   closeTimeoutMs?: number;
+  /**
+   * How long a node stays ready (`health().status` `waiting-for-primary`) while MongoDB has no primary: an
+   * election takes 10–12 s with mongod's defaults and is the same for every node, so taking nodes out of a
+   * load balancer would not help. Longer than this, it is an outage: status `no-primary`, not ready.
+   * Default 30000 (the driver's serverSelectionTimeoutMS: how long an operation waits for a primary).
+   */
+  noPrimaryGraceMs?: number;
   /** pino-compatible; the adapter binds `{ uid, component }` (uid: the adapter's node id) once with `child()` when it has one. Default: silent. */
   logger?: AdapterLogger;
 }
@@ -105,6 +121,7 @@ export interface ResolvedOptions {
   restoreScanLimit: number;
   restoreTimeoutMs: number;
   closeTimeoutMs: number;
+  noPrimaryGraceMs: number;
   logger: AdapterLogger | undefined;
   /** Options that were set but no longer have any effect (the adapter warns once). */
   ignoredOptions: readonly string[];
@@ -139,6 +156,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof MongoAdapterOptions>([
   'restoreScanLimit',
   'restoreTimeoutMs',
   'closeTimeoutMs',
+  'noPrimaryGraceMs',
   'logger',
 ]);
 
@@ -243,10 +261,10 @@ export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<Reso
     maxBatchDocs: int('maxBatchDocs', 1000, 1, 100_000),
     maxBatchBytes: int('maxBatchBytes', 8 * 1024 * 1024, 1024, 48 * 1024 * 1024),
     maxBatchesInFlight: int('maxBatchesInFlight', 4, 1, 64),
-    outboxMaxDocs: int('outboxMaxDocs', 10_000, 1),
+    outboxMaxDocs: int('outboxMaxDocs', 100_000, 1),
     outboxMaxBytes: int('outboxMaxBytes', 64 * 1024 * 1024, 1024),
     writeConcern: options.writeConcern ?? { w: 'majority' },
-    operationTimeoutMs: int('operationTimeoutMs', 10_000, 10),
+    operationTimeoutMs: int('operationTimeoutMs', 5000, 10),
     maxDocumentBytes: int('maxDocumentBytes', DEFAULT_MAX_DOCUMENT_BYTES, 1024, DEFAULT_MAX_DOCUMENT_BYTES),
     maxAwaitTimeMS,
     backoff: { initialMs: backoffInitial, maxMs: backoffMax },
@@ -254,7 +272,8 @@ export function resolveOptions(options: MongoAdapterOptions = {}): Readonly<Reso
     sessions: options.sessions,
     restoreScanLimit: int('restoreScanLimit', 100_000, 1),
     restoreTimeoutMs: int('restoreTimeoutMs', 5000, 1),
-    closeTimeoutMs: int('closeTimeoutMs', 5000, 0),
+    closeTimeoutMs: int('closeTimeoutMs', 15_000, 0),
+    noPrimaryGraceMs: int('noPrimaryGraceMs', 30_000, 0),
     logger,
     ignoredOptions: IGNORED_OPTIONS.filter((name) => options[name] !== undefined),
   };

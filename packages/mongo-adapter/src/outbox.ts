@@ -44,6 +44,12 @@ export interface OutboxHooks {
    */
   replacementFor(refused: Document): Document | undefined;
   trace?(what: 'sent' | 'written', info: { docs: number; inFlight: number }): void;
+  /**
+   * True while MongoDB has no primary: an insertMany then waits in the driver's server selection (up to its
+   * serverSelectionTimeoutMS) and is not abandoned by the `operationTimeoutMs` watchdog, which would only
+   * write the same documents twice once a primary is elected.
+   */
+  waitingForPrimary?(): boolean;
 }
 
 interface Entry {
@@ -129,6 +135,23 @@ export class Outbox {
   open(): void {
     this.gated = false;
     this.schedule();
+  }
+
+  /**
+   * MongoDB can take writes again (a primary was elected): a retry waiting out its backoff starts now, after a
+   * small jitter so that every node of the cluster does not write in the same millisecond.
+   */
+  retrySoon(): void {
+    if (!this.retryTimer || this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.attempt = 0;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.schedule();
+      },
+      backoffDelay(this.options.backoff, 0),
+    );
   }
 
   /** Waits until everything queued is written, or the deadline passes. */
@@ -224,15 +247,20 @@ export class Outbox {
       const insert = this.collection.insertMany(docs, { ordered: true, writeConcern: this.options.writeConcern });
       insert.catch(() => undefined); // an abandoned insert may still fail later; it was already retried
       const timeout = new Promise<never>((_, reject) => {
-        watchdog = setTimeout(
-          () =>
+        const arm = () => {
+          watchdog = setTimeout(() => {
+            if (this.hooks.waitingForPrimary?.() === true) {
+              arm();
+              return;
+            }
             reject(
               Object.assign(new Error(`insertMany did not settle within ${this.options.operationTimeoutMs} ms`), {
                 code: undefined,
               }),
-            ),
-          this.options.operationTimeoutMs,
-        );
+            );
+          }, this.options.operationTimeoutMs);
+        };
+        arm();
       });
       await Promise.race([insert, timeout]);
       written = batch.length;

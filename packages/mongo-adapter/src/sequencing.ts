@@ -103,7 +103,8 @@ export interface SequencerHooks<E> {
 
 /**
  * The receiving side: per origin and channel, delivers in sequence order exactly once, holding a document
- * whose predecessors may still come (see `low`), and giving a hole up after `holdMs`.
+ * whose predecessors may still come (see `low`), and giving a hole up after `holdMs`. Every `now` is the
+ * caller's clock (the adapter's membership clock, which stops while MongoDB has no primary).
  */
 export class Sequencer<E> {
   private readonly channels = new Map<string, Channel>();
@@ -160,7 +161,7 @@ export class Sequencer<E> {
     if (item.seq === channel.next) {
       channel.next++;
       this.hooks.deliver(event, false);
-      this.release(channel);
+      this.release(channel, now);
       return;
     }
     channel.held.set(item.seq, event);
@@ -178,7 +179,7 @@ export class Sequencer<E> {
       if (channel.next < channel.firstSeen && now >= channel.contactUntil) {
         // Predecessors of the first document heard: committed before this node listened. Not a gap.
         this.passOver(channel, channel.firstSeen);
-        this.release(channel);
+        this.release(channel, now);
         continue;
       }
       if (now - channel.heldSince >= this.holdMs) {
@@ -221,7 +222,7 @@ export class Sequencer<E> {
     if (channel.held.size === 0) channel.heldSince = 0;
   }
 
-  private release(channel: Channel): void {
+  private release(channel: Channel, now: number): void {
     if (channel.held.size === 0) return;
     for (;;) {
       const event = channel.held.get(channel.next);
@@ -231,7 +232,7 @@ export class Sequencer<E> {
       channel.next++;
       this.hooks.deliver(event as E, true);
     }
-    channel.heldSince = channel.held.size === 0 ? 0 : Date.now();
+    channel.heldSince = channel.held.size === 0 ? 0 : now;
   }
 
   private giveUp(origin: string, to: string, channel: Channel): void {

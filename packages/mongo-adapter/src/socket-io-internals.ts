@@ -37,10 +37,11 @@ export function connectionStateRecovery(server: ServerWithOptions): RecoveryOpti
   return csr === undefined || csr === null || csr === false ? undefined : csr;
 }
 
-/** socket.io-adapter's member list and its removal, private in its typings. */
+/** socket.io-adapter's member list, its removal and its eviction sweep, private in its typings. */
 interface HeartbeatInternals {
   nodesMap?: Map<string, number>;
   removeNode?: (uid: string) => void;
+  cleanupTimer?: ReturnType<typeof setInterval>;
 }
 
 /**
@@ -72,6 +73,29 @@ export function onNodeRemoved(adapter: ClusterAdapterWithHeartbeat, onRemoved: (
     if (known) onRemoved(uid);
   };
   return true;
+}
+
+/**
+ * Takes over ClusterAdapterWithHeartbeat's eviction: its own sweep (a private 1 s interval, `cleanupTimer`)
+ * removes every node whose last message (`nodesMap`, wall-clock ms) is older than `heartbeatTimeout`, which
+ * during a MongoDB election is every node at once. It is stopped, and the returned function removes (through
+ * `removeNode`, so `onNodeRemoved` still reports it) the nodes the caller's rule calls silent. Returns
+ * undefined, leaving socket.io's sweep in place, when one of these internals is gone.
+ */
+export function takeOverEviction(
+  adapter: ClusterAdapterWithHeartbeat,
+): ((silentTooLong: (lastSeen: number) => boolean) => void) | undefined {
+  const internals = adapter as unknown as HeartbeatInternals;
+  const nodes = internals.nodesMap;
+  if (!(nodes instanceof Map) || typeof internals.removeNode !== 'function' || internals.cleanupTimer === undefined) {
+    return undefined;
+  }
+  clearInterval(internals.cleanupTimer);
+  return (silentTooLong) => {
+    for (const [uid, lastSeen] of [...nodes]) {
+      if (silentTooLong(lastSeen)) internals.removeNode?.call(adapter, uid);
+    }
+  };
 }
 
 /** True when the installed socket.io-adapter still has every internal above (for the start-up warning). */

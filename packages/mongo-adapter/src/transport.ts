@@ -9,6 +9,10 @@ import { incarnationStart, Numbering } from './sequencing.js';
 
 export type TransportHooks = Omit<ChangeFeedHooks, 'trace' | 'restarting'> &
   Pick<OutboxHooks, 'onBatchWritten' | 'onBatchFailed' | 'onOverflow' | 'onDepth'> & {
+    /** MongoDB has no primary right now (see `OutboxHooks.waitingForPrimary`). */
+    waitingForPrimary(): boolean;
+    /** A document is handed to MongoDB (in an insertMany; again on each retry). */
+    sent?(doc: MessageDocument): void;
     /** A message will never be written: refused before (`early`) or by MongoDB / the closing outbox. */
     onRejected(info: { code: string; nsp: string; type: number; bytes: number; early: boolean }): void;
   };
@@ -58,12 +62,14 @@ export class Transport {
         beforeSend: (copy, original) => {
           const doc = original as MessageDocument;
           copy.low = this.numbering.low(doc.to);
+          hooks.sent?.(doc);
         },
         settled: (doc, _written) => {
           const d = doc as MessageDocument;
           this.numbering.settle(d.to, d.seq);
         },
         replacementFor: (refused) => skipDocument(refused as MessageDocument),
+        waitingForPrimary: () => hooks.waitingForPrimary(),
         trace: (what, info) => {
           if (log.outbox.tracing) log.outbox.debug(info, what === 'sent' ? 'batch sent' : 'batch written');
         },
@@ -102,6 +108,12 @@ export class Transport {
 
   start(): void {
     this.feed.start();
+  }
+
+  /** A primary was elected: writes and a reconnection waiting out their backoff go now. */
+  primaryAvailable(): void {
+    this.outbox.retrySoon();
+    this.feed.wake();
   }
 
   get feedState(): FeedState {

@@ -11,6 +11,49 @@ import {
   type NodeOptions,
 } from './support.js';
 
+type StandInOptions = Parameters<typeof startMongo>[0];
+
+const standInFromEnv: StandInOptions | undefined = process.env.FAULT_STANDIN_OPTIONS
+  ? (JSON.parse(process.env.FAULT_STANDIN_OPTIONS) as StandInOptions)
+  : undefined;
+
+/**
+ * The stand-ins every fault case that makes sense on both runs on: one member, and a three-member replica
+ * set (a step-down there is an election of another member, and w: majority waits for a secondary).
+ * FAULT_STANDIN_OPTIONS (JSON) runs them on that one shape only.
+ */
+export const STANDIN_SHAPES: ReadonlyArray<{ label: string; standIn: StandInOptions }> = standInFromEnv
+  ? [{ label: `FAULT_STANDIN_OPTIONS ${JSON.stringify(standInFromEnv)}`, standIn: {} }]
+  : [
+      { label: '1 member', standIn: { members: 1 } },
+      { label: '3 members', standIn: { members: 3 } },
+    ];
+
+/**
+ * FAULT_DEFAULT_TIMINGS=1: nodes run with the adapter's and the driver's default timings (5 s heartbeats,
+ * 10 s heartbeat timeout, 30 s server selection...) instead of the tests' quick ones, as in production.
+ */
+const DEFAULT_TIMINGS: NodeOptions | undefined =
+  process.env.FAULT_DEFAULT_TIMINGS === '1'
+    ? {
+        adapter: {
+          heartbeatInterval: 5000,
+          heartbeatTimeout: 10_000,
+          maxAwaitTimeMS: 1000,
+          backoff: { initialMs: 100, maxMs: 10_000 },
+          localDeliveryTimeoutMs: 10_000,
+          operationTimeoutMs: 5000,
+          closeTimeoutMs: 15_000,
+        },
+        client: { serverSelectionTimeoutMS: 30_000, heartbeatFrequencyMS: 10_000 },
+      }
+    : undefined;
+
+/** Resolves once the stand-in has a primary again (after a failover or step-down). */
+export async function primaryElected(standIn: MongoStandIn, timeoutMs = 60_000): Promise<void> {
+  await waitFor('a primary to be elected', () => standIn.primary !== undefined, timeoutMs);
+}
+
 export interface FaultRunOptions {
   /** Numbered broadcasts per sender. */
   messages?: number;
@@ -20,7 +63,9 @@ export interface FaultRunOptions {
   rounds?: number;
   node?: NodeOptions;
   /** How the stand-in is started (e.g. `{ members: 3 }`); merged over FAULT_STANDIN_OPTIONS (JSON), if set. */
-  standIn?: Parameters<typeof startMongo>[0];
+  standIn?: StandInOptions;
+  /** Runs once the cluster is up, before any message (e.g. a replication lag that lasts the whole run). */
+  before?: (standIn: MongoStandIn) => void;
 }
 
 export interface FaultRunResult {
@@ -30,6 +75,16 @@ export interface FaultRunResult {
   gaps: number[];
   resumes: number[];
   duplicatesDropped: number[];
+  /** `node-left` events each node emitted (any namespace, any reason). */
+  nodeLeft: number[];
+  /** The same, as `<node index>:<reason>` per event. */
+  nodeLeftDetail: string[][];
+  /** Times each node declared itself deaf. */
+  deafSpells: number[];
+  /** Messages each client got from its own node while the stand-in had no primary. */
+  ownWhileNoPrimary: number[];
+  /** Every status each node reported (`state` events), in order, repeats collapsed. */
+  statuses: string[][];
   messages: number;
 }
 
@@ -49,22 +104,46 @@ export async function faultRun(
   const messages = options.messages ?? 120;
   const spacingMs = options.spacingMs ?? 8;
   const rounds = options.rounds ?? 3;
-  const fromEnv = process.env.FAULT_STANDIN_OPTIONS
-    ? (JSON.parse(process.env.FAULT_STANDIN_OPTIONS) as Parameters<typeof startMongo>[0])
-    : {};
-  const mongo: Mongo = await startMongo({ ...fromEnv, ...options.standIn });
+  const mongo: Mongo = await startMongo({ ...standInFromEnv, ...options.standIn });
   let nodes: Node[] = [];
   try {
-    nodes = await startCluster(mongo, 3, options.node);
+    const nodeOptions = DEFAULT_TIMINGS
+      ? {
+          ...options.node,
+          adapter: { ...options.node?.adapter, ...DEFAULT_TIMINGS.adapter },
+          client: DEFAULT_TIMINGS.client,
+        }
+      : options.node;
+    nodes = await startCluster(mongo, 3, nodeOptions);
     const gaps = nodes.map(() => 0);
     const resumes = nodes.map(() => 0);
+    const nodeLeft = nodes.map(() => 0);
+    const nodeLeftDetail = nodes.map(() => [] as string[]);
+    const uids = nodes.map((node) => node.adapter().health().node);
+    const statuses = nodes.map(() => [] as string[]);
     nodes.forEach((node, i) => {
+      const uid = node.adapter().health().node;
       node.factory.events.on('gap', () => gaps[i]!++);
       node.factory.events.on('resume', () => resumes[i]!++);
+      node.factory.events.on('node-left', ({ node: from, uid: left, reason }) => {
+        if (from !== uid) return;
+        nodeLeft[i]!++;
+        nodeLeftDetail[i]!.push(`${uids.indexOf(left)}:${reason}`);
+      });
+      node.factory.events.on('state', ({ node: from, status }) => {
+        if (from === uid && statuses[i]!.at(-1) !== status) statuses[i]!.push(status);
+      });
     });
+    options.before?.(mongo.standIn!);
     const clients = await Promise.all(nodes.map((node) => connect(node)));
     const received = clients.map(() => nodes.map(() => [] as number[]));
-    clients.forEach((client, r) => client.on('n', (m: Numbered) => received[r]![m.from]!.push(m.n)));
+    const ownWhileNoPrimary = nodes.map(() => 0);
+    clients.forEach((client, r) =>
+      client.on('n', (m: Numbered) => {
+        received[r]![m.from]!.push(m.n);
+        if (m.from === r && mongo.standIn!.primary === undefined) ownWhileNoPrimary[r]!++;
+      }),
+    );
 
     const senders = nodes.map(async (node, from) => {
       for (let n = 0; n < messages; n++) {
@@ -101,6 +180,11 @@ export async function faultRun(
       gaps,
       resumes,
       duplicatesDropped: nodes.map((node) => node.adapter().health().counters.duplicates),
+      nodeLeft,
+      nodeLeftDetail,
+      deafSpells: nodes.map((node) => node.adapter().health().counters.deafSpells),
+      ownWhileNoPrimary,
+      statuses,
       messages,
     };
   } finally {
@@ -134,4 +218,17 @@ export function deliveryProblems(result: FaultRunResult): string[] {
     });
   });
   return problems;
+}
+
+/** What a run did besides delivering, for DEBUG_FAULTS and failure messages. */
+export function summary(result: FaultRunResult): Record<string, unknown> {
+  return {
+    gaps: result.gaps,
+    resumes: result.resumes,
+    dups: result.duplicatesDropped,
+    nodeLeft: result.nodeLeftDetail,
+    deafSpells: result.deafSpells,
+    ownWhileNoPrimary: result.ownWhileNoPrimary,
+    statuses: result.statuses,
+  };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdapterEventMap } from '../src/index.js';
-import { onStandIn, startCluster, startMongo, startNode, waitFor, type Mongo, type Node } from './support.js';
+import { onStandIn, sleep, startCluster, startMongo, startNode, waitFor, type Mongo, type Node } from './support.js';
 
 /** Membership as the adapter reports it (`node-left`, `liveNodes()`), and closing. */
 
@@ -91,4 +91,73 @@ describe('close', () => {
     await second;
     expect(adapter.health().changeStream).toBe('closed');
   });
+});
+
+describe('health during MongoDB trouble', () => {
+  (onStandIn ? it : it.skip)(
+    'waits for a primary while ready, is not ready once the wait outlasts noPrimaryGraceMs, ready again after the election',
+    async () => {
+      mongo = await startMongo({ members: 3 });
+      nodes = await startCluster(mongo, 2, { adapter: { noPrimaryGraceMs: 1000 } });
+      const [a] = nodes as [Node, Node];
+      const statuses: string[] = [];
+      a.factory.events.on('state', ({ node, status }) => {
+        if (node === a.adapter().health().node && statuses.at(-1) !== status) statuses.push(status);
+      });
+      mongo.standIn!.faults.failover({ electionMs: 2500 });
+      await waitFor('the election to be seen', () => a.adapter().health().mongo === 'no-primary');
+      expect(a.adapter().health()).toMatchObject({ ready: true, status: 'waiting-for-primary' });
+      await waitFor('the grace to run out', () => a.adapter().health().status === 'no-primary');
+      expect(a.adapter().health().ready).toBe(false);
+      await waitFor('the new primary', () => a.adapter().health().status === 'ready', 10_000);
+      expect(statuses).toEqual(['waiting-for-primary', 'no-primary', 'ready']);
+      expect(a.adapter().liveNodes()).toHaveLength(1);
+    },
+  );
+
+  (onStandIn ? it : it.skip)(
+    'is unreachable, and not ready, once no member has answered for heartbeatTimeout',
+    async () => {
+      mongo = await startMongo({ members: 3 });
+      nodes = await startCluster(mongo, 1);
+      const [a] = nodes as [Node];
+      const restart = mongo.standIn!.restart({ keepData: true, downtimeMs: 2500 });
+      await waitFor('no member to answer', () => a.adapter().health().mongo === 'unreachable');
+      expect(a.adapter().health()).toMatchObject({ ready: true, status: 'waiting-for-primary' });
+      await waitFor('heartbeatTimeout to pass', () => a.adapter().health().status === 'unreachable');
+      expect(a.adapter().health().ready).toBe(false);
+      await restart;
+      await waitFor('ready again', () => a.adapter().health().status === 'ready', 10_000);
+    },
+  );
+
+  (onStandIn ? it : it.skip)(
+    'a node that cannot hear while MongoDB has a primary says it is deaf, and evicts nobody (the others evict it)',
+    async () => {
+      mongo = await startMongo({ members: 3 });
+      nodes = await startCluster(mongo, 3);
+      const [a, b, c] = nodes as [Node, Node, Node];
+      const leftOnA = recordNodeLeft(a);
+      const leftOnB = recordNodeLeft(b);
+      // Node 0's change stream delivers nothing (its getMores and aggregates fail); its writes still work.
+      mongo.standIn!.faults.failCommands({
+        commands: ['getMore', 'aggregate'],
+        times: Number.POSITIVE_INFINITY,
+        code: 8000,
+        errorLabels: [],
+        appName: 'node-0',
+      });
+      await waitFor('node 0 to call itself deaf', () => a.adapter().health().status === 'deaf');
+      expect(a.adapter().health()).toMatchObject({ ready: false, mongo: 'primary', hearing: false });
+      await waitFor('the others to stop counting on it', () => leftOnB.length > 0);
+      expect(leftOnB.map((event) => event.uid)).toEqual([a.adapter().health().node]);
+      // Long past its heartbeat timeout, node 0 has heard nothing of b and c, and evicted neither: it cannot
+      // tell their silence from its own deafness.
+      await sleep(2000);
+      expect(leftOnA).toEqual([]);
+      expect(a.adapter().liveNodes().sort()).toEqual([b.adapter().health().node, c.adapter().health().node].sort());
+      mongo.standIn!.faults.clearFailCommands();
+      await waitFor('node 0 hears again', () => a.adapter().health().status === 'ready');
+    },
+  );
 });

@@ -13,6 +13,7 @@ import {
   isRecoverablePacket,
   memberUids,
   onNodeRemoved,
+  takeOverEviction,
 } from '../src/socket-io-internals.js';
 
 /**
@@ -83,6 +84,28 @@ describe('socket.io-adapter internals used by the adapter', () => {
     expect(source).toMatch(/this\.removeNode\(uid\)/);
   });
 
+  it("its eviction sweep can be taken over: socket.io's own interval stops, removals still go through removeNode", async () => {
+    const adapter = serverWith().of('/').adapter as unknown as ProbeAdapter;
+    const removed: string[] = [];
+    onNodeRemoved(adapter, (uid) => removed.push(uid));
+    const internals = adapter as unknown as { nodesMap: Map<string, number>; cleanupTimer: NodeJS.Timeout };
+    const sweepTimer = internals.cleanupTimer;
+    expect(sweepTimer).toBeDefined();
+    expect(clusterSource).toMatch(/this\.cleanupTimer = setInterval\(/);
+    const sweep = takeOverEviction(adapter);
+    expect(sweep).toBeDefined();
+    // Silent for an hour by socket.io's wall clock: its own sweep (every second) would remove both.
+    adapter.receive({ uid: 'n1', nsp: '/', type: MessageType.HEARTBEAT });
+    adapter.receive({ uid: 'n2', nsp: '/', type: MessageType.HEARTBEAT });
+    internals.nodesMap.set('n1', Date.now() - 3_600_000);
+    internals.nodesMap.set('n2', Date.now() - 3_600_000);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(memberUids(adapter)).toEqual(['n1', 'n2']);
+    sweep!((lastSeen) => lastSeen < Date.now() - 60_000 && removed.length === 0);
+    expect(removed).toEqual(['n1']);
+    expect(memberUids(adapter)).toEqual(['n2']);
+  });
+
   it('a local-only broadcast is delivered synchronously by ClusterAdapter (local delivery order relies on it)', async () => {
     const io = serverWith();
     const adapter = io.of('/').adapter as unknown as ProbeAdapter;
@@ -119,7 +142,9 @@ describe('socket.io-adapter internals used by the adapter', () => {
     for (const file of readdirSync(srcDir)) {
       if (file === 'socket-io-internals.ts') continue;
       const source = readFileSync(new URL(file, srcDir), 'utf8');
-      expect(source, file).not.toMatch(/nodesMap|removeNode\b|Adapter\.prototype\.|server\.opts|_onServerSideEmit/);
+      expect(source, file).not.toMatch(
+        /nodesMap|removeNode\b|cleanupTimer|Adapter\.prototype\.|server\.opts|_onServerSideEmit/,
+      );
       expect(source, file).not.toMatch(/\btype\s*===\s*\d|\bBROADCAST\s*=\s*\d/);
     }
   });

@@ -1,6 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MongoClient, type Collection, type Document } from 'mongodb';
+import { MongoClient, type Collection, type Document, type MongoClientOptions } from 'mongodb';
 import { Server, type ServerOptions } from 'socket.io';
 import {
   io as connectClient,
@@ -103,6 +103,8 @@ export interface NodeOptions {
   collectionName?: string;
   /** The MongoClient's appName: lets stand-in faults target one node (`failCommands({ appName })`). */
   appName?: string;
+  /** Over the tests' quick client settings (serverSelectionTimeoutMS 5000, heartbeatFrequencyMS 500). */
+  client?: MongoClientOptions;
 }
 
 export async function startNode(mongo: Mongo, options: NodeOptions = {}): Promise<Node> {
@@ -111,6 +113,7 @@ export async function startNode(mongo: Mongo, options: NodeOptions = {}): Promis
     serverSelectionTimeoutMS: 5000,
     heartbeatFrequencyMS: 500,
     ...(options.appName ? { appName: options.appName } : {}),
+    ...options.client,
   });
   await client.connect();
   const { collection, sessions } = await setupCollection(

@@ -1,3 +1,4 @@
+import type { GatewayDeps } from '@switchyard/gateway';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import { type StartedGateway, startGateway } from './gateways.js';
 import { waitFor } from './wait-for.js';
@@ -27,14 +28,20 @@ export function mongoEnv(
   };
 }
 
-/** In-process gateways in MongoDB mode, one per node id, once every one is ready and counts the others. */
+/**
+ * In-process gateways in MongoDB mode, one per node id, once every one is ready and counts the others.
+ * `deps` gives a node what `createGateway` would otherwise build (its own history store, say).
+ */
 export async function startMongoGateways(
   mongo: MongoStandIn,
   db: string,
   nodeIds: readonly string[],
   env: Record<string, string> = {},
+  deps?: (nodeId: string) => GatewayDeps,
 ): Promise<StartedGateway[]> {
-  const nodes = await Promise.all(nodeIds.map((nodeId) => startGateway(mongoEnv(mongo.uri, db, nodeId, env))));
+  const nodes = await Promise.all(
+    nodeIds.map((nodeId) => startGateway(mongoEnv(mongo.uri, db, nodeId, env), deps?.(nodeId))),
+  );
   await waitFor('every node ready and counting the others', async () => {
     const counts = await Promise.all(nodes.map((node) => node.gateway.io.of('/').adapter.serverCount()));
     const ready = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/readyz`)).status === 200));

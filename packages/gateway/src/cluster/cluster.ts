@@ -27,7 +27,9 @@ export async function joinCluster(
 ): Promise<Cluster> {
   if (given !== undefined) return { adapter: given, mongo: undefined, close: async () => undefined };
   if (config.mongo !== undefined) {
-    const mongo = await connectMongoCluster(config.mongo, config.nodeId, log);
+    const mongo = await connectMongoCluster(config.mongo, config.nodeId, log, {
+      drainTimeoutMs: config.drainTimeoutMs,
+    });
     return { adapter: mongo.adapter, mongo, close: () => mongo.close() };
   }
   // socket.io itself picks the session-aware adapter when connection state recovery is on.

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { AdapterEvents, BusHealth } from '@switchyard/mongo-adapter';
+import { type AdapterEvents, type BusHealth, NODE_STATUSES } from '@switchyard/mongo-adapter';
 
 /*
  * The MongoDB adapter reports through events and `health()`; this maps them onto the gateway's own
@@ -9,6 +9,8 @@ import type { AdapterEvents, BusHealth } from '@switchyard/mongo-adapter';
 
 export const ADAPTER_METRIC_NAMES = {
   ready: 'switchyard_adapter_ready',
+  status: 'switchyard_adapter_status',
+  mongoPrimary: 'switchyard_adapter_mongo_primary',
   nodes: 'switchyard_adapter_nodes',
   publishLatency: 'switchyard_adapter_publish_latency_seconds',
   batchSize: 'switchyard_adapter_batch_docs',
@@ -42,10 +44,28 @@ export function bridgeAdapterMetrics(registry: Registry, source: AdapterMetricsS
   const registers = [registry];
   new Gauge({
     name: ADAPTER_METRIC_NAMES.ready,
-    help: '1 when the change stream is open and this node hears its own heartbeat through it',
+    help: '1 when this node takes traffic: it hears its own heartbeat through its change stream, or MongoDB is electing a primary',
     registers,
     collect() {
       this.set(source.health()?.ready === true ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: ADAPTER_METRIC_NAMES.status,
+    help: "1 for this node's current readiness status (ready, waiting-for-primary, deaf, unreachable, no-primary, starting, closed)",
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const current = source.health()?.status;
+      for (const status of NODE_STATUSES) this.set({ status }, status === current ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: ADAPTER_METRIC_NAMES.mongoPrimary,
+    help: "1 while this node's MongoDB driver knows a primary (0 during an election or when MongoDB is unreachable)",
+    registers,
+    collect() {
+      this.set(source.health()?.mongo === 'primary' ? 1 : 0);
     },
   });
   new Gauge({

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createAdapter, MongoAdapter, type MongoAdapterFactory, setupCollection } from '@switchyard/mongo-adapter';
 import type { MongoConfig } from '../config.js';
 import { componentLogger } from '../logging.js';
+import { adapterCloseBudget } from '../shutdown/drain.js';
 import { MongoMessageStore } from '../store/mongo.js';
 import type { GatewayServer } from '../types.js';
 
@@ -25,7 +26,17 @@ export interface MongoCluster {
   close(): Promise<void>;
 }
 
-export async function connectMongoCluster(config: MongoConfig, nodeId: string, log: Logger): Promise<MongoCluster> {
+export interface MongoClusterOptions {
+  /** DRAIN_TIMEOUT_MS: the adapter's last writes on close get their share of it. Default: the adapter's closeTimeoutMs. */
+  drainTimeoutMs?: number;
+}
+
+export async function connectMongoCluster(
+  config: MongoConfig,
+  nodeId: string,
+  log: Logger,
+  { drainTimeoutMs }: MongoClusterOptions = {},
+): Promise<MongoCluster> {
   const client = new MongoClient(config.uri, { appName: `switchyard-${nodeId}` });
   try {
     await client.connect();
@@ -38,6 +49,9 @@ export async function connectMongoCluster(config: MongoConfig, nodeId: string, l
       sessions,
       heartbeatInterval: config.heartbeatIntervalMs,
       heartbeatTimeout: config.heartbeatTimeoutMs,
+      noPrimaryGraceMs: config.noPrimaryGraceMs,
+      // What the outbox still holds when the node stops is written within the drain's budget.
+      ...(drainTimeoutMs === undefined ? {} : { closeTimeoutMs: adapterCloseBudget(drainTimeoutMs) }),
       // The adapter binds { uid, component: 'mongo-adapter:<part>' } itself, under this node's logger.
       logger: log,
     });

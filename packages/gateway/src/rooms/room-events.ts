@@ -6,7 +6,7 @@ import type { GatewayServer } from '../types.js';
 import { roomChannel } from './channel.js';
 
 /*
- * Room events (`message:new`, `presence:join`, `presence:leave`, `typing`) in both directions.
+ * Room events (`message:new`, `presence:diff`, `presence:count`, `typing`) in both directions.
  *
  * Out: `emit` is the one function the gateway emits a room event with, whoever causes it (the room
  * service, presence): the Socket.IO broadcast to the room's channel, volatile for typing.

@@ -19,12 +19,18 @@ export interface DrainOptions {
   lifecycle: Lifecycle;
   metrics: GatewayMetrics;
   log: Logger;
-  /** DRAIN_TIMEOUT_MS: most of it waits for clients to go, a little for handlers in flight. */
+  /** DRAIN_TIMEOUT_MS: shared between clients leaving, handlers in flight and the adapter's last writes. */
   drainTimeoutMs: number;
 }
 
-/** Share of DRAIN_TIMEOUT_MS spent waiting for clients to leave; the rest is for stopping. */
-const DRAIN_WAIT_SHARE = 0.8;
+/*
+ * DRAIN_TIMEOUT_MS is the whole budget of a graceful stop (main.ts exits 1 s after it whatever happens).
+ * Each step takes what it needs and at most its share: clients usually leave in well under a second (their
+ * transports are closed), handlers in flight finish, and the adapter writes what its outbox still holds,
+ * which during a MongoDB election (10–12 s) means waiting for the new primary.
+ */
+/** Share of DRAIN_TIMEOUT_MS spent waiting for clients to leave. */
+const DRAIN_WAIT_SHARE = 0.3;
 /** Share of DRAIN_TIMEOUT_MS spent, after that, for handlers still running. */
 const IN_FLIGHT_WAIT_SHARE = 0.1;
 /** Suggested pause before a client reconnects; socket.io-client adds its own jitter. */
@@ -32,6 +38,14 @@ const RECONNECT_AFTER_MS = 1000;
 const POLL_MS = 20;
 
 /** Returns the drain: it runs once, however often it is called, and resolves when clients are gone or the time is up. */
+/** Share of DRAIN_TIMEOUT_MS the adapter may spend, after that, writing its outbox (its closeTimeoutMs). */
+const ADAPTER_CLOSE_SHARE = 0.55;
+
+/** The adapter's closeTimeoutMs for a drain of `drainTimeoutMs`: 13.75 s of the default 25 s. */
+export function adapterCloseBudget(drainTimeoutMs: number): number {
+  return Math.floor(drainTimeoutMs * ADAPTER_CLOSE_SHARE);
+}
+
 export function createDrain({ io, lifecycle, metrics, log, drainTimeoutMs }: DrainOptions): () => Promise<void> {
   const connections = trackConnections(io);
   const inFlight = trackInFlight(io);

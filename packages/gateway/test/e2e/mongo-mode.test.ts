@@ -101,6 +101,9 @@ describe('gateway in MongoDB mode', () => {
     const [a] = await twoNodes();
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     expect(metrics).toMatch(/^switchyard_adapter_ready 1$/m);
+    expect(metrics).toMatch(/^switchyard_adapter_status\{status="ready"\} 1$/m);
+    expect(metrics).toMatch(/^switchyard_adapter_status\{status="deaf"\} 0$/m);
+    expect(metrics).toMatch(/^switchyard_adapter_mongo_primary 1$/m);
     expect(metrics).toMatch(/^switchyard_adapter_nodes 2$/m);
     expect(metrics).toContain('switchyard_adapter_publish_latency_seconds_count');
 
@@ -108,7 +111,8 @@ describe('gateway in MongoDB mode', () => {
     try {
       await waitFor('readiness to drop', async () => (await statusOf(`${a.url}/readyz`)) === 503);
       const body = (await (await fetch(`${a.url}/readyz`)).json()) as { code: string };
-      expect(body.code).toBe('NOT_READY');
+      // MongoDB has a primary, but this node's change stream brings nothing back: it cannot hear.
+      expect(body).toMatchObject({ code: 'NOT_READY', status: 'deaf', mongo: 'primary', hearing: false });
     } finally {
       mongo.faults.resumeChangeEvents();
     }
@@ -179,6 +183,7 @@ describe('MongoDB mode configuration', () => {
       NODE_ID: 'gw-7',
       ADAPTER_HEARTBEAT_INTERVAL_MS: '1000',
       ADAPTER_HEARTBEAT_TIMEOUT_MS: '4000',
+      ADAPTER_NO_PRIMARY_GRACE_MS: '45000',
       MAX_DISCONNECTION_DURATION_MS: '30000',
       GATEWAY_WORKERS: '4',
     });
@@ -187,7 +192,9 @@ describe('MongoDB mode configuration', () => {
       db: 'chat',
       heartbeatIntervalMs: 1000,
       heartbeatTimeoutMs: 4000,
+      noPrimaryGraceMs: 45_000,
     });
+    expect(loadConfig({ MONGODB_URI: 'mongodb://db' }).mongo?.noPrimaryGraceMs).toBe(30_000);
     expect(config).toMatchObject({ nodeId: 'gw-7', maxDisconnectionDurationMs: 30_000, workers: 4 });
     expect(loadConfig({}).mongo).toBeUndefined();
     // Recovery is on by default only where a client may come back to another node.
