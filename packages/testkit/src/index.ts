@@ -39,6 +39,7 @@ export {
   type GatewayNode,
 } from './nodes.js';
 export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx } from './nginx.js';
+export { INSTALL_SYSTEM_PACKAGES, requireExecutable, type SystemBinary } from './system-binary.js';
 export { MongoStandIn, mongoEnv, startMongoGateways } from './standin.js';
 export { ClientPool } from './sdk-clients.js';
 
