@@ -109,6 +109,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
   const drain = createDrain({
     io,
+    httpServer: app.server,
     lifecycle,
     metrics,
     log: componentLogger(log, 'shutdown'),

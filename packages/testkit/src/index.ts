@@ -27,6 +27,7 @@ export {
 export { closeStreams, openStream, refusal, type OpenedStream } from './sse.js';
 export { API_KEY, JWT_SECRET, metricValue, publish, statusOf, tokenFor } from './http.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+export { openRawWebSocket, type RawWebSocket } from './raw-websocket.js';
 export {
   E2E_DEADLINE_MS,
   freePort,
