@@ -14,7 +14,8 @@ import type { GatewayConfig } from './config.js';
 import { demoPlugin, type DemoOptions } from './demo/plugin.js';
 import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http-api/plugin.js';
-import { errorsPlugin } from './http/errors.js';
+import { createClientErrorHandler } from './http/client-errors.js';
+import { errorsPlugin, frameworkErrorHandler } from './http/errors.js';
 import { openapiPlugin } from './http/openapi.js';
 import { originPolicy } from './http/origin-policy.js';
 import { protocolValidatorCompiler } from './http/validation.js';
@@ -27,6 +28,7 @@ import { PresenceRegistry } from './presence/registry.js';
 import { createRoomAccess } from './rooms/access.js';
 import { createRoomEvents, type RoomEvents } from './rooms/room-events.js';
 import { RoomService } from './rooms/service.js';
+import { closingGate } from './shutdown/closing-gate.js';
 import { createDrain } from './shutdown/drain.js';
 import { Lifecycle } from './shutdown/lifecycle.js';
 import { shutdownPlugin } from './shutdown/plugin.js';
@@ -74,6 +76,8 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+const MAX_PARAM_LENGTH = 16 * 1024;
+
 /** The version of the `/v1` HTTP API, shown in its OpenAPI document. */
 const GATEWAY_API_VERSION = '1.0.0';
 
@@ -118,6 +122,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const mongo = mongoAdapterOf(io);
 
   await app.register(errorsPlugin);
+  await app.register(closingGate, { lifecycle });
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
@@ -185,7 +190,13 @@ function fastifyOptions(config: GatewayConfig, log: Logger): FastifyServerOption
   return {
     loggerInstance: log,
     bodyLimit: config.maxHttpBufferSize,
-    return503OnClosing: true,
+    // shutdown/closing-gate.ts answers while closing, in the protocol's error format.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: createClientErrorHandler(log),
+    // A room name of any length reaches the route's schema (400 INVALID_ROOM), not the router's 414;
+    // Node's header size limit bounds a URL long before this.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // By the time fastify closes, sockets were drained: end any HTTP connection still open.
     forceCloseConnections: true,
   };

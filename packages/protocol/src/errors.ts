@@ -13,6 +13,7 @@ export const ERRORS = {
   NOT_IN_ROOM: { code: 'NOT_IN_ROOM', status: 403, message: 'Join the room before using it' },
   MESSAGE_TOO_LONG: { code: 'MESSAGE_TOO_LONG', status: 413, message: 'The message text is longer than allowed' },
   PAYLOAD_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'The request body is larger than allowed' },
+  HEADERS_TOO_LARGE: { code: 'HEADERS_TOO_LARGE', status: 431, message: 'The request headers are larger than allowed' },
   TOO_MANY_ROOMS: { code: 'TOO_MANY_ROOMS', status: 409, message: 'This socket has joined as many rooms as allowed' },
   TOO_MANY_SOCKETS: {
     code: 'TOO_MANY_SOCKETS',
@@ -36,6 +37,7 @@ export const ERRORS = {
     message: 'The stream fell too far behind and was closed; resume with the last event id',
   },
   TIMEOUT: { code: 'TIMEOUT', status: 504, message: 'No answer from the gateway in time' },
+  REQUEST_TIMEOUT: { code: 'REQUEST_TIMEOUT', status: 408, message: 'The request did not arrive in time' },
   DISCONNECTED: { code: 'DISCONNECTED', status: 503, message: 'Not connected to the gateway' },
   NOT_READY: {
     code: 'NOT_READY',

@@ -5,6 +5,7 @@ import type { OriginPolicy } from '../http/origin-policy.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 import type { GatewayServer } from '../types.js';
+import { answerOversizedPolls } from './payload-too-large.js';
 
 export interface SocketServerOptions {
   config: GatewayConfig;
@@ -20,7 +21,7 @@ export function createSocketServer(
   httpServer: HttpServer,
   { config, adapter, lifecycle, origins, metrics }: SocketServerOptions,
 ): GatewayServer {
-  return new Server(httpServer, {
+  const io: GatewayServer = new Server(httpServer, {
     transports: [...config.transports],
     perMessageDeflate: config.perMessageDeflate,
     maxHttpBufferSize: config.maxHttpBufferSize,
@@ -32,6 +33,8 @@ export function createSocketServer(
       ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
       : {}),
   });
+  answerOversizedPolls(io, config.maxHttpBufferSize);
+  return io;
 }
 
 /** engine.io `allowRequest`: only handshakes come here; refused ones get HTTP 403. */
