@@ -108,6 +108,18 @@ const EnvSchema = Type.Object({
     default: 10_000,
     description: 'an integer 0-600000 (milliseconds)',
   }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 30_000,
+    description: 'an integer 100-600000 (milliseconds for a whole request, headers and body, to arrive)',
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 10_000,
+    description: 'an integer 100-600000 (milliseconds for request headers to arrive), at most HTTP_REQUEST_TIMEOUT_MS',
+  }),
   SSE_HEARTBEAT_MS: Type.Integer({
     minimum: 10,
     maximum: 3_600_000,
@@ -236,6 +248,8 @@ export interface GatewayConfig {
   readonly rateLimit: { readonly burst: number; readonly perSecond: number };
   readonly historyPerRoom: number;
   readonly drainTimeoutMs: number;
+  /** How long the HTTP server waits for clients: see HttpTimeouts. */
+  readonly httpTimeouts: HttpTimeouts;
   /** Server-Sent Events streams (`GET /v1/rooms/:room/events`). */
   readonly sse: SseConfig;
   /** The HTTP publish API (`POST /v1/rooms/:room/messages`). */
@@ -250,6 +264,19 @@ export interface GatewayConfig {
   readonly mongo?: MongoConfig;
   /** Worker processes (`node:cluster`); 1 = this process serves. */
   readonly workers: number;
+}
+
+/**
+ * Bounds on how long a client may take to send a request (Node's HTTP server checks them). They
+ * never cut what is meant to last: a long-poll GET, an SSE stream or a WebSocket upgrade is a
+ * request received in full, then held. A connection that sends nothing is answered 408 after the
+ * headers deadline; an idle kept-alive one is closed after 72 s (fastify's keepAliveTimeout).
+ */
+export interface HttpTimeouts {
+  /** A whole request, headers and body, must arrive within this (408 REQUEST_TIMEOUT, connection closed). */
+  readonly requestMs: number;
+  /** Request headers must arrive within this. */
+  readonly headersMs: number;
 }
 
 export interface SseConfig {
@@ -388,6 +415,19 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
   ) {
     problems.push({ name: 'CORS_ORIGINS', expected: expectedFor('CORS_ORIGINS'), received: raw.CORS_ORIGINS });
   }
+  const requestTimeout = Number(raw.HTTP_REQUEST_TIMEOUT_MS ?? 30_000);
+  const headersTimeout = Number(raw.HTTP_HEADERS_TIMEOUT_MS ?? 10_000);
+  if (
+    !alreadyReported.has('HTTP_HEADERS_TIMEOUT_MS') &&
+    !alreadyReported.has('HTTP_REQUEST_TIMEOUT_MS') &&
+    headersTimeout > requestTimeout
+  ) {
+    problems.push({
+      name: 'HTTP_HEADERS_TIMEOUT_MS',
+      expected: expectedFor('HTTP_HEADERS_TIMEOUT_MS'),
+      received: raw.HTTP_HEADERS_TIMEOUT_MS ?? String(headersTimeout),
+    });
+  }
   const interval = Number(raw.ADAPTER_HEARTBEAT_INTERVAL_MS ?? 5000);
   const timeout = Number(raw.ADAPTER_HEARTBEAT_TIMEOUT_MS ?? 10_000);
   if (
@@ -460,6 +500,10 @@ function toConfig(env: Env): GatewayConfig {
     rateLimit: { burst: env.RATE_LIMIT_BURST, perSecond: env.RATE_LIMIT_PER_SECOND },
     historyPerRoom: env.HISTORY_PER_ROOM,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    httpTimeouts: {
+      requestMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersMs: env.HTTP_HEADERS_TIMEOUT_MS,
+    },
     sse: {
       heartbeatMs: env.SSE_HEARTBEAT_MS,
       retryMs: env.SSE_RETRY_MS,

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { hasLocalDeliveryHook, type LocalDeliveryHook } from './adapters/local-delivery.js';
 import { nodeLeftHookOf } from './adapters/node-left.js';
@@ -14,7 +15,7 @@ import type { GatewayConfig } from './config.js';
 import { demoPlugin, type DemoOptions } from './demo/plugin.js';
 import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http-api/plugin.js';
-import { createClientErrorHandler } from './http/client-errors.js';
+import { Answers, createClientErrorHandler } from './http/client-errors.js';
 import { errorsPlugin, frameworkErrorHandler } from './http/errors.js';
 import { openapiPlugin } from './http/openapi.js';
 import { originPolicy } from './http/origin-policy.js';
@@ -87,7 +88,8 @@ const GATEWAY_API_VERSION = '1.0.0';
  */
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const log = nodeLogger(config.nodeId, config.logLevel, deps.logger);
-  const app = Fastify(fastifyOptions(config, log));
+  const answers = new Answers();
+  const app = Fastify(fastifyOptions(config, log, answers));
   app.setValidatorCompiler(protocolValidatorCompiler);
   const metrics = createGatewayMetrics();
   const lifecycle = new Lifecycle();
@@ -95,6 +97,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const cluster = await joinCluster(config, deps.adapter, log);
   const io = createSocketServer(app.server, { config, adapter: cluster.adapter, lifecycle, origins, metrics });
   useNodeSessionIds(io, config.nodeId);
+  // After Socket.IO attached: engine.io takes over the server's 'request' listeners.
+  answers.observe(app.server);
   const adapter = io.of('/').adapter;
   const nodes = nodeLeftHookOf(adapter);
   const store = deps.store ?? cluster.mongo?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
@@ -186,20 +190,31 @@ function localDeliveryHookOf(adapter: unknown): LocalDeliveryHook {
   );
 }
 
-function fastifyOptions(config: GatewayConfig, log: Logger): FastifyServerOptions {
+function fastifyOptions(config: GatewayConfig, log: Logger, answers: Answers): FastifyHttpOptions<HttpServer, Logger> {
   return {
     loggerInstance: log,
     bodyLimit: config.maxHttpBufferSize,
     // shutdown/closing-gate.ts answers while closing, in the protocol's error format.
     return503OnClosing: false,
     frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler: createClientErrorHandler(log),
+    clientErrorHandler: createClientErrorHandler(log, answers),
     // A room name of any length reaches the route's schema (400 INVALID_ROOM), not the router's 414;
     // Node's header size limit bounds a URL long before this.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // By the time fastify closes, sockets were drained: end any HTTP connection still open.
     forceCloseConnections: true,
+    requestTimeout: config.httpTimeouts.requestMs,
+    http: {
+      headersTimeout: config.httpTimeouts.headersMs,
+      // Node checks the request and headers deadlines on this period (30 s by default).
+      connectionsCheckingInterval: checkingIntervalOf(config.httpTimeouts),
+    },
   };
+}
+
+/** A quarter of the shorter deadline, so a late request is cut within 25% of it (at most every 30 s, at least every 100 ms). */
+function checkingIntervalOf({ requestMs, headersMs }: GatewayConfig['httpTimeouts']): number {
+  return Math.min(30_000, Math.max(100, Math.floor(Math.min(requestMs, headersMs) / 4)));
 }
 
 function urlOf(address: AddressInfo, host: string): string {

@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       rateLimit: { burst: 30, perSecond: 10 },
       historyPerRoom: 1000,
       drainTimeoutMs: 10_000,
+      httpTimeouts: { requestMs: 30_000, headersMs: 10_000 },
       sse: {
         heartbeatMs: 15_000,
         retryMs: 2000,

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type Server as HttpServer, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import { ERRORS, type ErrorBody } from '@switchyard/protocol';
@@ -10,9 +10,25 @@ import { ERRORS, type ErrorBody } from '@switchyard/protocol';
  * closed. Replaces fastify's default handler, whose bodies have another shape.
  */
 
-/** The in-flight response of a connection, which Node keeps on the socket; its headers tell whether one was sent. */
-interface ConnectionWithResponse extends Socket {
-  _httpMessage?: { headersSent?: boolean } | null;
+/**
+ * The last request each connection delivered to the app, and its response. A deadline can pass
+ * while a request that was already answered still trickles its body in (engine.io answers an
+ * unknown session at once, without reading the body): that connection is closed without a second
+ * answer, which the client would take for the answer to its next request.
+ */
+export class Answers {
+  readonly #last = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+
+  /** Watches every request the server delivers (an observer: it answers nothing). */
+  observe(server: HttpServer): void {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#last.set(req.socket, { req, res }));
+  }
+
+  /** Whether the connection's request still being received was already answered. */
+  answeredMidRequest(socket: Socket): boolean {
+    const last = this.#last.get(socket);
+    return last !== undefined && !last.req.complete && last.res.headersSent;
+  }
 }
 
 export function clientErrorBody(error: { code?: string }): { status: number; body: ErrorBody } {
@@ -28,15 +44,13 @@ export function clientErrorBody(error: { code?: string }): { status: number; bod
 
 export function createClientErrorHandler(
   log: FastifyBaseLogger,
+  answers: Answers,
 ): NonNullable<FastifyServerOptions['clientErrorHandler']> {
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const { status, body } = clientErrorBody(error);
     log.debug({ code: body.code, cause: error.code }, 'connection refused');
-    // Node's own guard: answer only when no response of this connection has started (a slow body
-    // whose request was already answered gets no second answer, just the close).
-    const responding = (socket as ConnectionWithResponse)._httpMessage?.headersSent === true;
-    if (socket.writable && !responding) {
+    if (socket.writable && !answers.answeredMidRequest(socket)) {
       const json = JSON.stringify(body);
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
