@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import proxyAddr from '@fastify/proxy-addr';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
 import { LIMITS } from '@switchyard/protocol';
@@ -59,6 +60,24 @@ const EnvSchema = Type.Object({
   ),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `iss` claim' })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `aud` claim' })),
+  TRUST_PROXY: Type.String({
+    default: '',
+    maxLength: 4096,
+    description:
+      'a comma-separated list of proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal) whose X-Forwarded-For is believed; empty: none',
+  }),
+  AUTH_FAILURE_LIMIT: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 20,
+    description: 'an integer 1-100000 (failed authentications per client address per AUTH_FAILURE_WINDOW_MS)',
+  }),
+  AUTH_FAILURE_WINDOW_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 60_000,
+    description: 'an integer 1000-86400000 (milliseconds)',
+  }),
   TRANSPORTS: Type.String({
     pattern: '^(polling|websocket)(,(polling|websocket))?$',
     default: 'polling,websocket',
@@ -238,6 +257,10 @@ export interface GatewayConfig {
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
   readonly auth: AuthConfig;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, `loopback`...); empty: none. */
+  readonly trustProxy: readonly string[];
+  /** Failed authentications an address may have per window before it waits (sockets, SSE, HTTP publish). */
+  readonly authFailures: { readonly limit: number; readonly windowMs: number };
   readonly transports: readonly TransportName[];
   readonly perMessageDeflate: boolean;
   readonly maxHttpBufferSize: number;
@@ -415,6 +438,13 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
   ) {
     problems.push({ name: 'CORS_ORIGINS', expected: expectedFor('CORS_ORIGINS'), received: raw.CORS_ORIGINS });
   }
+  if (
+    raw.TRUST_PROXY !== undefined &&
+    !alreadyReported.has('TRUST_PROXY') &&
+    !isValidTrustList(parseList(raw.TRUST_PROXY))
+  ) {
+    problems.push({ name: 'TRUST_PROXY', expected: expectedFor('TRUST_PROXY'), received: raw.TRUST_PROXY });
+  }
   const requestTimeout = Number(raw.HTTP_REQUEST_TIMEOUT_MS ?? 30_000);
   const headersTimeout = Number(raw.HTTP_HEADERS_TIMEOUT_MS ?? 10_000);
   if (
@@ -442,6 +472,23 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
     });
   }
   return problems;
+}
+
+/** Whether TRUST_PROXY's entries compile (proxy-addr throws on a malformed address or range). */
+function isValidTrustList(trusted: string[]): boolean {
+  try {
+    proxyAddr.compile(trusted);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseList(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
 }
 
 /** Host name and pid, folded into NODE_ID's alphabet: unique per process, readable in logs. */
@@ -491,6 +538,8 @@ function toConfig(env: Env): GatewayConfig {
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS) ?? [],
     logLevel: env.LOG_LEVEL,
     auth,
+    trustProxy: parseList(env.TRUST_PROXY),
+    authFailures: { limit: env.AUTH_FAILURE_LIMIT, windowMs: env.AUTH_FAILURE_WINDOW_MS },
     transports,
     perMessageDeflate: env.PER_MESSAGE_DEFLATE,
     maxHttpBufferSize: env.MAX_HTTP_BUFFER_SIZE,

@@ -5,6 +5,8 @@ import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino';
 import { hasLocalDeliveryHook, type LocalDeliveryHook } from './adapters/local-delivery.js';
 import { nodeLeftHookOf } from './adapters/node-left.js';
+import { clientAddresses } from './auth/client-address.js';
+import { AuthFailures } from './auth/failures.js';
 import { createTokenVerifier } from './auth/identify.js';
 import { authPlugin } from './auth/plugin.js';
 import { type AdapterConstructor, joinCluster } from './cluster/cluster.js';
@@ -89,7 +91,12 @@ const GATEWAY_API_VERSION = '1.0.0';
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const log = nodeLogger(config.nodeId, config.logLevel, deps.logger);
   const answers = new Answers();
-  const app = Fastify(fastifyOptions(config, log, answers));
+  const addresses = clientAddresses(config.trustProxy);
+  const authFailures = new AuthFailures(config.authFailures);
+  const app = Fastify({
+    ...fastifyOptions(config, log, answers),
+    ...(addresses.trust === undefined ? {} : { trustProxy: addresses.trust }),
+  });
   app.setValidatorCompiler(protocolValidatorCompiler);
   const metrics = createGatewayMetrics();
   const lifecycle = new Lifecycle();
@@ -130,7 +137,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
-  await app.register(authPlugin, { io, config, metrics, log: componentLogger(log, 'auth') });
+  await app.register(authPlugin, {
+    io,
+    config,
+    metrics,
+    authFailures,
+    addresses,
+    log: componentLogger(log, 'auth'),
+  });
   await app.register(socketPlugin, { io, rooms, config, metrics, log: componentLogger(log, 'socket') });
   await app.register(presencePlugin, {
     io,
@@ -149,10 +163,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     lifecycle,
     rooms,
     verifyToken,
+    authFailures,
     metrics,
     log: componentLogger(log, 'sse'),
   });
-  await app.register(httpApiPlugin, { config, rooms, verifyToken, registry: metrics.registry });
+  await app.register(httpApiPlugin, { config, rooms, verifyToken, authFailures, registry: metrics.registry });
   await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });
   await app.register(metricsPlugin, { io, metrics });
   await app.register(clusterPlugin, { io, cluster, nodes, registry: metrics.registry });
@@ -190,7 +205,7 @@ function localDeliveryHookOf(adapter: unknown): LocalDeliveryHook {
   );
 }
 
-function fastifyOptions(config: GatewayConfig, log: Logger, answers: Answers): FastifyHttpOptions<HttpServer, Logger> {
+function fastifyOptions(config: GatewayConfig, log: Logger, answers: Answers): FastifyHttpOptions<HttpServer> {
   return {
     loggerInstance: log,
     bodyLimit: config.maxHttpBufferSize,

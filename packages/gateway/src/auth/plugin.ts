@@ -2,6 +2,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ExtendedError } from 'socket.io';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
+import type { ClientAddresses } from './client-address.js';
+import type { AuthFailures } from './failures.js';
 import { createIdentify } from './identify.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
@@ -11,27 +13,37 @@ export interface AuthPluginOptions {
   io: GatewayServer;
   config: GatewayConfig;
   metrics: GatewayMetrics;
+  /** Failed authentications per client address, shared with SSE and the HTTP API. */
+  authFailures: AuthFailures;
+  addresses: ClientAddresses;
   log: Logger;
 }
 
 /**
  * Handshake middleware: identifies the user (anonymous name or verified JWT) into
- * `socket.data.user`, and enforces MAX_SOCKETS_PER_USER. A refusal reaches the client as
+ * `socket.data.user` — refused with RATE_LIMITED while the client's address has too many failed
+ * authentications — and enforces MAX_SOCKETS_PER_USER. A refusal reaches the client as
  * `connect_error` with `err.data = { code, message }`.
  */
-export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (_app, { io, config, metrics, log }) => {
+export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
+  _app,
+  { io, config, metrics, authFailures, addresses, log },
+) => {
   const identify = createIdentify(config.auth);
   const socketsPerUser = new SocketsPerUser(config.maxSocketsPerUser);
 
   io.use((socket, next) => {
-    identify(socket.handshake.auth, socket.id).then(
-      (user) => {
-        if (!socketsPerUser.reserve(user.id, socket)) return next(refusal(new SwitchyardError('TOO_MANY_SOCKETS')));
-        socket.data.user = user;
-        next();
-      },
-      (error: unknown) => next(refusal(error)),
-    );
+    const address = addresses.of(socket.request);
+    authFailures
+      .attempt(address, () => identify(socket.handshake.auth, socket.id))
+      .then(
+        (user) => {
+          if (!socketsPerUser.reserve(user.id, socket)) return next(refusal(new SwitchyardError('TOO_MANY_SOCKETS')));
+          socket.data.user = user;
+          next();
+        },
+        (error: unknown) => next(refusal(error)),
+      );
   });
 
   function refusal(error: unknown): ExtendedError {

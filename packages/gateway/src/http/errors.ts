@@ -53,6 +53,10 @@ export const errorsPlugin: FastifyPluginAsync = fp(
   async (app) => {
     app.setErrorHandler<FastifyError | SwitchyardError>((error, request, reply) => {
       const { status, body } = httpErrorOf(error);
+      // A refusal that knows when to come back (a throttled address) says so.
+      const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+      if (typeof retryAfterMs === 'number')
+        void reply.header('retry-after', Math.max(1, Math.ceil(retryAfterMs / 1000)));
       if (status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ code: body.code }, 'request refused');
       return reply.code(status).send(body);

@@ -9,6 +9,7 @@ import {
   SwitchyardError,
 } from '@switchyard/protocol';
 import { bearerCredentials } from '../auth/bearer.js';
+import type { AuthFailures } from '../auth/failures.js';
 import type { TokenVerifier } from '../auth/identify.js';
 import type { RoomService } from '../rooms/service.js';
 import type { GatewayConfig } from '../config.js';
@@ -39,6 +40,8 @@ export interface SsePluginOptions {
   rooms: RoomService;
   /** Undefined in anonymous mode: streams are open to anyone, private rooms to no one. */
   verifyToken: TokenVerifier | undefined;
+  /** Failed authentications per client address, shared with sockets and the HTTP API. */
+  authFailures: AuthFailures;
   metrics: GatewayMetrics;
   log: Logger;
 }
@@ -53,7 +56,7 @@ const SSE_HEADERS = {
 
 export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
   app,
-  { roomEvents, store, config, lifecycle, rooms, verifyToken, log, ...options },
+  { roomEvents, store, config, lifecycle, rooms, verifyToken, authFailures, log, ...options },
 ) => {
   const metrics = createSseMetrics(options.metrics);
   const hub = new SseHub({ roomEvents, config: config.sse, metrics, log });
@@ -67,6 +70,10 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
   ): Promise<Member | undefined> {
     if (verifyToken === undefined) return undefined;
     return (await verifyToken(authorization ?? queryToken)).user;
+  }
+
+  function identifyFrom(address: string, authorization: string | undefined, queryToken: string | undefined) {
+    return authFailures.attempt(address, () => identify(authorization, queryToken));
   }
 
   app.get<{ Params: RoomParams; Querystring: RoomEventsQuery; Headers: RoomEventsHeaders }>(
@@ -93,7 +100,7 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
     async (request, reply) => {
       const { room } = request.params;
       if (lifecycle.draining) throw new SwitchyardError('SHUTTING_DOWN');
-      const user = await identify(bearerCredentials(request.headers), request.query.token);
+      const user = await identifyFrom(request.ip, bearerCredentials(request.headers), request.query.token);
       rooms.assertAccess(user, room);
       const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
       hub.admit(user?.id ?? request.ip);
