@@ -60,12 +60,17 @@ export interface ShutdownNotice {
   reconnectAfterMs: number;
 }
 
-/** Events a client may emit. Every payload has a runtime schema in `schemas.ts`. */
+/**
+ * Events a client may emit. Every payload has a runtime schema in `schemas.ts`. Requests take an
+ * ack; `typing` is fire-and-forget and typed without one (the gateway still answers `{ ok: true }`
+ * to an ack it is given): an optional ack would make socket.io's typed `emitWithAck` accept any
+ * arguments for it.
+ */
 export interface ClientToServerEvents {
   'room:join': (payload: JoinRoomPayload, ack: AckCallback<JoinRoomResult>) => void;
   'room:leave': (payload: LeaveRoomPayload, ack: AckCallback<{ room: string }>) => void;
   'message:send': (payload: SendMessagePayload, ack: AckCallback<SendMessageResult>) => void;
-  typing: (payload: TypingPayload, ack?: AckCallback) => void;
+  typing: (payload: TypingPayload) => void;
   'history:fetch': (payload: HistoryFetchPayload, ack: AckCallback<HistoryPage>) => void;
 }
 
