@@ -40,8 +40,9 @@ const EnvSchema = Type.Object({
   HOST: Type.String({
     minLength: 1,
     maxLength: 255,
-    default: '0.0.0.0',
-    description: 'an interface address or host name, e.g. 0.0.0.0',
+    // This machine only: anonymous mode is for local use; a server sets its interface (0.0.0.0) on purpose.
+    default: '127.0.0.1',
+    description: 'an interface address or host name, e.g. 127.0.0.1 (this machine) or 0.0.0.0 (every interface)',
   }),
   CORS_ORIGINS: Type.String({
     default: '',

@@ -38,6 +38,7 @@ import { shutdownPlugin } from './shutdown/plugin.js';
 import { socketPlugin } from './socket/plugin.js';
 import { createSocketServer } from './socket/server.js';
 import { ssePlugin } from './sse/plugin.js';
+import { exposureWarning } from './startup.js';
 import { MemoryMessageStore } from './store/memory.js';
 import type { MessageStore } from './store/message-store.js';
 import type { GatewayServer } from './types.js';
@@ -190,6 +191,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     },
     async listen() {
       await app.listen({ port: config.port, host: config.host });
+      const warning = exposureWarning(config);
+      if (warning !== undefined) log.warn({ host: config.host, authMode: config.auth.mode }, warning);
       return { url: urlOf(app.server.address() as AddressInfo, config.host) };
     },
     drain,

@@ -20,10 +20,12 @@ describe('loadConfig', () => {
   it('applies documented defaults to an empty environment', () => {
     expect(loadConfig({})).toEqual({
       port: 3000,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       corsOrigins: [],
       logLevel: 'info',
       auth: { mode: 'anonymous' },
+      trustProxy: [],
+      authFailures: { limit: 20, windowMs: 60_000 },
       transports: ['polling', 'websocket'],
       perMessageDeflate: false,
       maxHttpBufferSize: 100_000,
