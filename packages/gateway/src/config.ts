@@ -128,6 +128,21 @@ const EnvSchema = Type.Object({
     default: 10_000,
     description: 'an integer 0-600000 (milliseconds)',
   }),
+  METRICS_PORT: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      description: 'an integer port 0-65535 for /metrics alone (then not served on PORT; 0 picks a free port)',
+    }),
+  ),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      maxLength: 256,
+      pattern: '^[!-~]+$',
+      description: 'a bearer token of 16-256 printable characters that /metrics requires',
+    }),
+  ),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({
     minimum: 100,
     maximum: 600_000,
@@ -272,6 +287,8 @@ export interface GatewayConfig {
   readonly rateLimit: { readonly burst: number; readonly perSecond: number };
   readonly historyPerRoom: number;
   readonly drainTimeoutMs: number;
+  /** Where and to whom `/metrics` is served. */
+  readonly metrics: MetricsConfig;
   /** How long the HTTP server waits for clients: see HttpTimeouts. */
   readonly httpTimeouts: HttpTimeouts;
   /** Server-Sent Events streams (`GET /v1/rooms/:room/events`). */
@@ -301,6 +318,13 @@ export interface HttpTimeouts {
   readonly requestMs: number;
   /** Request headers must arrive within this. */
   readonly headersMs: number;
+}
+
+export interface MetricsConfig {
+  /** Serve `/metrics` on this port (on HOST) instead of PORT; undefined: on PORT. */
+  readonly port?: number;
+  /** SHA-256 (hex) of the bearer token `/metrics` requires; undefined: open to anyone who reaches it. */
+  readonly tokenSha256?: string;
 }
 
 export interface SseConfig {
@@ -357,7 +381,7 @@ export function formatProblem(problem: ConfigProblem): string {
 
 const VARIABLE_NAMES = Object.keys(EnvSchema.properties) as (keyof Env)[];
 // A connection string may carry a password.
-const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS']);
+const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS', 'METRICS_TOKEN']);
 
 /** Reads and validates the gateway configuration. Throws `ConfigError` listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
@@ -445,6 +469,13 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
     !isValidTrustList(parseList(raw.TRUST_PROXY))
   ) {
     problems.push({ name: 'TRUST_PROXY', expected: expectedFor('TRUST_PROXY'), received: raw.TRUST_PROXY });
+  }
+  if (raw.METRICS_PORT !== undefined && Number(raw.GATEWAY_WORKERS ?? 1) > 1) {
+    problems.push({
+      name: 'METRICS_PORT',
+      expected: 'to be unset when GATEWAY_WORKERS > 1 (each worker has its own metrics on PORT: use METRICS_TOKEN)',
+      received: raw.METRICS_PORT,
+    });
   }
   const requestTimeout = Number(raw.HTTP_REQUEST_TIMEOUT_MS ?? 30_000);
   const headersTimeout = Number(raw.HTTP_HEADERS_TIMEOUT_MS ?? 10_000);
@@ -550,6 +581,12 @@ function toConfig(env: Env): GatewayConfig {
     rateLimit: { burst: env.RATE_LIMIT_BURST, perSecond: env.RATE_LIMIT_PER_SECOND },
     historyPerRoom: env.HISTORY_PER_ROOM,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    metrics: {
+      ...(env.METRICS_PORT === undefined ? {} : { port: env.METRICS_PORT }),
+      ...(env.METRICS_TOKEN === undefined
+        ? {}
+        : { tokenSha256: createHash('sha256').update(env.METRICS_TOKEN).digest('hex') }),
+    },
     httpTimeouts: {
       requestMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersMs: env.HTTP_HEADERS_TIMEOUT_MS,

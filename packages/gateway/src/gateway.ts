@@ -23,7 +23,7 @@ import { openapiPlugin } from './http/openapi.js';
 import { originPolicy } from './http/origin-policy.js';
 import { protocolValidatorCompiler } from './http/validation.js';
 import { componentLogger, nodeLogger } from './logging.js';
-import { metricsPlugin } from './metrics/plugin.js';
+import { createMetricsServer, metricsPlugin } from './metrics/plugin.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics/registry.js';
 import { presencePlugin } from './presence/plugin.js';
 import { Presence } from './presence/presence.js';
@@ -72,8 +72,11 @@ export interface Gateway {
   readonly roomEvents: RoomEvents;
   /** True from the moment draining starts. */
   readonly draining: boolean;
-  /** Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. */
-  listen(): Promise<{ url: string }>;
+  /**
+   * Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. With
+   * METRICS_PORT, `metricsUrl` is where `/metrics` is served instead.
+   */
+  listen(): Promise<{ url: string; metricsUrl?: string }>;
   /** Readiness false, new connections refused, clients told and disconnected; the server keeps running. */
   drain(): Promise<void>;
   /** `drain()`, then stop Socket.IO and the HTTP server. Idempotent. */
@@ -170,7 +173,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   });
   await app.register(httpApiPlugin, { config, rooms, verifyToken, authFailures, registry: metrics.registry });
   await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });
-  await app.register(metricsPlugin, { io, metrics });
+  await app.register(metricsPlugin, { io, metrics, config: config.metrics, authFailures });
+  const metricsServer = createMetricsServer({
+    metrics,
+    config: config.metrics,
+    authFailures,
+    log: componentLogger(log, 'metrics'),
+  });
+  if (metricsServer !== undefined) app.addHook('onClose', () => metricsServer.close());
   await app.register(clusterPlugin, { io, cluster, nodes, registry: metrics.registry });
   await app.register(demoPlugin, deps.demo ?? {});
   // A store passed in is the caller's to close.
@@ -193,7 +203,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       await app.listen({ port: config.port, host: config.host });
       const warning = exposureWarning(config);
       if (warning !== undefined) log.warn({ host: config.host, authMode: config.auth.mode }, warning);
-      return { url: urlOf(app.server.address() as AddressInfo, config.host) };
+      const url = urlOf(app.server.address() as AddressInfo, config.host);
+      if (metricsServer === undefined) return { url };
+      return { url, metricsUrl: await metricsServer.listen(config.host) };
     },
     drain,
     close: () => (closing ??= app.close().then(() => undefined)),
