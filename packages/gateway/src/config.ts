@@ -67,6 +67,10 @@ const EnvSchema = Type.Object({
     description:
       'a comma-separated list of proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal) whose X-Forwarded-For is believed; empty: none',
   }),
+  JWT_REQUIRE_EXP: Type.Boolean({
+    default: true,
+    description: 'true or false (refuse tokens without an exp claim)',
+  }),
   AUTH_FAILURE_LIMIT: Type.Integer({
     minimum: 1,
     maximum: 100_000,
@@ -264,7 +268,14 @@ type Env = Static<typeof EnvSchema>;
 
 export type AuthConfig =
   | { readonly mode: 'anonymous' }
-  | { readonly mode: 'jwt'; readonly secret: string; readonly issuer?: string; readonly audience?: string };
+  | {
+      readonly mode: 'jwt';
+      readonly secret: string;
+      readonly issuer?: string;
+      readonly audience?: string;
+      /** Refuse tokens without `exp` (JWT_REQUIRE_EXP, default true): a token that never expires is never closed. */
+      readonly requireExp: boolean;
+    };
 
 export interface GatewayConfig {
   readonly port: number;
@@ -559,6 +570,7 @@ function toConfig(env: Env): GatewayConfig {
       ? {
           mode: 'jwt',
           secret: env.JWT_SECRET ?? '',
+          requireExp: env.JWT_REQUIRE_EXP,
           ...(env.JWT_ISSUER === undefined ? {} : { issuer: env.JWT_ISSUER }),
           ...(env.JWT_AUDIENCE === undefined ? {} : { audience: env.JWT_AUDIENCE }),
         }

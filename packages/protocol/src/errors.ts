@@ -24,6 +24,11 @@ export const ERRORS = {
   AUTH_REQUIRED: { code: 'AUTH_REQUIRED', status: 401, message: 'A token is required' },
   AUTH_INVALID: { code: 'AUTH_INVALID', status: 401, message: 'The token is invalid' },
   AUTH_EXPIRED: { code: 'AUTH_EXPIRED', status: 401, message: 'The token has expired' },
+  TOKEN_EXPIRED: {
+    code: 'TOKEN_EXPIRED',
+    status: 401,
+    message: 'The token expired during the connection; reconnect with a fresh one',
+  },
   FORBIDDEN: { code: 'FORBIDDEN', status: 403, message: 'Not allowed' },
   NOT_FOUND: { code: 'NOT_FOUND', status: 404, message: 'No such resource' },
   SHUTTING_DOWN: {

@@ -1,4 +1,4 @@
-import type { ErrorBody } from './errors.js';
+import type { ErrorBody, ErrorCode } from './errors.js';
 import type {
   ChatMessage,
   Member,
@@ -54,6 +54,12 @@ export interface TypingEvent {
   room: string;
   member: Member;
 }
+/** Why the gateway is closing this connection on its own (sent just before it does). */
+export interface DisconnectNotice {
+  /** `TOKEN_EXPIRED`: the JWT reached its `exp`; reconnect with a fresh token to carry on. */
+  code: ErrorCode;
+  message: string;
+}
 export interface ShutdownNotice {
   reason: 'draining';
   /** The client should reconnect (to another node) after about this long. */
@@ -81,6 +87,8 @@ export interface ServerToClientEvents {
   'presence:leave': (event: PresenceEvent) => void;
   typing: (event: TypingEvent) => void;
   'server:shutdown': (notice: ShutdownNotice) => void;
+  /** The gateway closes this connection right after (a JWT that reached its `exp`): the transport closes, the client reconnects. */
+  'server:disconnect': (notice: DisconnectNotice) => void;
   /** An inbound event that carried no ack callback was refused. */
   'gateway:error': (error: ErrorBody & { event: string }) => void;
 }
@@ -97,6 +105,8 @@ export interface InterServerEvents {
 /** What the gateway keeps on each socket (`socket.data`). */
 export interface SocketData {
   user: Member;
+  /** When the JWT the socket connected with expires (ms since the epoch); the connection is closed then. */
+  tokenExpiresAt?: number;
 }
 
 /** Names of the client events, for validation of unknown events at runtime. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ExtendedError } from 'socket.io';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
 import type { ClientAddresses } from './client-address.js';
+import { closeSocketsAtExpiry } from './expiry.js';
 import type { AuthFailures } from './failures.js';
 import { createIdentify } from './identify.js';
 import type { GatewayConfig } from '../config.js';
@@ -31,15 +32,18 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
 ) => {
   const identify = createIdentify(config.auth);
   const socketsPerUser = new SocketsPerUser(config.maxSocketsPerUser);
+  if (config.auth.mode === 'jwt') closeSocketsAtExpiry(io, metrics, log);
 
   io.use((socket, next) => {
     const address = addresses.of(socket.request);
     authFailures
       .attempt(address, () => identify(socket.handshake.auth, socket.id))
       .then(
-        (user) => {
+        ({ user, expiresAt }) => {
           if (!socketsPerUser.reserve(user.id, socket)) return next(refusal(new SwitchyardError('TOO_MANY_SOCKETS')));
           socket.data.user = user;
+          // Set or cleared: a recovered session brings back the data of its previous token.
+          socket.data.tokenExpiresAt = expiresAt;
           next();
         },
         (error: unknown) => next(refusal(error)),
