@@ -11,6 +11,8 @@ import { createTokenVerifier } from './auth/identify.js';
 import { authPlugin } from './auth/plugin.js';
 import { type AdapterConstructor, joinCluster } from './cluster/cluster.js';
 import { mongoAdapterOf } from './cluster/mongo.js';
+import { mongoRateLimitStore } from './cluster/publish-rate-store.js';
+import { clusterSocketsPerUser } from './cluster/user-sockets.js';
 import { clusterPlugin } from './cluster/plugin.js';
 import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig } from './config.js';
@@ -141,12 +143,25 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
+  // MongoDB mode: MAX_SOCKETS_PER_USER and the publish rate limit count across the cluster.
+  const clusterSockets =
+    cluster.mongo !== undefined && mongo !== undefined && config.maxSocketsPerUser > 0
+      ? clusterSocketsPerUser({
+          db: cluster.mongo.db,
+          node: mongo.health().node,
+          max: config.maxSocketsPerUser,
+          nodes,
+          log: componentLogger(log, 'cluster'),
+        })
+      : undefined;
+  if (clusterSockets !== undefined) app.addHook('preClose', () => clusterSockets.close());
   await app.register(authPlugin, {
     io,
     config,
     metrics,
     authFailures,
     addresses,
+    ...(clusterSockets === undefined ? {} : { clusterSockets }),
     log: componentLogger(log, 'auth'),
   });
   await app.register(socketPlugin, { io, rooms, config, metrics, log: componentLogger(log, 'socket') });
@@ -171,7 +186,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     metrics,
     log: componentLogger(log, 'sse'),
   });
-  await app.register(httpApiPlugin, { config, rooms, verifyToken, authFailures, registry: metrics.registry });
+  await app.register(httpApiPlugin, {
+    config,
+    rooms,
+    verifyToken,
+    authFailures,
+    ...(cluster.mongo === undefined ? {} : { rateLimitStore: mongoRateLimitStore(cluster.mongo.db) }),
+    registry: metrics.registry,
+  });
   await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });
   await app.register(metricsPlugin, { io, metrics, config: config.metrics, authFailures });
   const metricsServer = createMetricsServer({

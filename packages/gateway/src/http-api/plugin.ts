@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import {
@@ -36,6 +36,8 @@ export interface HttpApiPluginOptions {
   verifyToken: TokenVerifier | undefined;
   /** Failed authentications per client address, shared with sockets and SSE. */
   authFailures: AuthFailures;
+  /** MongoDB mode: a @fastify/rate-limit store shared by every node. */
+  rateLimitStore?: FastifyRateLimitStoreCtor;
   registry: Registry;
 }
 
@@ -47,13 +49,18 @@ declare module 'fastify' {
 
 export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
   app,
-  { config, rooms, verifyToken, authFailures, registry },
+  { config, rooms, verifyToken, authFailures, rateLimitStore, registry },
 ) => {
   const publisherOf = createPublisherCheck(createApiKeyCheck(config.publish.apiKeySha256), verifyToken);
   const metrics = createPublishMetrics(registry);
 
   // Encapsulated: the limit applies to this plugin's routes only.
-  await app.register(rateLimit, { global: false, hook: 'preHandler' });
+  // MongoDB mode counts across the cluster (cluster/publish-rate-store.ts).
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    ...(rateLimitStore === undefined ? {} : { store: rateLimitStore }),
+  });
   app.decorateRequest('publisher', undefined);
 
   app.post<{ Params: RoomParams; Body: PublishMessageBody; Headers: PublishHeaders }>(
