@@ -245,6 +245,11 @@ const EnvSchema = Type.Object({
       description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
     }),
   ),
+  CLUSTER_LIMITS: Type.Boolean({
+    default: true,
+    description:
+      'true or false (MongoDB mode: count MAX_SOCKETS_PER_USER and the publish rate limit across the cluster)',
+  }),
   ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({
     minimum: 10,
     maximum: 600_000,
@@ -357,6 +362,8 @@ export interface PublishConfig {
 export interface MongoConfig {
   readonly uri: string;
   readonly db: string;
+  /** MAX_SOCKETS_PER_USER and the publish rate limit counted across the cluster (CLUSTER_LIMITS), else per node. */
+  readonly clusterLimits: boolean;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
 }
@@ -629,6 +636,7 @@ function toConfig(env: Env): GatewayConfig {
           mongo: {
             uri: env.MONGODB_URI,
             db: env.MONGODB_DB,
+            clusterLimits: env.CLUSTER_LIMITS,
             heartbeatIntervalMs: env.ADAPTER_HEARTBEAT_INTERVAL_MS,
             heartbeatTimeoutMs: env.ADAPTER_HEARTBEAT_TIMEOUT_MS,
           },

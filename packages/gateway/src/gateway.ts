@@ -145,7 +145,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   await app.register(shutdownPlugin, { io, lifecycle, drain });
   // MongoDB mode: MAX_SOCKETS_PER_USER and the publish rate limit count across the cluster.
   const clusterSockets =
-    cluster.mongo !== undefined && mongo !== undefined && config.maxSocketsPerUser > 0
+    cluster.mongo !== undefined &&
+    mongo !== undefined &&
+    config.mongo?.clusterLimits === true &&
+    config.maxSocketsPerUser > 0
       ? clusterSocketsPerUser({
           db: cluster.mongo.db,
           node: mongo.health().node,
@@ -191,7 +194,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     rooms,
     verifyToken,
     authFailures,
-    ...(cluster.mongo === undefined ? {} : { rateLimitStore: mongoRateLimitStore(cluster.mongo.db) }),
+    ...(cluster.mongo === undefined || config.mongo?.clusterLimits !== true
+      ? {}
+      : { rateLimitStore: mongoRateLimitStore(cluster.mongo.db) }),
     registry: metrics.registry,
   });
   await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });

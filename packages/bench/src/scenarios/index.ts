@@ -1,5 +1,6 @@
 import { ackLatencyScenario } from './ack-latency.js';
 import { ceilingScenario } from './ceiling.js';
+import { clusterLimitsScenario } from './cluster-limits.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
 import { idleMemoryScenario } from './idle-memory.js';
@@ -18,4 +19,5 @@ export const SCENARIOS: Scenario[] = [
   sdkSizeScenario,
   peersScenario,
   sseScenario,
+  clusterLimitsScenario,
 ];
