@@ -16,6 +16,8 @@ export interface RawWebSocket {
   readonly closed: boolean;
   /** Resolves when the TCP connection is closed (by either side). */
   readonly ended: Promise<void>;
+  /** Resolves when the server sends a close frame (answered at once, as RFC 6455 asks, while reading). */
+  readonly closedByServer: Promise<void>;
   sendText(text: string): void;
   sendBinary(bytes: Uint8Array): void;
   /** Waits for a received frame that satisfies `match`. */
@@ -27,6 +29,7 @@ export interface RawWebSocket {
 
 const OPCODE_TEXT = 0x1;
 const OPCODE_BINARY = 0x2;
+const OPCODE_CLOSE = 0x8;
 
 /** Opens `ws://host:port<path>` (an Engine.IO URL such as `/socket.io/?EIO=4&transport=websocket`). */
 export async function openRawWebSocket(baseUrl: string, path: string): Promise<RawWebSocket> {
@@ -56,6 +59,8 @@ export async function openRawWebSocket(baseUrl: string, path: string): Promise<R
   let buffer: Buffer = Buffer.alloc(0);
   let upgraded = false;
   let closed = false;
+  let serverClosed: () => void = () => undefined;
+  const closedByServer = new Promise<void>((resolve) => (serverClosed = resolve));
   void ended.then(() => (closed = true));
 
   const upgrade = withDeadline<void>('the WebSocket upgrade', (resolve, reject) => {
@@ -72,6 +77,11 @@ export async function openRawWebSocket(baseUrl: string, path: string): Promise<R
       }
       for (let frame = readFrame(buffer); frame !== undefined; frame = readFrame(buffer)) {
         buffer = buffer.subarray(frame.length);
+        if (frame.opcode === OPCODE_CLOSE) {
+          if (socket.writable) socket.end(encodeFrame(OPCODE_CLOSE, Buffer.alloc(0)));
+          serverClosed();
+          continue;
+        }
         if (frame.opcode !== OPCODE_TEXT && frame.opcode !== OPCODE_BINARY) continue;
         received.push(frame.payload);
         for (const waiter of [...waiters]) {
@@ -95,6 +105,7 @@ export async function openRawWebSocket(baseUrl: string, path: string): Promise<R
       return closed;
     },
     ended,
+    closedByServer,
     sendText: (text) => send(OPCODE_TEXT, Buffer.from(text, 'utf8')),
     sendBinary: (bytes) => send(OPCODE_BINARY, Buffer.from(bytes)),
     nextFrame: (match) =>
