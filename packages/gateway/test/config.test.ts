@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       rateLimit: { burst: 30, perSecond: 10 },
       historyPerRoom: 1000,
       drainTimeoutMs: 10_000,
+      metrics: {},
       httpTimeouts: { requestMs: 30_000, headersMs: 10_000 },
       sse: {
         heartbeatMs: 15_000,

@@ -123,3 +123,43 @@ describe('tokens without exp', () => {
     expect([...gateway.io.of('/').sockets.values()][0]?.data.tokenExpiresAt).toBeUndefined();
   });
 });
+
+describe('a session recovered after the token expired', () => {
+  const recoveryEnv = { ...jwtEnv, MAX_DISCONNECTION_DURATION_MS: '60000' };
+
+  it('is not given back for the expired token: recovery runs the handshake checks too', async () => {
+    const { url } = await startGateway(recoveryEnv);
+    const token = await expiringIn('ada', 2);
+    const ada = socketTo(url, { transports: ['websocket'], auth: { token }, reconnection: true });
+    await waitFor('ada to connect', () => ada.connected);
+    expect(await request(ada, 'room:join', { room: 'lobby' })).toMatchObject({ ok: true });
+    // socket.io-client reconnects by itself after the close, offering its session and the same token.
+    const refused = await connectError(ada);
+    expect(refused.data?.code).toBe('AUTH_EXPIRED');
+    expect(ada.connected).toBe(false);
+  });
+
+  it("is given back with a fresh token of the same user, and never to another user's token", async () => {
+    const { url } = await startGateway(recoveryEnv);
+    let token = await expiringIn('ada', 2);
+    const ada = socketTo(url, {
+      transports: ['websocket'],
+      auth: (cb: (data: object) => void) => cb({ token }),
+      reconnection: true,
+    } as never);
+    await waitFor('ada to connect', () => ada.connected);
+    expect(await request(ada, 'room:join', { room: 'lobby' })).toMatchObject({ ok: true });
+    await nextEvent(ada, 'server:disconnect');
+    token = await tokenFor('grace');
+    const refused = await connectError(ada);
+    expect(refused.data).toEqual({ code: 'FORBIDDEN', message: 'This session belongs to another user' });
+    token = await tokenFor('ada');
+    ada.connect();
+    await waitFor('ada to recover her session', () => ada.connected && ada.recovered);
+    expect(
+      await request(ada, 'message:send', { room: 'lobby', text: 'back', clientMessageId: 'back-1' }),
+    ).toMatchObject({
+      ok: true,
+    });
+  });
+});

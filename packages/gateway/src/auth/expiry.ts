@@ -29,7 +29,7 @@ export function atTime(atMs: number, run: () => void): () => void {
 
 export function isExpired(socket: GatewaySocket, now = Date.now()): boolean {
   const at = socket.data.tokenExpiresAt;
-  return at !== undefined && now >= at;
+  return typeof at === 'number' && now >= at;
 }
 
 export const TOKEN_EXPIRED_NOTICE: DisconnectNotice = {
@@ -41,7 +41,7 @@ export const TOKEN_EXPIRED_NOTICE: DisconnectNotice = {
 export function closeSocketsAtExpiry(io: GatewayServer, metrics: GatewayMetrics, log: Logger): void {
   io.on('connection', (socket) => {
     const at = socket.data.tokenExpiresAt;
-    if (at === undefined) return;
+    if (typeof at !== 'number') return;
     const cancel = atTime(at, () => {
       if (!socket.connected) return;
       log.info({ socketId: socket.id, userId: socket.data.user.id }, 'token expired: closing the connection');

@@ -47,10 +47,16 @@ export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
   async function admit(socket: GatewaySocket): Promise<void> {
     const address = addresses.of(socket.request);
     const { user, expiresAt } = await authFailures.attempt(address, () => identify(socket.handshake.auth, socket.id));
+    // A recovered session (its rooms, its missed packets) goes back to the user it belonged to only.
+    const previous: unknown = socket.recovered ? socket.data.user : undefined;
+    if (previous !== undefined && (previous as { id?: unknown } | null)?.id !== user.id)
+      throw new SwitchyardError('FORBIDDEN', 'This session belongs to another user');
     if (!(await reserveSlots(user.id, socket))) throw new SwitchyardError('TOO_MANY_SOCKETS');
     socket.data.user = user;
-    // Set or cleared: a recovered session brings back the data of its previous token.
-    socket.data.tokenExpiresAt = expiresAt;
+    // Replaced, or removed: a recovered session brings back the data of its previous token (and
+    // MongoDB stores an undefined field as null).
+    if (expiresAt === undefined) delete socket.data.tokenExpiresAt;
+    else socket.data.tokenExpiresAt = expiresAt;
   }
 
   /** This node's slot first (no round trip when it is full), then the cluster's (MongoDB mode). */

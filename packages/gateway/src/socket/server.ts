@@ -30,7 +30,14 @@ export function createSocketServer(
     adapter,
     ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
     ...(config.maxDisconnectionDurationMs > 0
-      ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
+      ? {
+          connectionStateRecovery: {
+            maxDisconnectionDuration: config.maxDisconnectionDurationMs,
+            // socket.io skips the middlewares of a recovered session by default: its handshake would
+            // bypass auth (an expired token, a throttled address), the drain gate and the socket limits.
+            skipMiddlewares: false,
+          },
+        }
       : {}),
   });
   answerOversizedPolls(io, config.maxHttpBufferSize);
