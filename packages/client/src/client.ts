@@ -1,6 +1,7 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type {
   ClientToServerEvents,
+  DisconnectNotice,
   ErrorBody,
   HandshakeAuth,
   PresenceCount,
@@ -78,11 +79,16 @@ export class SwitchyardClient {
   /** Bumped on every connect and disconnect, so a stale rejoin does not announce `connected`. */
   #generation = 0;
   #shutdownNotice: ShutdownNotice | undefined;
+  /** Why the gateway said it was closing the connection (a token that reached its `exp`). */
+  #disconnectNotice: DisconnectNotice | undefined;
+  /** Whether a reconnect can bring a fresh token (`getToken`), or only the same one again. */
+  readonly #refreshesTokens: boolean;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(url: string, options: ClientOptions = {}) {
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.#attempts = Math.max(1, options.attempts ?? 5);
+    this.#refreshesTokens = options.getToken !== undefined;
     const anonymous = options.token === undefined && options.getToken === undefined;
     const userId = anonymous ? (options.userId ?? randomId()) : undefined;
     this.#link = {
@@ -209,6 +215,7 @@ export class SwitchyardClient {
     socket.on('presence:count', presence);
     socket.on('typing', (event) => this.#rooms.get(event.room)?.receiveTyping(event));
     socket.on('server:shutdown', (notice) => void (this.#shutdownNotice = notice));
+    socket.on('server:disconnect', (notice) => void (this.#disconnectNotice = notice));
     socket.on('gateway:error', (error) => this.#listeners.emit('error', fromErrorBody(error, error.event)));
     // The gateway closes the transport next (SLOW_CONSUMER): socket.io-client reconnects and the session resumes.
     socket.on('server:disconnect', (notice) => this.#listeners.emit('error', fromErrorBody(notice)));
@@ -218,6 +225,7 @@ export class SwitchyardClient {
     const generation = ++this.#generation;
     this.#everConnected = true;
     this.#shutdownNotice = undefined;
+    this.#disconnectNotice = undefined;
     // Recovered (connection state recovery): the gateway restored this socket's rooms and has
     // replayed what it missed, and socket.io-client emits those packets before `connect`, through
     // the usual handlers (seen ids drop duplicates). So only rooms that were not in sync when the
@@ -262,6 +270,14 @@ export class SwitchyardClient {
         return;
       }
       this.#setState('disconnected', new SwitchyardClientError('DISCONNECTED', 'The gateway closed the connection'));
+      return;
+    }
+    // The token reached its `exp`: socket.io reconnects by itself, and the handshake asks getToken
+    // for a fresh one; a fixed token would only be refused, so that is the end.
+    const notice = this.#disconnectNotice;
+    if (notice?.code === 'TOKEN_EXPIRED' && !this.#refreshesTokens) {
+      this.socket.disconnect();
+      this.#setState('disconnected', fromErrorBody(notice));
       return;
     }
     // `socket.disconnect()` called on `client.socket` directly: socket.io will not reconnect.

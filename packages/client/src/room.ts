@@ -87,6 +87,9 @@ export class Room {
   #phase: Phase = 'joining';
   #lastSeenId: string | undefined;
   #lastTypingAt = Number.NEGATIVE_INFINITY;
+  /** Keystrokes since the last `typing` sent, inside its interval: one more goes out when it ends. */
+  #typedSince = false;
+  #typingTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal Created by the client. */
   constructor(name: string, link: RoomLink) {
@@ -135,6 +138,7 @@ export class Room {
    */
   async send(text: string): Promise<ChatMessage> {
     this.#assertJoined('message:send');
+    this.#stopTyping();
     const { message } = await this.#link.request('message:send', {
       room: this.name,
       text,
@@ -144,13 +148,33 @@ export class Room {
     return message;
   }
 
-  /** Tells the others you are typing. Throttled: calling it on every keystroke is fine. */
+  /**
+   * Tells the others you are typing. Throttled: calling it on every keystroke is fine. At most one
+   * `typing` per `typingIntervalMs`, at the first keystroke and — when more keystrokes came within
+   * that interval — once more at its end, so someone typing steadily shows as typing all along.
+   * Sending a message ends it.
+   */
   typing(): void {
     if (this.#phase !== 'joined') return;
-    const now = Date.now();
-    if (now - this.#lastTypingAt < this.#link.typingIntervalMs) return;
-    this.#lastTypingAt = now;
+    const wait = this.#lastTypingAt + this.#link.typingIntervalMs - Date.now();
+    if (wait <= 0) return this.#sendTyping();
+    this.#typedSince = true;
+    this.#typingTimer ??= setTimeout(() => {
+      this.#typingTimer = undefined;
+      if (this.#typedSince && this.#phase === 'joined') this.#sendTyping();
+    }, wait);
+  }
+
+  #sendTyping(): void {
+    this.#typedSince = false;
+    this.#lastTypingAt = Date.now();
     this.#link.emitTyping(this.name);
+  }
+
+  #stopTyping(): void {
+    this.#typedSince = false;
+    clearTimeout(this.#typingTimer);
+    this.#typingTimer = undefined;
   }
 
   /** A page of older messages, oldest first. Not delivered to `message` listeners. */
@@ -298,6 +322,7 @@ export class Room {
   }
 
   #close(): void {
+    this.#stopTyping();
     this.#phase = 'left';
     this.#pending = [];
     this.#listeners.clear();

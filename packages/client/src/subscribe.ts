@@ -84,7 +84,7 @@ export interface Subscription {
 
 /** Refusals that a retry cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(['FORBIDDEN', 'INVALID_ROOM', 'INVALID_PAYLOAD', 'NOT_FOUND']);
-const AUTH_CODES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED']);
+const AUTH_CODES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED', 'TOKEN_EXPIRED']);
 const EVENT_SOURCE_CLOSED = 2;
 
 export function subscribe(url: string, room: string, options: SubscribeOptions = {}): Subscription {
@@ -103,6 +103,7 @@ class SseSubscription implements Subscription {
   #retryMs: number | undefined;
   #stop: () => void = () => {};
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #usingEventSource = false;
 
   constructor(url: string, room: string, options: SubscribeOptions) {
     this.room = room;
@@ -150,6 +151,7 @@ class SseSubscription implements Subscription {
     const EventSourceImpl =
       this.#options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
     const transport = this.#options.transport ?? (EventSourceImpl === undefined ? 'fetch' : 'eventsource');
+    this.#usingEventSource = transport === 'eventsource';
     if (transport === 'eventsource') {
       if (EventSourceImpl === undefined)
         throw new TypeError('subscribe: no EventSource available; use { transport: "fetch" }');
@@ -274,11 +276,24 @@ class SseSubscription implements Subscription {
         return this.#listeners.emit('gap', payload as SseEvents['gap']);
       case 'error':
         // The gateway closes the stream after this; the reconnection resumes from the last id.
-        return this.#listeners.emit('error', fromErrorBody(payload as SseEvents['error']));
+        return this.#streamError(fromErrorBody(payload as SseEvents['error']));
       case 'server:shutdown':
         this.#state = 'connecting';
         return;
     }
+  }
+
+  /** `event: error`: the stream ends. A token that expired is fetched again, or that is the end of it. */
+  #streamError(error: SwitchyardClientError): void {
+    if (error.code === 'TOKEN_EXPIRED') {
+      if (typeof this.#options.token !== 'function') this.close();
+      else if (this.#usingEventSource) {
+        // EventSource would come back by itself with the expired token in its URL: replace it now.
+        this.#stop();
+        this.#schedule(0);
+      }
+    }
+    this.#listeners.emit('error', error);
   }
 
   #failed(error: SwitchyardClientError): void {

@@ -1,4 +1,5 @@
 import { expectTypeOf, it } from 'vitest';
+import type { Ack, JoinRoomResult, SendMessageResult } from '@switchyard/protocol';
 import type {
   ChatMessage,
   ConnectionState,
@@ -41,4 +42,21 @@ it('types requests by their results', () => {
 
 it('carries protocol error codes', () => {
   expectTypeOf<SwitchyardClientError['code']>().toEqualTypeOf<import('@switchyard/protocol').ErrorCode>();
+});
+
+it("types the raw socket with the protocol's event maps, typing included", () => {
+  // @ts-expect-error a room is a string
+  client.socket.emit('typing', { room: 1 });
+  client.socket.emit('typing', { room: 'lobby' });
+  // @ts-expect-error typing is fire-and-forget: no typed ack, whatever the arguments
+  void client.socket.emitWithAck('typing', { room: 1 });
+  // @ts-expect-error a room is a string
+  void client.socket.emitWithAck('room:join', { room: 1 });
+  expectTypeOf(client.socket.emitWithAck('room:join', { room: 'lobby' })).toEqualTypeOf<Promise<Ack<JoinRoomResult>>>();
+  expectTypeOf(
+    client.socket.emitWithAck('message:send', { room: 'lobby', text: 'hi', clientMessageId: 'c1' }),
+  ).toEqualTypeOf<Promise<Ack<SendMessageResult>>>();
+  // @ts-expect-error not a client event
+  client.socket.emit('typo', { room: 'lobby' });
+  client.socket.on('typing', (event) => expectTypeOf(event.member).toEqualTypeOf<Member>());
 });

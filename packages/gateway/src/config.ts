@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import proxyAddr from '@fastify/proxy-addr';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
 import { LIMITS } from '@switchyard/protocol';
@@ -39,8 +40,9 @@ const EnvSchema = Type.Object({
   HOST: Type.String({
     minLength: 1,
     maxLength: 255,
-    default: '0.0.0.0',
-    description: 'an interface address or host name, e.g. 0.0.0.0',
+    // This machine only: anonymous mode is for local use; a server sets its interface (0.0.0.0) on purpose.
+    default: '127.0.0.1',
+    description: 'an interface address or host name, e.g. 127.0.0.1 (this machine) or 0.0.0.0 (every interface)',
   }),
   CORS_ORIGINS: Type.String({
     default: '',
@@ -59,6 +61,28 @@ const EnvSchema = Type.Object({
   ),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `iss` claim' })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'the expected `aud` claim' })),
+  TRUST_PROXY: Type.String({
+    default: '',
+    maxLength: 4096,
+    description:
+      'a comma-separated list of proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal) whose X-Forwarded-For is believed; empty: none',
+  }),
+  JWT_REQUIRE_EXP: Type.Boolean({
+    default: true,
+    description: 'true or false (refuse tokens without an exp claim)',
+  }),
+  AUTH_FAILURE_LIMIT: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 20,
+    description: 'an integer 1-100000 (failed authentications per client address per AUTH_FAILURE_WINDOW_MS)',
+  }),
+  AUTH_FAILURE_WINDOW_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 60_000,
+    description: 'an integer 1000-86400000 (milliseconds)',
+  }),
   TRANSPORTS: Type.String({
     pattern: '^(polling|websocket)(,(polling|websocket))?$',
     default: 'polling,websocket',
@@ -107,6 +131,33 @@ const EnvSchema = Type.Object({
     maximum: 600_000,
     default: 25_000,
     description: 'an integer 0-600000 (milliseconds)',
+  }),
+  METRICS_PORT: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      description: 'an integer port 0-65535 for /metrics alone (then not served on PORT; 0 picks a free port)',
+    }),
+  ),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      maxLength: 256,
+      pattern: '^[!-~]+$',
+      description: 'a bearer token of 16-256 printable characters that /metrics requires',
+    }),
+  ),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 30_000,
+    description: 'an integer 100-600000 (milliseconds for a whole request, headers and body, to arrive)',
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 10_000,
+    description: 'an integer 100-600000 (milliseconds for request headers to arrive), at most HTTP_REQUEST_TIMEOUT_MS',
   }),
   SSE_HEARTBEAT_MS: Type.Integer({
     minimum: 10,
@@ -218,6 +269,11 @@ const EnvSchema = Type.Object({
       description: 'an integer 0-86400000 (milliseconds; 0 turns connection state recovery off)',
     }),
   ),
+  CLUSTER_LIMITS: Type.Boolean({
+    default: true,
+    description:
+      'true or false (MongoDB mode: count MAX_SOCKETS_PER_USER and the publish rate limit across the cluster)',
+  }),
   ADAPTER_HEARTBEAT_INTERVAL_MS: Type.Integer({
     minimum: 10,
     maximum: 600_000,
@@ -247,7 +303,14 @@ type Env = Static<typeof EnvSchema>;
 
 export type AuthConfig =
   | { readonly mode: 'anonymous' }
-  | { readonly mode: 'jwt'; readonly secret: string; readonly issuer?: string; readonly audience?: string };
+  | {
+      readonly mode: 'jwt';
+      readonly secret: string;
+      readonly issuer?: string;
+      readonly audience?: string;
+      /** Refuse tokens without `exp` (JWT_REQUIRE_EXP, default true): a token that never expires is never closed. */
+      readonly requireExp: boolean;
+    };
 
 export interface GatewayConfig {
   readonly port: number;
@@ -256,6 +319,10 @@ export interface GatewayConfig {
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
   readonly auth: AuthConfig;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, `loopback`...); empty: none. */
+  readonly trustProxy: readonly string[];
+  /** Failed authentications an address may have per window before it waits (sockets, SSE, HTTP publish). */
+  readonly authFailures: { readonly limit: number; readonly windowMs: number };
   readonly transports: readonly TransportName[];
   readonly perMessageDeflate: boolean;
   readonly maxHttpBufferSize: number;
@@ -266,6 +333,10 @@ export interface GatewayConfig {
   readonly rateLimit: { readonly burst: number; readonly perSecond: number };
   readonly historyPerRoom: number;
   readonly drainTimeoutMs: number;
+  /** Where and to whom `/metrics` is served. */
+  readonly metrics: MetricsConfig;
+  /** How long the HTTP server waits for clients: see HttpTimeouts. */
+  readonly httpTimeouts: HttpTimeouts;
   /** Server-Sent Events streams (`GET /v1/rooms/:room/events`). */
   readonly sse: SseConfig;
   /** The HTTP publish API (`POST /v1/rooms/:room/messages`). */
@@ -284,6 +355,26 @@ export interface GatewayConfig {
   readonly mongo?: MongoConfig;
   /** Worker processes (`node:cluster`); 1 = this process serves. */
   readonly workers: number;
+}
+
+/**
+ * Bounds on how long a client may take to send a request (Node's HTTP server checks them). They
+ * never cut what is meant to last: a long-poll GET, an SSE stream or a WebSocket upgrade is a
+ * request received in full, then held. A connection that sends nothing is answered 408 after the
+ * headers deadline; an idle kept-alive one is closed after 72 s (fastify's keepAliveTimeout).
+ */
+export interface HttpTimeouts {
+  /** A whole request, headers and body, must arrive within this (408 REQUEST_TIMEOUT, connection closed). */
+  readonly requestMs: number;
+  /** Request headers must arrive within this. */
+  readonly headersMs: number;
+}
+
+export interface MetricsConfig {
+  /** Serve `/metrics` on this port (on HOST) instead of PORT; undefined: on PORT. */
+  readonly port?: number;
+  /** SHA-256 (hex) of the bearer token `/metrics` requires; undefined: open to anyone who reaches it. */
+  readonly tokenSha256?: string;
 }
 
 export interface SseConfig {
@@ -311,6 +402,8 @@ export interface PublishConfig {
 export interface MongoConfig {
   readonly uri: string;
   readonly db: string;
+  /** MAX_SOCKETS_PER_USER and the publish rate limit counted across the cluster (CLUSTER_LIMITS), else per node. */
+  readonly clusterLimits: boolean;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   /** How long a node stays ready (`/readyz` 200, degraded) while MongoDB has no primary. */
@@ -348,7 +441,7 @@ export function formatProblem(problem: ConfigProblem): string {
 
 const VARIABLE_NAMES = Object.keys(EnvSchema.properties) as (keyof Env)[];
 // A connection string may carry a password.
-const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS']);
+const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS', 'METRICS_TOKEN']);
 
 /** Reads and validates the gateway configuration. Throws `ConfigError` listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
@@ -430,6 +523,33 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
   ) {
     problems.push({ name: 'CORS_ORIGINS', expected: expectedFor('CORS_ORIGINS'), received: raw.CORS_ORIGINS });
   }
+  if (
+    raw.TRUST_PROXY !== undefined &&
+    !alreadyReported.has('TRUST_PROXY') &&
+    !isValidTrustList(parseList(raw.TRUST_PROXY))
+  ) {
+    problems.push({ name: 'TRUST_PROXY', expected: expectedFor('TRUST_PROXY'), received: raw.TRUST_PROXY });
+  }
+  if (raw.METRICS_PORT !== undefined && Number(raw.GATEWAY_WORKERS ?? 1) > 1) {
+    problems.push({
+      name: 'METRICS_PORT',
+      expected: 'to be unset when GATEWAY_WORKERS > 1 (each worker has its own metrics on PORT: use METRICS_TOKEN)',
+      received: raw.METRICS_PORT,
+    });
+  }
+  const requestTimeout = Number(raw.HTTP_REQUEST_TIMEOUT_MS ?? 30_000);
+  const headersTimeout = Number(raw.HTTP_HEADERS_TIMEOUT_MS ?? 10_000);
+  if (
+    !alreadyReported.has('HTTP_HEADERS_TIMEOUT_MS') &&
+    !alreadyReported.has('HTTP_REQUEST_TIMEOUT_MS') &&
+    headersTimeout > requestTimeout
+  ) {
+    problems.push({
+      name: 'HTTP_HEADERS_TIMEOUT_MS',
+      expected: expectedFor('HTTP_HEADERS_TIMEOUT_MS'),
+      received: raw.HTTP_HEADERS_TIMEOUT_MS ?? String(headersTimeout),
+    });
+  }
   const interval = Number(raw.ADAPTER_HEARTBEAT_INTERVAL_MS ?? 5000);
   const timeout = Number(raw.ADAPTER_HEARTBEAT_TIMEOUT_MS ?? 10_000);
   if (
@@ -444,6 +564,23 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
     });
   }
   return problems;
+}
+
+/** Whether TRUST_PROXY's entries compile (proxy-addr throws on a malformed address or range). */
+function isValidTrustList(trusted: string[]): boolean {
+  try {
+    proxyAddr.compile(trusted);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseList(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
 }
 
 /** Host name and pid, folded into NODE_ID's alphabet: unique per process, readable in logs. */
@@ -482,6 +619,7 @@ function toConfig(env: Env): GatewayConfig {
       ? {
           mode: 'jwt',
           secret: env.JWT_SECRET ?? '',
+          requireExp: env.JWT_REQUIRE_EXP,
           ...(env.JWT_ISSUER === undefined ? {} : { issuer: env.JWT_ISSUER }),
           ...(env.JWT_AUDIENCE === undefined ? {} : { audience: env.JWT_AUDIENCE }),
         }
@@ -493,6 +631,8 @@ function toConfig(env: Env): GatewayConfig {
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS) ?? [],
     logLevel: env.LOG_LEVEL,
     auth,
+    trustProxy: parseList(env.TRUST_PROXY),
+    authFailures: { limit: env.AUTH_FAILURE_LIMIT, windowMs: env.AUTH_FAILURE_WINDOW_MS },
     transports,
     perMessageDeflate: env.PER_MESSAGE_DEFLATE,
     maxHttpBufferSize: env.MAX_HTTP_BUFFER_SIZE,
@@ -502,6 +642,16 @@ function toConfig(env: Env): GatewayConfig {
     rateLimit: { burst: env.RATE_LIMIT_BURST, perSecond: env.RATE_LIMIT_PER_SECOND },
     historyPerRoom: env.HISTORY_PER_ROOM,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    metrics: {
+      ...(env.METRICS_PORT === undefined ? {} : { port: env.METRICS_PORT }),
+      ...(env.METRICS_TOKEN === undefined
+        ? {}
+        : { tokenSha256: createHash('sha256').update(env.METRICS_TOKEN).digest('hex') }),
+    },
+    httpTimeouts: {
+      requestMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersMs: env.HTTP_HEADERS_TIMEOUT_MS,
+    },
     sse: {
       heartbeatMs: env.SSE_HEARTBEAT_MS,
       retryMs: env.SSE_RETRY_MS,
@@ -530,6 +680,7 @@ function toConfig(env: Env): GatewayConfig {
           mongo: {
             uri: env.MONGODB_URI,
             db: env.MONGODB_DB,
+            clusterLimits: env.CLUSTER_LIMITS,
             heartbeatIntervalMs: env.ADAPTER_HEARTBEAT_INTERVAL_MS,
             heartbeatTimeoutMs: env.ADAPTER_HEARTBEAT_TIMEOUT_MS,
             noPrimaryGraceMs: env.ADAPTER_NO_PRIMARY_GRACE_MS,

@@ -1,37 +1,45 @@
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { hasLocalDeliveryHook, type LocalDeliveryHook } from './adapters/local-delivery.js';
 import { nodeLeftHookOf } from './adapters/node-left.js';
+import { clientAddresses } from './auth/client-address.js';
+import { AuthFailures } from './auth/failures.js';
 import { createTokenVerifier } from './auth/identify.js';
 import { authPlugin } from './auth/plugin.js';
 import { type AdapterConstructor, joinCluster } from './cluster/cluster.js';
 import { mongoAdapterOf } from './cluster/mongo.js';
+import { mongoRateLimitStore } from './cluster/publish-rate-store.js';
+import { clusterSocketsPerUser } from './cluster/user-sockets.js';
 import { clusterPlugin } from './cluster/plugin.js';
 import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig } from './config.js';
 import { demoPlugin, type DemoOptions } from './demo/plugin.js';
 import { healthPlugin } from './health/plugin.js';
 import { httpApiPlugin } from './http-api/plugin.js';
-import { errorsPlugin } from './http/errors.js';
+import { Answers, createClientErrorHandler } from './http/client-errors.js';
+import { errorsPlugin, frameworkErrorHandler } from './http/errors.js';
 import { openapiPlugin } from './http/openapi.js';
 import { originPolicy } from './http/origin-policy.js';
 import { protocolValidatorCompiler } from './http/validation.js';
 import { componentLogger, nodeLogger } from './logging.js';
-import { metricsPlugin } from './metrics/plugin.js';
+import { createMetricsServer, metricsPlugin } from './metrics/plugin.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics/registry.js';
 import { presencePlugin } from './presence/plugin.js';
 import { Presence } from './presence/presence.js';
 import { createRoomAccess } from './rooms/access.js';
 import { createRoomEvents, type RoomEvents } from './rooms/room-events.js';
 import { RoomService } from './rooms/service.js';
+import { closingGate } from './shutdown/closing-gate.js';
 import { createDrain } from './shutdown/drain.js';
 import { Lifecycle } from './shutdown/lifecycle.js';
 import { shutdownPlugin } from './shutdown/plugin.js';
 import { socketPlugin } from './socket/plugin.js';
 import { createSocketServer } from './socket/server.js';
 import { ssePlugin } from './sse/plugin.js';
+import { exposureWarning } from './startup.js';
 import { MemoryMessageStore } from './store/memory.js';
 import type { MessageStore } from './store/message-store.js';
 import type { GatewayServer } from './types.js';
@@ -67,13 +75,18 @@ export interface Gateway {
   readonly presence: Presence;
   /** True from the moment draining starts. */
   readonly draining: boolean;
-  /** Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. */
-  listen(): Promise<{ url: string }>;
+  /**
+   * Starts listening on PORT/HOST; with PORT 0 the URL carries the port actually bound. With
+   * METRICS_PORT, `metricsUrl` is where `/metrics` is served instead.
+   */
+  listen(): Promise<{ url: string; metricsUrl?: string }>;
   /** Readiness false, new connections refused, clients told and disconnected; the server keeps running. */
   drain(): Promise<void>;
   /** `drain()`, then stop Socket.IO and the HTTP server. Idempotent. */
   close(): Promise<void>;
 }
+
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 /** The version of the `/v1` HTTP API, shown in its OpenAPI document. */
 const GATEWAY_API_VERSION = '1.0.0';
@@ -84,7 +97,13 @@ const GATEWAY_API_VERSION = '1.0.0';
  */
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   const log = nodeLogger(config.nodeId, config.logLevel, deps.logger);
-  const app = Fastify(fastifyOptions(config, log));
+  const answers = new Answers();
+  const addresses = clientAddresses(config.trustProxy);
+  const authFailures = new AuthFailures(config.authFailures);
+  const app = Fastify({
+    ...fastifyOptions(config, log, answers),
+    ...(addresses.trust === undefined ? {} : { trustProxy: addresses.trust }),
+  });
   app.setValidatorCompiler(protocolValidatorCompiler);
   const metrics = createGatewayMetrics();
   const lifecycle = new Lifecycle();
@@ -92,6 +111,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const cluster = await joinCluster(config, deps.adapter, log);
   const io = createSocketServer(app.server, { config, adapter: cluster.adapter, lifecycle, origins, metrics });
   useNodeSessionIds(io, config.nodeId);
+  // After Socket.IO attached: engine.io takes over the server's 'request' listeners.
+  answers.observe(app.server);
   const adapter = io.of('/').adapter;
   const nodes = nodeLeftHookOf(adapter);
   const store = deps.store ?? cluster.mongo?.store ?? new MemoryMessageStore({ historyPerRoom: config.historyPerRoom });
@@ -115,6 +136,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
   const drain = createDrain({
     io,
+    httpServer: app.server,
     lifecycle,
     metrics,
     log: componentLogger(log, 'shutdown'),
@@ -123,10 +145,34 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const mongo = mongoAdapterOf(io);
 
   await app.register(errorsPlugin);
+  await app.register(closingGate, { lifecycle });
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
-  await app.register(authPlugin, { io, config, metrics, log: componentLogger(log, 'auth') });
+  // MongoDB mode: MAX_SOCKETS_PER_USER and the publish rate limit count across the cluster.
+  const clusterSockets =
+    cluster.mongo !== undefined &&
+    mongo !== undefined &&
+    config.mongo?.clusterLimits === true &&
+    config.maxSocketsPerUser > 0
+      ? clusterSocketsPerUser({
+          db: cluster.mongo.db,
+          node: mongo.health().node,
+          max: config.maxSocketsPerUser,
+          nodes,
+          log: componentLogger(log, 'cluster'),
+        })
+      : undefined;
+  if (clusterSockets !== undefined) app.addHook('preClose', () => clusterSockets.close());
+  await app.register(authPlugin, {
+    io,
+    config,
+    metrics,
+    authFailures,
+    addresses,
+    ...(clusterSockets === undefined ? {} : { clusterSockets }),
+    log: componentLogger(log, 'auth'),
+  });
   await app.register(socketPlugin, { io, rooms, config, metrics, log: componentLogger(log, 'socket') });
   await app.register(presencePlugin, {
     io,
@@ -144,12 +190,29 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     lifecycle,
     rooms,
     verifyToken,
+    authFailures,
     metrics,
     log: componentLogger(log, 'sse'),
   });
-  await app.register(httpApiPlugin, { config, rooms, verifyToken, registry: metrics.registry });
+  await app.register(httpApiPlugin, {
+    config,
+    rooms,
+    verifyToken,
+    authFailures,
+    ...(cluster.mongo === undefined || config.mongo?.clusterLimits !== true
+      ? {}
+      : { rateLimitStore: mongoRateLimitStore(cluster.mongo.db) }),
+    registry: metrics.registry,
+  });
   await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });
-  await app.register(metricsPlugin, { io, metrics });
+  await app.register(metricsPlugin, { io, metrics, config: config.metrics, authFailures });
+  const metricsServer = createMetricsServer({
+    metrics,
+    config: config.metrics,
+    authFailures,
+    log: componentLogger(log, 'metrics'),
+  });
+  if (metricsServer !== undefined) app.addHook('onClose', () => metricsServer.close());
   await app.register(clusterPlugin, { io, cluster, nodes, registry: metrics.registry });
   await app.register(demoPlugin, deps.demo ?? {});
   // A store passed in is the caller's to close.
@@ -171,7 +234,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     },
     async listen() {
       await app.listen({ port: config.port, host: config.host });
-      return { url: urlOf(app.server.address() as AddressInfo, config.host) };
+      const warning = exposureWarning(config);
+      if (warning !== undefined) log.warn({ host: config.host, authMode: config.auth.mode }, warning);
+      const url = urlOf(app.server.address() as AddressInfo, config.host);
+      if (metricsServer === undefined) return { url };
+      return { url, metricsUrl: await metricsServer.listen(config.host) };
     },
     drain,
     close: () => (closing ??= app.close().then(() => undefined)),
@@ -186,14 +253,31 @@ function localDeliveryHookOf(adapter: unknown): LocalDeliveryHook {
   );
 }
 
-function fastifyOptions(config: GatewayConfig, log: Logger): FastifyServerOptions {
+function fastifyOptions(config: GatewayConfig, log: Logger, answers: Answers): FastifyHttpOptions<HttpServer> {
   return {
     loggerInstance: log,
     bodyLimit: config.maxHttpBufferSize,
-    return503OnClosing: true,
+    // shutdown/closing-gate.ts answers while closing, in the protocol's error format.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: createClientErrorHandler(log, answers),
+    // A room name of any length reaches the route's schema (400 INVALID_ROOM), not the router's 414;
+    // Node's header size limit bounds a URL long before this.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // By the time fastify closes, sockets were drained: end any HTTP connection still open.
     forceCloseConnections: true,
+    requestTimeout: config.httpTimeouts.requestMs,
+    http: {
+      headersTimeout: config.httpTimeouts.headersMs,
+      // Node checks the request and headers deadlines on this period (30 s by default).
+      connectionsCheckingInterval: checkingIntervalOf(config.httpTimeouts),
+    },
   };
+}
+
+/** A quarter of the shorter deadline, so a late request is cut within 25% of it (at most every 30 s, at least every 100 ms). */
+function checkingIntervalOf({ requestMs, headersMs }: GatewayConfig['httpTimeouts']): number {
+  return Math.min(30_000, Math.max(100, Math.floor(Math.min(requestMs, headersMs) / 4)));
 }
 
 function urlOf(address: AddressInfo, host: string): string {

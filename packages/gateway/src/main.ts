@@ -4,6 +4,7 @@ import { ConfigError, formatProblem, type GatewayConfig, loadConfig } from './co
 import { serveAsWorker, startPrimary, workerAdapter } from './cluster/workers.js';
 import { createGateway } from './gateway.js';
 import { componentLogger, nodeLogger } from './logging.js';
+import { describeListenError, exposureWarning } from './startup.js';
 
 /*
  * The `switchyard` command: environment → validated config → gateway → listen.
@@ -23,6 +24,18 @@ function readConfig(): GatewayConfig {
 }
 
 const config = readConfig();
+
+/** Runs `start`; a listen failure the configuration can fix exits 1 with what to change, like a bad variable. */
+async function listening<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const described = describeListenError(error, config);
+    if (described === undefined) throw error;
+    process.stderr.write(described);
+    process.exit(1);
+  }
+}
 
 /** Runs `stop` once on the first signal; a second signal, or a stop longer than the drain timeout, exits at once. */
 function onSignals(
@@ -62,7 +75,9 @@ interface Log {
 
 if (config.workers > 1 && cluster.isPrimary) {
   const log = componentLogger(nodeLogger(config.nodeId, config.logLevel), 'workers').child({ role: 'primary' });
-  const workers = await startPrimary(config, log);
+  const workers = await listening(() => startPrimary(config, log));
+  const warning = exposureWarning(config);
+  if (warning !== undefined) log.warn({ host: config.host }, warning);
   onSignals(() => workers.stop(), log);
 } else if (cluster.isWorker) {
   const adapter = workerAdapter(config);
@@ -77,7 +92,7 @@ if (config.workers > 1 && cluster.isPrimary) {
   onSignals(() => gateway.close(), gateway.log, ['SIGTERM']);
 } else {
   const gateway = await createGateway(config);
-  const { url } = await gateway.listen();
+  const { url } = await listening(() => gateway.listen());
   gateway.log.info(
     { url, authMode: config.auth.mode, transports: config.transports, mongodb: config.mongo !== undefined },
     `switchyard listening on ${url}`,

@@ -20,10 +20,12 @@ describe('loadConfig', () => {
   it('applies documented defaults to an empty environment', () => {
     expect(loadConfig({})).toEqual({
       port: 3000,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       corsOrigins: [],
       logLevel: 'info',
       auth: { mode: 'anonymous' },
+      trustProxy: [],
+      authFailures: { limit: 20, windowMs: 60_000 },
       transports: ['polling', 'websocket'],
       perMessageDeflate: false,
       maxHttpBufferSize: 100_000,
@@ -33,6 +35,8 @@ describe('loadConfig', () => {
       rateLimit: { burst: 30, perSecond: 10 },
       historyPerRoom: 1000,
       drainTimeoutMs: 25_000,
+      metrics: {},
+      httpTimeouts: { requestMs: 30_000, headersMs: 10_000 },
       sse: {
         heartbeatMs: 15_000,
         retryMs: 2000,

@@ -13,6 +13,7 @@ export const ERRORS = {
   NOT_IN_ROOM: { code: 'NOT_IN_ROOM', status: 403, message: 'Join the room before using it' },
   MESSAGE_TOO_LONG: { code: 'MESSAGE_TOO_LONG', status: 413, message: 'The message text is longer than allowed' },
   PAYLOAD_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', status: 413, message: 'The request body is larger than allowed' },
+  HEADERS_TOO_LARGE: { code: 'HEADERS_TOO_LARGE', status: 431, message: 'The request headers are larger than allowed' },
   TOO_MANY_ROOMS: { code: 'TOO_MANY_ROOMS', status: 409, message: 'This socket has joined as many rooms as allowed' },
   TOO_MANY_SOCKETS: {
     code: 'TOO_MANY_SOCKETS',
@@ -23,6 +24,11 @@ export const ERRORS = {
   AUTH_REQUIRED: { code: 'AUTH_REQUIRED', status: 401, message: 'A token is required' },
   AUTH_INVALID: { code: 'AUTH_INVALID', status: 401, message: 'The token is invalid' },
   AUTH_EXPIRED: { code: 'AUTH_EXPIRED', status: 401, message: 'The token has expired' },
+  TOKEN_EXPIRED: {
+    code: 'TOKEN_EXPIRED',
+    status: 401,
+    message: 'The token expired during the connection; reconnect with a fresh one',
+  },
   FORBIDDEN: { code: 'FORBIDDEN', status: 403, message: 'Not allowed' },
   NOT_FOUND: { code: 'NOT_FOUND', status: 404, message: 'No such resource' },
   SHUTTING_DOWN: {
@@ -36,6 +42,7 @@ export const ERRORS = {
     message: 'The client fell too far behind and was disconnected; reconnect and resume',
   },
   TIMEOUT: { code: 'TIMEOUT', status: 504, message: 'No answer from the gateway in time' },
+  REQUEST_TIMEOUT: { code: 'REQUEST_TIMEOUT', status: 408, message: 'The request did not arrive in time' },
   DISCONNECTED: { code: 'DISCONNECTED', status: 503, message: 'Not connected to the gateway' },
   NOT_READY: {
     code: 'NOT_READY',

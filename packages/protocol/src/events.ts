@@ -1,4 +1,4 @@
-import type { ErrorBody } from './errors.js';
+import type { ErrorBody, ErrorCode } from './errors.js';
 import type {
   ChatMessage,
   Member,
@@ -96,11 +96,18 @@ export interface MembersPage {
   nextCursor?: string;
 }
 
-/** Sent just before the gateway closes a connection for a reason the client can act on (SLOW_CONSUMER: reconnect and resume). */
-export type DisconnectNotice = ErrorBody;
 export interface TypingEvent {
   room: string;
   member: Member;
+}
+/** Why the gateway is closing this connection on its own (sent just before it does). */
+export interface DisconnectNotice {
+  /**
+   * `SLOW_CONSUMER`: the client fell too far behind; reconnect and resume.
+   * `TOKEN_EXPIRED`: the JWT reached its `exp`; reconnect with a fresh token to carry on.
+   */
+  code: ErrorCode;
+  message: string;
 }
 export interface ShutdownNotice {
   reason: 'draining';
@@ -108,12 +115,17 @@ export interface ShutdownNotice {
   reconnectAfterMs: number;
 }
 
-/** Events a client may emit. Every payload has a runtime schema in `schemas.ts`. */
+/**
+ * Events a client may emit. Every payload has a runtime schema in `schemas.ts`. Requests take an
+ * ack; `typing` is fire-and-forget and typed without one (the gateway still answers `{ ok: true }`
+ * to an ack it is given): an optional ack would make socket.io's typed `emitWithAck` accept any
+ * arguments for it.
+ */
 export interface ClientToServerEvents {
   'room:join': (payload: JoinRoomPayload, ack: AckCallback<JoinRoomResult>) => void;
   'room:leave': (payload: LeaveRoomPayload, ack: AckCallback<{ room: string }>) => void;
   'message:send': (payload: SendMessagePayload, ack: AckCallback<SendMessageResult>) => void;
-  typing: (payload: TypingPayload, ack?: AckCallback) => void;
+  typing: (payload: TypingPayload) => void;
   'history:fetch': (payload: HistoryFetchPayload, ack: AckCallback<HistoryPage>) => void;
   'members:list': (payload: MembersListPayload, ack: AckCallback<MembersPage>) => void;
 }
@@ -125,7 +137,7 @@ export interface ServerToClientEvents {
   'presence:count': (count: PresenceCount) => void;
   typing: (event: TypingEvent) => void;
   'server:shutdown': (notice: ShutdownNotice) => void;
-  /** The gateway is closing this connection, and why; the SDK reconnects and resumes. */
+  /** The gateway closes this connection right after, and why (SLOW_CONSUMER, TOKEN_EXPIRED); the SDK reconnects and resumes. */
   'server:disconnect': (notice: DisconnectNotice) => void;
   /** An inbound event that carried no ack callback was refused. */
   'gateway:error': (error: ErrorBody & { event: string }) => void;
@@ -144,6 +156,8 @@ export interface InterServerEvents {
 /** What the gateway keeps on each socket (`socket.data`). */
 export interface SocketData {
   user: Member;
+  /** When the JWT the socket connected with expires (ms since the epoch); the connection is closed then. */
+  tokenExpiresAt?: number;
 }
 
 /** Names of the client events, for validation of unknown events at runtime. */

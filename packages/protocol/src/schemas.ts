@@ -18,8 +18,9 @@ import { type ConfiguredLimits, LIMITS } from './limits.js';
 export const REFUSED_AS = 'x-refused-as';
 export type RefusedAs = ErrorCode | Partial<Record<'maxLength' | 'minLength' | 'pattern' | 'type', ErrorCode>>;
 
-// Control characters would let a name forge lines in logs and UIs.
-const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$';
+// Control characters would let a name forge lines in logs and UIs, and bidirectional overrides and
+// isolates (U+202A-U+202E, U+2066-U+2069) make one name read as another.
+const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$';
 
 export const RoomName = Type.String({
   ...LIMITS.roomName,
@@ -37,6 +38,12 @@ export const AnonymousUserId = Type.String({ ...LIMITS.userId, pattern: '^[A-Za-
 export const DisplayName = Type.String({ ...LIMITS.displayName, pattern: NO_CONTROL_CHARACTERS });
 export const AccessToken = Type.String(LIMITS.accessToken);
 export const ApiKey = Type.String(LIMITS.apiKey);
+
+/** Who an HTTP publisher posts as: the same rules as names chosen at a handshake, and an id without control characters. */
+export const PublishAuthor = Type.Object(
+  { id: Type.String({ ...LIMITS.userId, pattern: NO_CONTROL_CHARACTERS }), name: DisplayName },
+  { additionalProperties: false },
+);
 
 export const MemberSchema = Type.Object(
   { id: UserId, name: Type.String(LIMITS.displayName) },
@@ -139,7 +146,7 @@ export function publishMessageBody(limits: ConfiguredLimits = {}) {
     {
       text: messageText(limits),
       /** Who the message is shown as; defaults to the publishing service. */
-      author: Type.Optional(MemberSchema),
+      author: Type.Optional(PublishAuthor),
     },
     { additionalProperties: false },
   );

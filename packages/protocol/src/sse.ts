@@ -8,7 +8,7 @@ import { ROOM_EVENTS } from './events.js';
  * so a browser bundle that only listens stays small.
  */
 
-/** What `event: gap` carries: the client resumed from an id the history no longer holds. */
+/** What `event: gap` carries: the client resumed from an id the room's history does not hold (evicted, or never issued). */
 export interface SseGap {
   lastEventId: string;
   /** The oldest message still held after it, where the replay resumed, when there is one. */

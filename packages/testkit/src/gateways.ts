@@ -9,6 +9,8 @@ export interface StartedGateway {
   gateway: Gateway;
   url: string;
   port: number;
+  /** With METRICS_PORT: where `/metrics` is served instead. */
+  metricsUrl?: string;
   /** Readiness false, clients told `server:shutdown` and their transports closed; the server keeps running. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -25,10 +27,11 @@ export async function startGateway(env: Record<string, string> = {}, deps?: Gate
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DRAIN_TIMEOUT_MS: '500', ...env });
   const gateway = await createGateway(config, deps);
   gateways.add(gateway);
-  const { url } = await gateway.listen();
+  const { url, metricsUrl } = await gateway.listen();
   return {
     gateway,
     url,
+    ...(metricsUrl === undefined ? {} : { metricsUrl }),
     port: Number(new URL(url).port),
     drain: () => gateway.drain(),
     close: () => {

@@ -28,6 +28,7 @@ export { closeStreams, openStream, refusal, type OpenedStream } from './sse.js';
 export { closeRawSockets, rawSocket, type RawEvent, type RawSocket } from './raw-socket.js';
 export { API_KEY, JWT_SECRET, metricValue, publish, statusOf, tokenFor } from './http.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+export { openRawWebSocket, type RawWebSocket } from './raw-websocket.js';
 export {
   E2E_DEADLINE_MS,
   freePort,
@@ -40,6 +41,7 @@ export {
   type GatewayNode,
 } from './nodes.js';
 export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx } from './nginx.js';
+export { INSTALL_SYSTEM_PACKAGES, requireExecutable, type SystemBinary } from './system-binary.js';
 export { MongoStandIn, mongoEnv, startMongoGateways } from './standin.js';
 export { ClientPool } from './sdk-clients.js';
 

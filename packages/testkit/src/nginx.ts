@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statusOf } from './http.js';
 import { freePort, REPO, trackChild, trackTempDir } from './nodes.js';
+import { INSTALL_SYSTEM_PACKAGES, requireExecutable } from './system-binary.js';
 import { waitFor } from './wait-for.js';
 
 /*
@@ -23,11 +24,16 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-/** Renders a repository nginx template for these nodes and runs nginx on a free port. */
-export async function startNginx(template: string, nodes: readonly { port: number }[]): Promise<Nginx> {
-  if (!existsSync(NGINX_BIN)) {
-    throw new Error(`${NGINX_BIN} is missing: install Debian's nginx (run .ci/system-packages once)`);
-  }
+/**
+ * Renders a repository nginx template for these nodes and runs nginx on a free port. Fails with
+ * what to install when the nginx binary (`bin`, default NGINX_BIN) cannot be run.
+ */
+export async function startNginx(
+  template: string,
+  nodes: readonly { port: number }[],
+  { bin = NGINX_BIN }: { bin?: string } = {},
+): Promise<Nginx> {
+  requireExecutable({ what: "Debian's nginx", path: bin, install: INSTALL_SYSTEM_PACKAGES });
   const port = await freePort();
   const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'switchyard-nginx-')));
   const upstreams: Record<string, string> = { LISTEN: `127.0.0.1:${port}` };
@@ -59,18 +65,20 @@ export async function startNginx(template: string, nodes: readonly { port: numbe
     ].join('\n'),
   );
   const output: string[] = [];
-  const child = spawn(NGINX_BIN, ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], {
+  const child = spawn(bin, ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
   });
   const exited = trackChild(child);
+  // A spawn failure (the binary vanished, a permission) ends the wait below with its message.
+  child.once('error', (error) => output.push(`could not run ${bin}: ${error.message}\n`));
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     'nginx to listen',
     async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${output.join('')}`);
+      if (child.exitCode !== null || child.pid === undefined) throw new Error(`nginx exited: ${output.join('')}`);
       return (await statusOf(`${url}/healthz`)) !== 'refused';
     },
     { timeoutMs: 30_000, intervalMs: 50 },

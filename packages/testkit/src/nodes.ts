@@ -26,12 +26,15 @@ process.once('exit', () => {
 /** Tracks a process (killed by `stopEverything`) and resolves with its exit code. */
 export function trackChild(child: ChildProcess): Promise<number | null> {
   children.add(child);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
+  return new Promise((resolve) => {
+    const gone = (code: number | null): void => {
       children.delete(child);
       resolve(code);
-    }),
-  );
+    };
+    child.once('exit', gone);
+    // A process that could not be spawned at all never exits.
+    child.once('error', () => child.pid === undefined && gone(null));
+  });
 }
 
 /** A directory removed by `stopEverything`. */

@@ -5,6 +5,7 @@ import type { EchoParams } from './echo.js';
 import type { FanoutParams } from './fanout.js';
 import type { IdleParams } from './idle.js';
 import type { RoomsConnectParams, RoomsParams } from './rooms.js';
+import type { PublishRateParams } from './publish-rate.js';
 import type { WindowResult } from './workload.js';
 
 export interface FanoutConnectParams {
@@ -38,6 +39,7 @@ export interface LoadCommands extends BaseCommands {
   'ack.connect': Command<AckClientsOptions, { clients: number; ms: number }>;
   'ack.start': Command<{ rate: number; bytes: number }, boolean>;
   'connect.start': Command<ConnectRateParams, boolean>;
+  'publish.start': Command<PublishRateParams, boolean>;
   'echo.start': Command<EchoParams, boolean>;
   'window.begin': Command<null, boolean>;
   'window.end': Command<null, WindowResult>;

@@ -9,6 +9,7 @@ import { FanoutWorkload } from './fanout.js';
 import { connectSocketIoGroup, connectSseGroup, connectWsGroup, type FanoutGroup } from './fanout-group.js';
 import { IdleClients } from './idle.js';
 import { RoomsGroup, RoomsWorkload } from './rooms.js';
+import { PublishRateWorkload } from './publish-rate.js';
 import type { Workload } from './workload.js';
 
 /**
@@ -79,6 +80,10 @@ serveCommands<LoadCommands>({
   },
   'connect.start': async (params) => {
     workload = await ConnectRateWorkload.start(params);
+    return true;
+  },
+  'publish.start': async (params) => {
+    workload = PublishRateWorkload.start(params);
     return true;
   },
   'echo.start': async (params) => {

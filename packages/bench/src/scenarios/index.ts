@@ -2,6 +2,7 @@ import { ackLatencyScenario } from './ack-latency.js';
 import { adapterLatencyScenario } from './adapter-latency.js';
 import { adapterRoomsScenario } from './adapter-rooms.js';
 import { ceilingScenario } from './ceiling.js';
+import { clusterLimitsScenario } from './cluster-limits.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
 import { idleMemoryScenario } from './idle-memory.js';
@@ -28,4 +29,5 @@ export const SCENARIOS: Scenario[] = [
   joinTimeScenario,
   listenersScenario,
   slowReadersScenario,
+  clusterLimitsScenario,
 ];

@@ -24,18 +24,29 @@ const userIds = compileValidator(UserId);
 const anonymousUserIds = compileValidator(AnonymousUserId);
 const displayNames = compileValidator(DisplayName);
 
-export type Identify = (handshakeAuth: unknown, socketId: string) => Promise<Member>;
+/** Who connected, and until when (a JWT's `exp`, in ms since the epoch; none in anonymous mode). */
+export interface Identity {
+  user: Member;
+  expiresAt?: number;
+}
+
+export type Identify = (handshakeAuth: unknown, socketId: string) => Promise<Identity>;
 
 export function createIdentify(auth: AuthConfig): Identify {
   if (auth.mode === 'anonymous')
-    return async (handshakeAuth, socketId) => identifyAnonymous(fields(handshakeAuth), socketId);
+    return async (handshakeAuth, socketId) => ({ user: identifyAnonymous(fields(handshakeAuth), socketId) });
   const verify = createTokenVerifier(auth);
-  return async (handshakeAuth) => (await verify(fields(handshakeAuth).token)).user;
+  return async (handshakeAuth) => {
+    const { user, expiresAt } = await verify(fields(handshakeAuth).token);
+    return expiresAt === undefined ? { user } : { user, expiresAt };
+  };
 }
 
-/** A verified JWT: the user it names and all its claims (e.g. `scope` for the HTTP publish API). */
+/** A verified JWT: the user it names, when it expires, and all its claims (e.g. `scope` for the HTTP publish API). */
 export interface VerifiedToken {
   user: Member;
+  /** `exp` in ms since the epoch, when the token has one. */
+  expiresAt?: number;
   claims: Readonly<Record<string, unknown>>;
 }
 
@@ -49,6 +60,7 @@ export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>):
   const key = new TextEncoder().encode(auth.secret);
   const options = {
     algorithms: ['HS256'],
+    ...(auth.requireExp ? { requiredClaims: ['exp'] } : {}),
     ...(auth.issuer === undefined ? {} : { issuer: auth.issuer }),
     ...(auth.audience === undefined ? {} : { audience: auth.audience }),
   };
@@ -61,6 +73,12 @@ export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>):
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new SwitchyardError('AUTH_EXPIRED', undefined, { cause: error });
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp')
+        throw new SwitchyardError(
+          'AUTH_INVALID',
+          `${ERRORS.AUTH_INVALID.message}: it has no exp claim (JWT_REQUIRE_EXP)`,
+          { cause: error },
+        );
       throw new SwitchyardError('AUTH_INVALID', undefined, { cause: error });
     }
     const sub = payload.sub;
@@ -71,7 +89,12 @@ export function createTokenVerifier(auth: Extract<AuthConfig, { mode: 'jwt' }>):
       );
     }
     const name = displayName(payload.name) ?? displayName(sub.slice(0, LIMITS.displayName.maxLength)) ?? 'user';
-    return { user: { id: sub, name }, claims: payload };
+    const exp = payload.exp;
+    return {
+      user: { id: sub, name },
+      ...(typeof exp === 'number' ? { expiresAt: exp * 1000 } : {}),
+      claims: payload,
+    };
   };
 }
 

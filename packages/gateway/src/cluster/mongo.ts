@@ -1,10 +1,12 @@
-import { MongoClient } from 'mongodb';
+import { type Db, MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import { createAdapter, MongoAdapter, type MongoAdapterFactory, setupCollection } from '@switchyard/mongo-adapter';
 import type { MongoConfig } from '../config.js';
 import { componentLogger } from '../logging.js';
 import { adapterCloseBudget } from '../shutdown/drain.js';
 import { MongoMessageStore } from '../store/mongo.js';
+import { setupPublishRate } from './publish-rate-store.js';
+import { setupUserSockets } from './user-sockets.js';
 import type { GatewayServer } from '../types.js';
 
 /*
@@ -20,6 +22,8 @@ const ADAPTER_TTL_SECONDS = 3600;
 
 export interface MongoCluster {
   readonly client: MongoClient;
+  /** The gateway's database (MONGODB_DB). */
+  readonly db: Db;
   readonly adapter: MongoAdapterFactory;
   readonly store: MongoMessageStore;
   /** Closes the client; call after Socket.IO (and so the adapter) has closed. */
@@ -44,6 +48,9 @@ export async function connectMongoCluster(
     const { collection, sessions } = await setupCollection(db, ADAPTER_COLLECTION, { ttlSeconds: ADAPTER_TTL_SECONDS });
     const store = new MongoMessageStore(db);
     await store.setup();
+    // Cluster-wide limits: MAX_SOCKETS_PER_USER and the publish rate limit.
+    await setupUserSockets(db);
+    await setupPublishRate(db);
     // The adapter logs what it reports (gaps, state changes) itself; the gateway does not again.
     const adapter = createAdapter(collection, {
       sessions,
@@ -57,7 +64,7 @@ export async function connectMongoCluster(
     });
     componentLogger(log, 'cluster').info({ db: config.db }, 'connected to MongoDB');
     let closed: Promise<void> | undefined;
-    return { client, adapter, store, close: () => (closed ??= client.close()) };
+    return { client, db, adapter, store, close: () => (closed ??= client.close()) };
   } catch (error) {
     await client.close().catch(() => undefined);
     throw error;

@@ -3,7 +3,9 @@ import { realpath, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { SwitchyardError } from '@switchyard/protocol';
+import helmet from '@fastify/helmet';
 import { DEFAULT_DEMO_DIR, installedSdkDir, SDK_BUNDLES, type SdkBundle } from './assets.js';
+import { DEMO_PAGE_HEADERS } from './page-headers.js';
 
 /*
  * The demo chat page and the SDK's browser bundles. A tiny static handler rather than
@@ -36,6 +38,8 @@ const CONTENT_TYPES: Record<string, string> = {
 export const demoPlugin: FastifyPluginAsync<DemoOptions> = async (app, options) => {
   const dir = resolve(options.dir ?? DEFAULT_DEMO_DIR);
   const sdkDir = options.sdkDir ?? installedSdkDir();
+  // Registered in this plugin, so only the page and its files get these headers (see page-headers.ts).
+  await app.register(helmet, DEMO_PAGE_HEADERS);
 
   app.get('/', async (_request, reply) => sendFromDir(reply, dir, 'index.html'));
   app.get<{ Params: { '*': string } }>('/demo/*', async (request, reply) =>

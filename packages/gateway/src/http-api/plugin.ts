@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import {
@@ -12,6 +12,7 @@ import {
   publishMessageBody,
   RoomParams,
 } from '@switchyard/protocol';
+import type { AuthFailures } from '../auth/failures.js';
 import type { TokenVerifier } from '../auth/identify.js';
 import type { GatewayConfig } from '../config.js';
 import { httpErrorOf } from '../http/errors.js';
@@ -23,15 +24,20 @@ import { createPublisherCheck, type Publisher } from './publisher.js';
 /*
  * `POST /v1/rooms/:room/messages`: backend services publish into rooms without a socket; the room
  * service stores the message and broadcasts it like any other (`message:new` to sockets and SSE
- * streams on every node). Order of checks: credentials (401/403, before the body is read), body
- * size (413), schema (400, or 413 MESSAGE_TOO_LONG), rate limit per publisher (429), then the room
- * service's rules (403: a user's private rooms of others, or another author).
+ * streams on every node). Order of checks: failed authentications of the client's address (429,
+ * see auth/failures.ts), credentials (401/403, before the body is read), body size (413), schema
+ * (400 INVALID_ROOM / INVALID_PAYLOAD, or 413 MESSAGE_TOO_LONG), rate limit per publisher (429),
+ * then the room service's rules (403: a user's private rooms of others, or another author).
  */
 
 export interface HttpApiPluginOptions {
   config: GatewayConfig;
   rooms: RoomService;
   verifyToken: TokenVerifier | undefined;
+  /** Failed authentications per client address, shared with sockets and SSE. */
+  authFailures: AuthFailures;
+  /** MongoDB mode: a @fastify/rate-limit store shared by every node. */
+  rateLimitStore?: FastifyRateLimitStoreCtor;
   registry: Registry;
 }
 
@@ -43,13 +49,18 @@ declare module 'fastify' {
 
 export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
   app,
-  { config, rooms, verifyToken, registry },
+  { config, rooms, verifyToken, authFailures, rateLimitStore, registry },
 ) => {
   const publisherOf = createPublisherCheck(createApiKeyCheck(config.publish.apiKeySha256), verifyToken);
   const metrics = createPublishMetrics(registry);
 
   // Encapsulated: the limit applies to this plugin's routes only.
-  await app.register(rateLimit, { global: false, hook: 'preHandler' });
+  // MongoDB mode counts across the cluster (cluster/publish-rate-store.ts).
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    ...(rateLimitStore === undefined ? {} : { store: rateLimitStore }),
+  });
   app.decorateRequest('publisher', undefined);
 
   app.post<{ Params: RoomParams; Body: PublishMessageBody; Headers: PublishHeaders }>(
@@ -74,7 +85,7 @@ export const httpApiPlugin: FastifyPluginAsync<HttpApiPluginOptions> = async (
         response: { 201: ChatMessageSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
       },
       onRequest: async (request) => {
-        request.publisher = await publisherOf(request.headers);
+        request.publisher = await authFailures.attempt(request.ip, () => publisherOf(request.headers));
       },
       onError: async (_request, _reply, error) => metrics.published(httpErrorOf(error).body.code),
     },

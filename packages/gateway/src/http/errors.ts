@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERRORS, type ErrorBody, type ErrorCode, SwitchyardError } from '@switchyard/protocol';
 
@@ -29,10 +29,34 @@ export function httpErrorOf(error: FastifyError | SwitchyardError): { status: nu
   return { status, body: { code, message: error.message || ERRORS[code].message } };
 }
 
+/**
+ * Errors fastify's router raises before any route runs (`frameworkErrors`): bad percent-encoding
+ * (FST_ERR_BAD_URL) and a path parameter over the router's bound (FST_ERR_MAX_PARAM_LENGTH). A
+ * room path gets INVALID_ROOM, as a malformed room name in a well-formed URL does; others
+ * INVALID_PAYLOAD.
+ */
+export function routerErrorOf(error: FastifyError, url: string): { status: number; body: ErrorBody } {
+  const path = url.split('?')[0] ?? '';
+  const code: ErrorCode = path.startsWith('/v1/rooms/') ? 'INVALID_ROOM' : 'INVALID_PAYLOAD';
+  const why =
+    error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : 'a path segment is too long';
+  return { status: 400, body: { code, message: `${ERRORS[code].message} (${why})` } };
+}
+
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = routerErrorOf(error, request.raw.url ?? '');
+  request.log.info({ code: body.code, cause: error.code }, 'request refused');
+  void reply.code(status).send(body);
+}
+
 export const errorsPlugin: FastifyPluginAsync = fp(
   async (app) => {
     app.setErrorHandler<FastifyError | SwitchyardError>((error, request, reply) => {
       const { status, body } = httpErrorOf(error);
+      // A refusal that knows when to come back (a throttled address) says so.
+      const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+      if (typeof retryAfterMs === 'number')
+        void reply.header('retry-after', Math.max(1, Math.ceil(retryAfterMs / 1000)));
       if (status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ code: body.code }, 'request refused');
       return reply.code(status).send(body);

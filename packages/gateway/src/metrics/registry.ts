@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorCode } from '@switchyard/protocol';
 
 /*
@@ -39,6 +39,8 @@ export const METRIC_NAMES = {
 
 export function createGatewayMetrics(): GatewayMetrics {
   const registry = new Registry();
+  // prom-client's process and Node.js metrics (heap, event loop lag, GC, open file descriptors...).
+  collectDefaultMetrics({ register: registry });
   let countConnections: () => Map<string, number> = () => new Map();
 
   new Gauge({

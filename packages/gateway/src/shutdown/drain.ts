@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ShutdownNotice } from '@switchyard/protocol';
@@ -11,11 +12,15 @@ import type { Lifecycle } from './lifecycle.js';
  * Draining: readiness goes false, new handshakes are refused at the transport (HTTP 403, so
  * socket.io-client keeps retrying with backoff and lands on another node), every connected client
  * gets `server:shutdown` and then its transport is closed — not a Socket.IO disconnect, which would
- * stop socket.io-client from reconnecting. Handlers still running finish before the adapter closes.
+ * stop socket.io-client from reconnecting. At the deadline whatever is left is closed at once: a
+ * client that cannot be told (it stopped reading, its network is gone) is simply cut off. Handlers
+ * still running finish before the adapter closes.
  */
 
 export interface DrainOptions {
   io: GatewayServer;
+  /** The HTTP server Socket.IO is attached to (its upgraded WebSocket connections are tracked). */
+  httpServer: HttpServer;
   lifecycle: Lifecycle;
   metrics: GatewayMetrics;
   log: Logger;
@@ -37,7 +42,6 @@ const IN_FLIGHT_WAIT_SHARE = 0.1;
 const RECONNECT_AFTER_MS = 1000;
 const POLL_MS = 20;
 
-/** Returns the drain: it runs once, however often it is called, and resolves when clients are gone or the time is up. */
 /** Share of DRAIN_TIMEOUT_MS the adapter may spend, after that, writing its outbox (its closeTimeoutMs). */
 const ADAPTER_CLOSE_SHARE = 0.55;
 
@@ -46,8 +50,16 @@ export function adapterCloseBudget(drainTimeoutMs: number): number {
   return Math.floor(drainTimeoutMs * ADAPTER_CLOSE_SHARE);
 }
 
-export function createDrain({ io, lifecycle, metrics, log, drainTimeoutMs }: DrainOptions): () => Promise<void> {
-  const connections = trackConnections(io);
+/** Returns the drain: it runs once, however often it is called, and resolves when clients are gone or the time is up. */
+export function createDrain({
+  io,
+  httpServer,
+  lifecycle,
+  metrics,
+  log,
+  drainTimeoutMs,
+}: DrainOptions): () => Promise<void> {
+  const connections = trackConnections(io, httpServer);
   const inFlight = trackInFlight(io);
   let draining: Promise<void> | undefined;
 
@@ -63,8 +75,9 @@ export function createDrain({ io, lifecycle, metrics, log, drainTimeoutMs }: Dra
     }
     connections.closeAll();
     const deadline = Date.now() + timeoutMs;
-    while (io.engine.clientsCount > 0 && Date.now() < deadline) await sleep(POLL_MS);
-    log.info({ remaining: io.engine.clientsCount }, 'drained');
+    while (connections.size > 0 && Date.now() < deadline) await sleep(POLL_MS);
+    const cutOff = connections.destroyRemaining();
+    log.info({ cutOff }, 'drained');
   };
 
   return () =>

@@ -4,10 +4,20 @@
  */
 export class Lifecycle {
   #draining = false;
+  #closing = false;
   readonly #onDraining: (() => void)[] = [];
 
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** True from the moment the node began to close (it drains first): HTTP requests but probes are refused. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  startClosing(): void {
+    this.#closing = true;
   }
 
   /** Runs `listener` once, when draining starts (features that hold connections of their own end them). */

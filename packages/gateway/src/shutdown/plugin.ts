@@ -24,7 +24,10 @@ export const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (
   });
 
   let stopped: Promise<void> | undefined;
-  const stopSockets = (): Promise<void> => (stopped ??= drain().then(() => stopSocketIo(io)));
+  const stopSockets = (): Promise<void> => {
+    lifecycle.startClosing();
+    return (stopped ??= drain().then(() => stopSocketIo(io)));
+  };
   // Sockets must be gone before the HTTP server closes: it waits for every open connection.
   // fastify then closes the server (forceCloseConnections ends what is left).
   app.addHook('preClose', stopSockets);

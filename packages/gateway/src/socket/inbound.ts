@@ -8,6 +8,7 @@ import {
   isErrorCode,
   SwitchyardError,
 } from '@switchyard/protocol';
+import { isExpired } from '../auth/expiry.js';
 import { countRejection, type GatewayMetrics } from '../metrics/registry.js';
 import type { GatewaySocket } from '../types.js';
 import type { SocketRateLimits } from './rate-limit.js';
@@ -67,6 +68,7 @@ export async function handleInbound(
 
   let response: { ok: true } | AckError;
   try {
+    if (isExpired(socket)) throw new SwitchyardError('TOKEN_EXPIRED');
     if (!ctx.rateLimits.tryTake(socket)) throw new SwitchyardError('RATE_LIMITED');
     if (!known || handler === undefined)
       throw new SwitchyardError('UNKNOWN_EVENT', `${ERRORS.UNKNOWN_EVENT.message}: ${event}`);

@@ -5,6 +5,7 @@ import type { OriginPolicy } from '../http/origin-policy.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 import type { GatewayServer } from '../types.js';
+import { answerOversizedPolls } from './payload-too-large.js';
 
 export interface SocketServerOptions {
   config: GatewayConfig;
@@ -20,7 +21,7 @@ export function createSocketServer(
   httpServer: HttpServer,
   { config, adapter, lifecycle, origins, metrics }: SocketServerOptions,
 ): GatewayServer {
-  return new Server(httpServer, {
+  const io: GatewayServer = new Server(httpServer, {
     transports: [...config.transports],
     perMessageDeflate: config.perMessageDeflate,
     maxHttpBufferSize: config.maxHttpBufferSize,
@@ -29,9 +30,18 @@ export function createSocketServer(
     adapter,
     ...(origins.socketIoCors === undefined ? {} : { cors: origins.socketIoCors }),
     ...(config.maxDisconnectionDurationMs > 0
-      ? { connectionStateRecovery: { maxDisconnectionDuration: config.maxDisconnectionDurationMs } }
+      ? {
+          connectionStateRecovery: {
+            maxDisconnectionDuration: config.maxDisconnectionDurationMs,
+            // socket.io skips the middlewares of a recovered session by default: its handshake would
+            // bypass auth (an expired token, a throttled address), the drain gate and the socket limits.
+            skipMiddlewares: false,
+          },
+        }
       : {}),
   });
+  answerOversizedPolls(io, config.maxHttpBufferSize);
+  return io;
 }
 
 /** engine.io `allowRequest`: only handshakes come here; refused ones get HTTP 403. */

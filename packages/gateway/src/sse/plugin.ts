@@ -9,6 +9,8 @@ import {
   SwitchyardError,
 } from '@switchyard/protocol';
 import { bearerCredentials } from '../auth/bearer.js';
+import { atTime } from '../auth/expiry.js';
+import type { AuthFailures } from '../auth/failures.js';
 import type { TokenVerifier } from '../auth/identify.js';
 import type { RoomService } from '../rooms/service.js';
 import type { GatewayConfig } from '../config.js';
@@ -25,7 +27,8 @@ import { replayHistory } from './replay.js';
 /*
  * `GET /v1/rooms/:room/events`: a room's events as Server-Sent Events. Checks run before any
  * byte is streamed, so refusals are ordinary JSON errors: schema (400), draining (503), auth
- * (401), private room (403), stream limits (409). Then the stream subscribes to live events
+ * (401, or 429 for an address with too many failures), private room (403), stream limits (409).
+ * A stream authenticated by a JWT ends at its `exp` with `event: error` TOKEN_EXPIRED. Then the stream subscribes to live events
  * first and replays history after `Last-Event-ID` (header, else `?lastEventId=`) second.
  */
 
@@ -39,6 +42,8 @@ export interface SsePluginOptions {
   rooms: RoomService;
   /** Undefined in anonymous mode: streams are open to anyone, private rooms to no one. */
   verifyToken: TokenVerifier | undefined;
+  /** Failed authentications per client address, shared with sockets and the HTTP API. */
+  authFailures: AuthFailures;
   metrics: GatewayMetrics;
   log: Logger;
 }
@@ -53,7 +58,7 @@ const SSE_HEADERS = {
 
 export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
   app,
-  { roomEvents, store, config, lifecycle, rooms, verifyToken, log, ...options },
+  { roomEvents, store, config, lifecycle, rooms, verifyToken, authFailures, log, ...options },
 ) => {
   const metrics = createSseMetrics(options.metrics);
   const hub = new SseHub({ roomEvents, config: config.sse, metrics, log, watch: (room) => rooms.watch(room) });
@@ -61,12 +66,14 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
   lifecycle.onDraining(() => hub.closeAll({ reason: 'draining', reconnectAfterMs: config.sse.retryMs }));
   app.addHook('onClose', async () => hub.stop());
 
+  /** The reader (undefined in anonymous mode) and when its token expires. */
   async function identify(
+    address: string,
     authorization: string | undefined,
     queryToken: string | undefined,
-  ): Promise<Member | undefined> {
-    if (verifyToken === undefined) return undefined;
-    return (await verifyToken(authorization ?? queryToken)).user;
+  ): Promise<{ user?: Member; expiresAt?: number }> {
+    if (verifyToken === undefined) return {};
+    return authFailures.attempt(address, () => verifyToken(authorization ?? queryToken));
   }
 
   app.get<{ Params: RoomParams; Querystring: RoomEventsQuery; Headers: RoomEventsHeaders }>(
@@ -93,7 +100,7 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
     async (request, reply) => {
       const { room } = request.params;
       if (lifecycle.draining) throw new SwitchyardError('SHUTTING_DOWN');
-      const user = await identify(bearerCredentials(request.headers), request.query.token);
+      const { user, expiresAt } = await identify(request.ip, bearerCredentials(request.headers), request.query.token);
       rooms.assertAccess(user, room);
       const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
       hub.admit(user?.id ?? request.ip);
@@ -115,6 +122,12 @@ export const ssePlugin: FastifyPluginAsync<SsePluginOptions> = async (
       const presence = rooms.presenceState(room);
       if (presence.event === 'presence:diff') hub.offerTo(stream, presence.event, presence.payload);
       else hub.offerTo(stream, presence.event, presence.payload);
+      // Access ends with the token: `event: error` TOKEN_EXPIRED, and the client resumes with a fresh one.
+      if (expiresAt !== undefined)
+        res.once(
+          'close',
+          atTime(expiresAt, () => stream.fail('TOKEN_EXPIRED')),
+        );
       log.debug({ room, userId: user?.id, resuming: resumeFrom !== undefined }, 'stream opened');
       if (resumeFrom === undefined) return;
       try {

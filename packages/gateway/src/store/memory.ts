@@ -13,7 +13,7 @@ export interface MemoryMessageStoreOptions {
 interface RoomHistory {
   /** Oldest first; ids ascending. */
   messages: ChatMessage[];
-  /** Id of the newest message evicted from this room ('' when none): the resume horizon. */
+  /** Id of the newest message evicted from this room ('' when none): resuming from it misses nothing. */
   evictedThrough: string;
 }
 
@@ -31,8 +31,6 @@ export class MemoryMessageStore implements MessageStore {
   readonly #rooms = new Map<string, RoomHistory>();
   readonly #byClientId = new Map<string, ChatMessage>();
   #sequence = 0;
-  /** Newest id lost with an evicted room: a room created afresh cannot promise anything older. */
-  #evictedRoomsThrough = '';
 
   constructor(options: MemoryMessageStoreOptions) {
     this.#historyPerRoom = positive(options.historyPerRoom, 'historyPerRoom');
@@ -77,10 +75,13 @@ export class MemoryMessageStore implements MessageStore {
 
   async after(room: string, afterId: string, limit: number): Promise<HistoryAfter> {
     const history = this.#rooms.get(room);
-    const horizon = history?.evictedThrough ?? this.#evictedRoomsThrough;
     const messages = history?.messages ?? [];
-    const start = firstIndexAfter(messages, afterId);
-    return { messages: messages.slice(start, start + limit), gap: afterId < horizon };
+    const at = firstIndexAtOrAfter(messages, afterId);
+    const held = messages[at]?.id === afterId;
+    const start = held ? at + 1 : at;
+    // Ids are process-wide: one this room does not hold was evicted, or was never issued here.
+    const knownPosition = held || (afterId !== '' && afterId === history?.evictedThrough);
+    return { messages: messages.slice(start, start + limit), gap: !knownPosition };
   }
 
   async close(): Promise<void> {
@@ -94,15 +95,10 @@ export class MemoryMessageStore implements MessageStore {
       // Re-insert so Map order is least recently written first.
       this.#rooms.delete(room);
     } else {
-      history = { messages: [], evictedThrough: this.#evictedRoomsThrough };
+      history = { messages: [], evictedThrough: '' };
     }
     this.#rooms.set(room, history);
-    while (this.#rooms.size > this.#maxRooms) {
-      const [oldest, evicted] = this.#rooms.entries().next().value as [string, RoomHistory];
-      this.#rooms.delete(oldest);
-      const newest = evicted.messages.at(-1)?.id ?? evicted.evictedThrough;
-      if (newest > this.#evictedRoomsThrough) this.#evictedRoomsThrough = newest;
-    }
+    while (this.#rooms.size > this.#maxRooms) this.#rooms.delete(this.#rooms.keys().next().value as string);
     return history;
   }
 
@@ -127,18 +123,6 @@ function firstIndexAtOrAfter(messages: ChatMessage[], id: string): number {
   while (low < high) {
     const mid = (low + high) >>> 1;
     if ((messages[mid] as ChatMessage).id < id) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-/** Binary search: index of the first message whose id is > `id`. */
-function firstIndexAfter(messages: ChatMessage[], id: string): number {
-  let low = 0;
-  let high = messages.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if ((messages[mid] as ChatMessage).id <= id) low = mid + 1;
     else high = mid;
   }
   return low;

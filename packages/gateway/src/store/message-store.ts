@@ -34,8 +34,10 @@ export interface HistoryAfter {
   /** Oldest first. */
   messages: ChatMessage[];
   /**
-   * True when messages right after `afterId` are no longer held (evicted), so the caller
-   * missed some and should tell its client to refetch instead of resuming.
+   * True when `afterId` is not a message this room's history holds — evicted, or never issued (a
+   * client's guess, an id from another deployment) — so the caller cannot tell what its client
+   * missed and should say so (SSE: `event: gap`). `messages` are still those whose ids sort after
+   * `afterId`.
    */
   gap: boolean;
 }
@@ -46,7 +48,7 @@ export interface MessageStore {
   latest(room: string, limit: number): Promise<ChatMessage[]>;
   /** The `limit` messages just older than `beforeId` (the newest ones when omitted), oldest first. */
   before(room: string, beforeId: string | undefined, limit: number): Promise<HistoryBefore>;
-  /** The `limit` messages just newer than `afterId`, oldest first. */
+  /** The `limit` messages just newer than `afterId`, oldest first, and whether `afterId` is one the room holds. */
   after(room: string, afterId: string, limit: number): Promise<HistoryAfter>;
   /** Releases resources; the gateway calls it on close. */
   close?(): Promise<void>;

@@ -110,13 +110,15 @@ export class MongoMessageStore implements MessageStore {
   }
 
   async after(room: string, afterId: string, limit: number): Promise<HistoryAfter> {
-    const messages = await this.#messages
-      .find({ room, id: { $gt: afterId } }, NO_ID)
+    // One query answers both: the message `afterId` itself (when the room holds it) and those after it.
+    const docs = await this.#messages
+      .find({ room, id: { $gte: afterId } }, NO_ID)
       .sort({ id: 1 })
-      .limit(limit)
+      .limit(limit + 1)
       .toArray();
-    // Nothing is evicted from this store (size it with a TTL or by hand, see the README).
-    return { messages: messages.map(toMessage), gap: false };
+    const held = docs[0]?.id === afterId;
+    const after = held ? docs.slice(1) : docs.slice(0, limit);
+    return { messages: after.map(toMessage), gap: !held };
   }
 
   /** The MongoClient belongs to whoever created it; nothing to release here. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
-import { E2E_DEADLINE_MS, waitFor } from '@switchyard/testkit';
+import { E2E_DEADLINE_MS, INSTALL_SYSTEM_PACKAGES, requireExecutable, waitFor } from '@switchyard/testkit';
 
 /*
  * Debian's Chromium driven by playwright-core (no browser download), on the demo page.
@@ -20,9 +20,11 @@ export function ensureSdkBundle(): void {
   execFileSync('pnpm', ['--filter', '@switchyard/client', 'bundle'], { cwd: REPO, stdio: 'inherit', timeout: 120_000 });
 }
 
-export function launchChromium(): Promise<Browser> {
+/** Debian's Chromium (or `executablePath`); fails with what to install when it cannot run. */
+export async function launchChromium(executablePath = CHROMIUM): Promise<Browser> {
+  requireExecutable({ what: "Debian's Chromium", path: executablePath, install: INSTALL_SYSTEM_PACKAGES });
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',

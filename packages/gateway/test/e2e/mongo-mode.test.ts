@@ -190,6 +190,7 @@ describe('MongoDB mode configuration', () => {
     expect(config.mongo).toEqual({
       uri: 'mongodb://db.example:27017/?replicaSet=rs0',
       db: 'chat',
+      clusterLimits: true,
       heartbeatIntervalMs: 1000,
       heartbeatTimeoutMs: 4000,
       noPrimaryGraceMs: 45_000,

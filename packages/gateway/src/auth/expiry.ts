@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import { type DisconnectNotice, ERRORS } from '@switchyard/protocol';
+import type { GatewayMetrics } from '../metrics/registry.js';
+import type { GatewayServer, GatewaySocket } from '../types.js';
+
+/*
+ * Access ends with the JWT: at its `exp` a socket is told why (`server:disconnect`, TOKEN_EXPIRED)
+ * and its transport is closed — not a Socket.IO disconnect, so socket.io-client reconnects by itself
+ * (the SDK with a fresh token from `getToken`) and, with connection state recovery, gets its session
+ * back with what it missed. Events that arrive after `exp` and before the close are refused (see
+ * socket/inbound.ts). One timer per socket that has a token; none in anonymous mode.
+ */
+
+/** setTimeout's ceiling (about 24.8 days): a later deadline is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `run` at `atMs` (ms since the epoch), however far off; returns a cancel function. */
+export function atTime(atMs: number, run: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const wait = atMs - Date.now();
+    if (wait <= 0) return run();
+    timer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+export function isExpired(socket: GatewaySocket, now = Date.now()): boolean {
+  const at = socket.data.tokenExpiresAt;
+  return typeof at === 'number' && now >= at;
+}
+
+export const TOKEN_EXPIRED_NOTICE: DisconnectNotice = {
+  code: 'TOKEN_EXPIRED',
+  message: ERRORS.TOKEN_EXPIRED.message,
+};
+
+/** Closes every socket's connection when its token expires. */
+export function closeSocketsAtExpiry(io: GatewayServer, metrics: GatewayMetrics, log: Logger): void {
+  io.on('connection', (socket) => {
+    const at = socket.data.tokenExpiresAt;
+    if (typeof at !== 'number') return;
+    const cancel = atTime(at, () => {
+      if (!socket.connected) return;
+      log.info({ socketId: socket.id, userId: socket.data.user.id }, 'token expired: closing the connection');
+      socket.emit('server:disconnect', TOKEN_EXPIRED_NOTICE);
+      metrics.eventsOut.inc({ event: 'server:disconnect' });
+      // The transport, not the Socket.IO session: the client reconnects and may recover it.
+      socket.conn.close();
+    });
+    socket.once('disconnect', cancel);
+  });
+}
