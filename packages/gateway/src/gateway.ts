@@ -6,9 +6,13 @@ import { hasLocalDeliveryHook, type LocalDeliveryHook } from './adapters/local-d
 import { nodeLeftHookOf } from './adapters/node-left.js';
 import { createTokenVerifier } from './auth/identify.js';
 import { authPlugin } from './auth/plugin.js';
+import { admissionPlugin } from './admission/plugin.js';
+import { VerificationBudget } from './admission/verifications.js';
 import { type AdapterConstructor, joinCluster } from './cluster/cluster.js';
+import { forwardingPlugin } from './cluster/forwarding.js';
 import { mongoAdapterOf } from './cluster/mongo.js';
 import { clusterPlugin } from './cluster/plugin.js';
+import { RestorePacer } from './cluster/restore-pacing.js';
 import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig } from './config.js';
 import { demoPlugin, type DemoOptions } from './demo/plugin.js';
@@ -88,7 +92,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const metrics = createGatewayMetrics();
   const lifecycle = new Lifecycle();
   const origins = originPolicy(config.corsOrigins);
-  const cluster = await joinCluster(config, deps.adapter, log);
+  const restores = new RestorePacer(config.admission, metrics.registry);
+  const cluster = await joinCluster(config, deps.adapter, log, restores);
   const io = createSocketServer(app.server, { config, adapter: cluster.adapter, lifecycle, origins, metrics });
   useNodeSessionIds(io, config.nodeId);
   const adapter = io.of('/').adapter;
@@ -106,7 +111,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     maxRoomsPerSocket: config.maxRoomsPerSocket,
     log: roomsLog,
   });
-  const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
+  const verifications = new VerificationBudget(config.admission.maxJwtVerifications, config.admission.maxHandshakes);
+  const verifyToken = config.auth.mode === 'jwt' ? verifications.wrap(createTokenVerifier(config.auth)) : undefined;
   const drain = createDrain({
     io,
     lifecycle,
@@ -120,7 +126,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   if (origins.fastifyCors !== undefined) await app.register(cors, origins.fastifyCors);
   // Handshake middleware runs in registration order: the drain gate first, then auth.
   await app.register(shutdownPlugin, { io, lifecycle, drain });
-  await app.register(authPlugin, { io, config, metrics, log: componentLogger(log, 'auth') });
+  await app.register(authPlugin, { io, config, metrics, verifications, log: componentLogger(log, 'auth') });
   await app.register(socketPlugin, { io, rooms, config, metrics, log: componentLogger(log, 'socket') });
   await app.register(presencePlugin, {
     io,
@@ -146,6 +152,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   await app.register(healthPlugin, { lifecycle, ...(mongo ? { dependency: () => mongo.health() } : {}) });
   await app.register(metricsPlugin, { io, metrics });
   await app.register(clusterPlugin, { io, cluster, nodes, registry: metrics.registry });
+  // Engine.IO middlewares run in this order: a request of another node's session is forwarded there
+  // first; only handshakes reach admission control. (Registered after the cluster: closed before it.)
+  const clusterLog = componentLogger(log, 'cluster');
+  await app.register(forwardingPlugin, { io, config, cluster, registry: metrics.registry, log: clusterLog });
+  await app.register(admissionPlugin, {
+    io,
+    config: config.admission,
+    verifications,
+    metrics,
+    log: componentLogger(log, 'admission'),
+  });
   await app.register(demoPlugin, deps.demo ?? {});
   // A store passed in is the caller's to close.
   if (deps.store === undefined) app.addHook('onClose', async () => store.close?.());

@@ -47,7 +47,17 @@ export function nodeLogger(nodeId: string, level: LogLevel, given?: Logger): Log
 }
 
 export type Component =
-  'auth' | 'cluster' | 'http-api' | 'mongo-adapter' | 'presence' | 'rooms' | 'shutdown' | 'socket' | 'sse' | 'workers';
+  | 'admission'
+  | 'auth'
+  | 'cluster'
+  | 'http-api'
+  | 'mongo-adapter'
+  | 'presence'
+  | 'rooms'
+  | 'shutdown'
+  | 'socket'
+  | 'sse'
+  | 'workers';
 
 /** A module's logger: `component` bound once. */
 export function componentLogger(root: Logger, component: Component): Logger {

@@ -46,6 +46,13 @@ describe('loadConfig', () => {
       nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
       maxDisconnectionDurationMs: 0,
       workers: 1,
+      admission: {
+        maxHandshakes: 256,
+        retryAfterSeconds: 2,
+        maxJwtVerifications: 32,
+        maxRestores: 16,
+        restoresPerSecond: 100,
+      },
     });
   });
 

@@ -28,6 +28,18 @@ export { closeStreams, openStream, refusal, type OpenedStream } from './sse.js';
 export { API_KEY, JWT_SECRET, metricValue, publish, statusOf, tokenFor } from './http.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export {
+  engineHandshake,
+  engineOpen,
+  enginePoll,
+  enginePollUntil,
+  enginePost,
+  engineRequest,
+  engineUpgrade,
+  type RawAnswer,
+  type UpgradedSocket,
+} from './engine-io.js';
+export { rawHttp } from './raw-http.js';
+export {
   E2E_DEADLINE_MS,
   freePort,
   REPO,

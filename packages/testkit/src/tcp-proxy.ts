@@ -15,6 +15,8 @@ export interface TcpProxy {
   dropAll(): void;
   /** While offline, open connections are dropped and new ones are closed at once. */
   setOffline(offline: boolean): void;
+  /** New connections go to this port from now on (open ones stay where they are). */
+  retarget(port: number): void;
   connectionCount(): number;
   close(): Promise<void>;
 }
@@ -29,6 +31,7 @@ interface Pair {
 
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
+  let target = targetPort;
   let holding = false;
   let offline = false;
 
@@ -54,7 +57,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     });
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
     client.on('end', () => upstream.end());
-    upstream.connect(targetPort, host);
+    upstream.connect(target, host);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
@@ -84,6 +87,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
       offline = value;
       if (value) dropAll();
     },
+    retarget: (port) => void (target = port),
     connectionCount: () => pairs.size,
     close: async () => {
       dropAll();

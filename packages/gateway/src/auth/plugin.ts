@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ExtendedError } from 'socket.io';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
+import type { VerificationBudget } from '../admission/verifications.js';
 import { createIdentify } from './identify.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
@@ -11,6 +12,8 @@ export interface AuthPluginOptions {
   io: GatewayServer;
   config: GatewayConfig;
   metrics: GatewayMetrics;
+  /** Bounds the JWT verifications running at once on this node (admission/). */
+  verifications?: VerificationBudget;
   log: Logger;
 }
 
@@ -19,8 +22,12 @@ export interface AuthPluginOptions {
  * `socket.data.user`, and enforces MAX_SOCKETS_PER_USER. A refusal reaches the client as
  * `connect_error` with `err.data = { code, message }`.
  */
-export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (_app, { io, config, metrics, log }) => {
-  const identify = createIdentify(config.auth);
+export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
+  _app,
+  { io, config, metrics, verifications, log },
+) => {
+  const identifyUser = createIdentify(config.auth);
+  const identify = config.auth.mode === 'jwt' && verifications ? verifications.wrap(identifyUser) : identifyUser;
   const socketsPerUser = new SocketsPerUser(config.maxSocketsPerUser);
 
   io.use((socket, next) => {
