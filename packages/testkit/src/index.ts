@@ -50,7 +50,7 @@ export {
   trackTempDir,
   type GatewayNode,
 } from './nodes.js';
-export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx } from './nginx.js';
+export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx, type NginxOptions } from './nginx.js';
 export { MongoStandIn, mongoEnv, startMongoGateways } from './standin.js';
 export { ClientPool } from './sdk-clients.js';
 

@@ -15,7 +15,15 @@ export const NGINX_BIN = '/usr/sbin/nginx';
 export const NGINX_TEMPLATES = {
   sticky: join(REPO, 'docker/nginx/switchyard.conf.template'),
   websocketBreaking: join(REPO, 'docker/nginx/websocket-breaking.conf.template'),
+  /** No stickiness at all: the nodes forward what is not theirs (CLUSTER_SECRET). */
+  roundRobin: join(REPO, 'docker/nginx/round-robin.conf.template'),
+  websocketBreakingRoundRobin: join(REPO, 'docker/nginx/websocket-breaking-round-robin.conf.template'),
 } as const;
+
+export interface NginxOptions {
+  /** nginx `worker_connections` (each proxied client takes two); default 1024. */
+  workerConnections?: number;
+}
 
 export interface Nginx {
   readonly url: string;
@@ -24,7 +32,12 @@ export interface Nginx {
 }
 
 /** Renders a repository nginx template for these nodes and runs nginx on a free port. */
-export async function startNginx(template: string, nodes: readonly { port: number }[]): Promise<Nginx> {
+export async function startNginx(
+  template: string,
+  nodes: readonly { port: number }[],
+  options: NginxOptions = {},
+): Promise<Nginx> {
+  const workerConnections = options.workerConnections ?? 1024;
   if (!existsSync(NGINX_BIN)) {
     throw new Error(`${NGINX_BIN} is missing: install Debian's nginx (run .ci/system-packages once)`);
   }
@@ -43,9 +56,10 @@ export async function startNginx(template: string, nodes: readonly { port: numbe
       'daemon off;',
       'master_process off;',
       'worker_processes 1;',
+      `worker_rlimit_nofile ${workerConnections * 2 + 64};`,
       `pid ${join(dir, 'nginx.pid')};`,
       'error_log stderr warn;',
-      'events { worker_connections 1024; }',
+      `events { worker_connections ${workerConnections}; }`,
       'http {',
       '  access_log off;',
       `  client_body_temp_path ${join(dir, 'body')};`,
