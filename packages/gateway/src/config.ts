@@ -263,7 +263,7 @@ const EnvSchema = Type.Object({
   RESTORE_MAX_CONCURRENT: Type.Integer({
     minimum: 1,
     maximum: 100_000,
-    default: 16,
+    default: 32,
     description: 'an integer 1-100000 (session restores at once)',
   }),
   RESTORE_RATE_PER_SECOND: Type.Integer({

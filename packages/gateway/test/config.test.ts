@@ -50,7 +50,7 @@ describe('loadConfig', () => {
         maxHandshakes: 256,
         retryAfterSeconds: 2,
         maxJwtVerifications: 32,
-        maxRestores: 16,
+        maxRestores: 32,
         restoresPerSecond: 100,
       },
     });
