@@ -25,6 +25,10 @@ export interface BenchProfile {
   sseRuns: number;
   /** Clients per node in the multi-node (peers) scenario. */
   peerMembersPerNode: number;
+  /** Clients the three nodes of the storm scenario hold before one is killed. */
+  stormClients: number;
+  /** Storm variants beyond the baseline and the gateway's defaults (e.g. admission off): full runs only. */
+  stormExtraVariants: boolean;
 }
 
 export const FULL_PROFILE: BenchProfile = {
@@ -45,6 +49,8 @@ export const FULL_PROFILE: BenchProfile = {
   sseSubscribers: 2_000,
   sseRuns: 1,
   peerMembersPerNode: 500,
+  stormClients: 3_000,
+  stormExtraVariants: true,
 };
 
 export const QUICK_PROFILE: BenchProfile = {
@@ -65,4 +71,6 @@ export const QUICK_PROFILE: BenchProfile = {
   sseSubscribers: 20,
   sseRuns: 1,
   peerMembersPerNode: 10,
+  stormClients: 150,
+  stormExtraVariants: false,
 };

@@ -53,6 +53,10 @@ export function serveCommands<C extends CommandMap<C>>(
   };
   const all: Record<string, AnyHandler> = {
     stats: () => forcedGcStats(),
+    memory: () => {
+      const { heapUsed, rss } = process.memoryUsage();
+      return { heapUsed, rss };
+    },
     // Cheap, no GC: read at the edges of a measured window.
     cpu: () => {
       const used = process.cpuUsage();

@@ -46,9 +46,16 @@ export interface CpuReading {
   wallMs: number;
 }
 
+/** Memory as it is, without forcing a GC: sampled while something happens (the storm's peak heap). */
+export interface MemoryReading {
+  heapUsed: number;
+  rss: number;
+}
+
 /** Commands every child answers. */
 export interface BaseCommands {
   stats: Command<null, ProcessStats>;
+  memory: Command<null, MemoryReading>;
   cpu: Command<null, CpuReading>;
   exit: Command<null, boolean>;
 }

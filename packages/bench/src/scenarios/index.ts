@@ -2,10 +2,12 @@ import { ackLatencyScenario } from './ack-latency.js';
 import { ceilingScenario } from './ceiling.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
+import { forwardingScenario } from './forwarding.js';
 import { idleMemoryScenario } from './idle-memory.js';
 import { peersScenario } from './peers.js';
 import { sdkSizeScenario } from './sdk-size.js';
 import { sseScenario } from './sse.js';
+import { stormScenario } from './storm.js';
 import type { Scenario } from './types.js';
 
 /** Every scenario, in report order (the numbering). A new benchmark is one more file here. */
@@ -18,4 +20,6 @@ export const SCENARIOS: Scenario[] = [
   sdkSizeScenario,
   peersScenario,
   sseScenario,
+  forwardingScenario,
+  stormScenario,
 ];

@@ -7,6 +7,8 @@ export interface BareServerConfig {
   mongoUri?: string;
   /** The MongoDB collection the adapters share. */
   mongoCollection?: string;
+  /** Socket.IO's connection state recovery with its defaults (the storm: restores go to the adapter). */
+  recovery?: boolean;
 }
 
 export const SERVER_CONFIG_ENV = 'BENCH_SERVER_CONFIG';

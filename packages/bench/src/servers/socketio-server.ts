@@ -14,6 +14,7 @@ const httpServer = createServer();
 const io = new Server(httpServer, {
   transports: config.transports,
   ...(adapter ? { adapter: adapter.factory } : {}),
+  ...(config.recovery ? { connectionStateRecovery: {} } : {}),
 });
 attachBareChat(io);
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
