@@ -26,6 +26,7 @@ function describeSizes(profile: BenchProfile): string {
     `echo ${profile.echoClients} clients × ${profile.echoWindow} in flight`,
     `SSE ${profile.sseSubscribers} subscribers`,
     `peers ${profile.peerMembersPerNode * 2} members over 2 nodes`,
+    `forwarding ${profile.ackClients} polling clients at ${profile.forwardRate} msg/s`,
     `storm ${profile.stormClients} clients over 3 nodes`,
   ].join('; ');
 }

@@ -25,6 +25,11 @@ export interface BenchProfile {
   sseRuns: number;
   /** Clients per node in the multi-node (peers) scenario. */
   peerMembersPerNode: number;
+  /**
+   * Total message rate of the forwarding scenario: well below what one core running two nodes, the
+   * stand-in and nginx can take, so the ratio shows the hop rather than queueing at saturation.
+   */
+  forwardRate: number;
   /** Clients the three nodes of the storm scenario hold before one is killed. */
   stormClients: number;
   /** Storm variants beyond the baseline and the gateway's defaults (e.g. admission off): full runs only. */
@@ -49,6 +54,7 @@ export const FULL_PROFILE: BenchProfile = {
   sseSubscribers: 2_000,
   sseRuns: 1,
   peerMembersPerNode: 500,
+  forwardRate: 50,
   stormClients: 3_000,
   stormExtraVariants: true,
 };
@@ -71,6 +77,7 @@ export const QUICK_PROFILE: BenchProfile = {
   sseSubscribers: 20,
   sseRuns: 1,
   peerMembersPerNode: 10,
+  forwardRate: 20,
   stormClients: 150,
   stormExtraVariants: false,
 };

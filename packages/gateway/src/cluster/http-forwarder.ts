@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { type Dispatcher, errors as undiciErrors, Pool } from 'undici';
 import { errorAnswer, sessionUnknown } from './engine-answers.js';
@@ -110,17 +109,22 @@ export class HttpForwarder {
       const headers = forwardedHeaders(req.headers, req.socket.remoteAddress);
       headers[FORWARD_HEADER] = signer.sign({ method: req.method ?? 'GET', url }, self, target.nodeId);
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-      const answer = await this.#pool(target).request({
-        path: url,
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers,
-        body: hasBody ? req : null,
-        signal: abort.signal,
-        headersTimeout: kind === 'poll' ? longPollMs + timeoutMs : timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      res.writeHead(answer.statusCode, answerHeaders(answer.headers));
-      await pipeline(answer.body, res);
+      // stream(): the owner's answer is written straight into `res`, no intermediate stream.
+      await this.#pool(target).stream(
+        {
+          path: url,
+          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+          headers,
+          body: hasBody ? req : null,
+          signal: abort.signal,
+          headersTimeout: kind === 'poll' ? longPollMs + timeoutMs : timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        ({ statusCode, headers: answered }) => {
+          res.writeHead(statusCode, answerHeaders(answered));
+          return res;
+        },
+      );
       done('forwarded');
     } catch (error) {
       const outcome = outcomeOf(error, abort.signal.aborted);

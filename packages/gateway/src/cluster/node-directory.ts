@@ -23,6 +23,8 @@ const LOOKUP_WAIT_MS = 1_000;
 export interface NodeDirectory {
   /** The base URL (`http://10.0.0.7:3000`) of a live node, or undefined. */
   urlOf(nodeId: string): Promise<string | undefined>;
+  /** The URL of a node already known, without asking anyone (undefined: ask `urlOf`). */
+  knownUrlOf(nodeId: string): string | undefined;
   /** Advertises this node's URL now (it changed: the port was just bound). */
   advertise(): Promise<void>;
   /** Stops advertising this node (it is going away) and stops reading. */
@@ -39,6 +41,7 @@ interface NodeDocument {
 export function selfDirectory(nodeId: string, selfUrl: () => string | undefined): NodeDirectory {
   return {
     urlOf: async (id) => (id === nodeId ? selfUrl() : undefined),
+    knownUrlOf: (id) => (id === nodeId ? selfUrl() : undefined),
     advertise: async () => undefined,
     close: async () => undefined,
   };
@@ -109,6 +112,7 @@ export async function mongoDirectory(options: MongoDirectoryOptions): Promise<No
       await Promise.race([refresh(), new Promise((resolve) => setTimeout(resolve, LOOKUP_WAIT_MS).unref())]);
       return known.get(id);
     },
+    knownUrlOf: (id) => (id === nodeId ? selfUrl() : known.get(id)),
     advertise: tick,
     async close() {
       if (closed) return;

