@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Collection, Document } from 'mongodb';
-import { Adapter, ClusterAdapterWithHeartbeat, MessageType } from 'socket.io-adapter';
+import { ClusterAdapterWithHeartbeat, MessageType } from 'socket.io-adapter';
 import type {
   BroadcastFlags,
   BroadcastOptions,
@@ -10,23 +9,40 @@ import type {
   Room,
   Session,
 } from 'socket.io-adapter';
-import { Bus, type BusHealth } from './bus.js';
-import type { FeedEvent, GapInfo } from './change-feed.js';
-import { fromStored, isRecoverablePacket, type MessageDocument } from './document.js';
-import { errorFacts } from './errors.js';
+import { Bus, type BusHealth, type BusMember } from './bus.js';
+import type { FeedEvent, ForeignEvent } from './change-feed.js';
+import { LocalDeliveryHook, type LocalDeliveryListener } from './delivery-hook.js';
+import type { MessageDocument } from './document.js';
 import { AdapterEvents } from './events.js';
 import { LocalDeliveryQueue } from './local-delivery.js';
+import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
 import { resolveOptions, type MongoAdapterOptions, type ResolvedOptions } from './options.js';
-import { persistSession, PrivateLog, replayablePacket, restoreSession, type SessionToPersist } from './recovery.js';
+import {
+  persistSession,
+  PrivateLog,
+  replayablePacket,
+  restoreSession,
+  type RecoveryPort,
+  type SessionToPersist,
+} from './recovery.js';
+import { timeoutError, RequestTracker } from './requests.js';
 import { RestoreHandoff } from './restore-handoff.js';
+import {
+  connectionStateRecovery,
+  countsOn,
+  EVENT_PACKET,
+  isRecoverablePacket,
+  memberUids,
+  onNodeRemoved,
+  type RecoveryOptions,
+  type ServerWithOptions,
+} from './socket-io-internals.js';
 
 /** What the adapter reads from socket.io's Namespace (typed here so nothing is `any`). */
 export interface NamespaceLike {
   readonly name: string;
   readonly sockets: Map<string, unknown>;
-  readonly server: {
-    readonly opts: { readonly connectionStateRecovery?: { readonly maxDisconnectionDuration?: number } };
-  };
+  readonly server: ServerWithOptions;
   /** socket.io's Namespace is an EventEmitter; 'connect' fires when a socket is added to `sockets`. */
   prependListener?(event: 'connect', listener: (socket: ConnectedSocket) => void): unknown;
 }
@@ -37,20 +53,8 @@ interface ConnectedSocket {
   disconnect(close?: boolean): unknown;
 }
 
-/** socket.io-adapter's member list and its removal, private in its typings (see `watchNodes`). */
-interface HeartbeatInternals {
-  nodesMap?: Map<string, number>;
-  removeNode?: (uid: string) => void;
-}
-
 /** Why a node stopped being counted on: it announced it (ADAPTER_CLOSE, or it went deaf) or went silent. */
 export type NodeLeftReason = 'closed' | 'timeout';
-
-/** A packet as delivered to this node's sockets (socket.io-parser's shape) and where it went. */
-export type LocalDeliveryListener = (
-  packet: { type: number; nsp: string; data?: unknown[]; id?: number },
-  opts: { rooms: Set<string>; except?: Set<string>; flags?: Record<string, unknown> },
-) => void;
 
 interface EncodedOptions {
   rooms: Room[];
@@ -66,8 +70,6 @@ interface EventPacket {
 }
 
 const EMITTER_UID = 'emitter';
-/** socket.io-parser's PacketType.EVENT. */
-const EVENT_PACKET = 2;
 const noop = () => undefined;
 
 function encodeOptions(opts: BroadcastOptions): EncodedOptions {
@@ -79,60 +81,112 @@ function encodeOptions(opts: BroadcastOptions): EncodedOptions {
   return { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags };
 }
 
+/** The same operation, for this node's sockets only (socket.io-adapter's own `local` flag). */
+function localOnly(opts: BroadcastOptions): BroadcastOptions {
+  return { rooms: opts.rooms, except: opts.except ?? new Set(), flags: { ...opts.flags, local: true } };
+}
+
+/** What is written: a snapshot, since local delivery later appends the recovery offset to `data`. */
+function storedPacket(packet: EventPacket): EventPacket {
+  return { ...packet, data: packet.data.slice() };
+}
+
 /**
  * A socket.io adapter on MongoDB change streams. The inter-node protocol (heartbeats, requests,
  * responses, ADAPTER_CLOSE, node eviction) is socket.io-adapter's `ClusterAdapterWithHeartbeat`; this class
  * only moves its messages through MongoDB (the process-level `Bus`) and adds what MongoDB makes possible:
  * server-ordered offsets for connection state recovery on any node, and node health.
+ *
+ * Overrides, and why each exists:
+ * - `broadcast`, `broadcastWithAck`, `addSockets`, `delSockets`, `disconnectSockets`: local-delivery order.
+ *   The write goes out first and this node's sockets are served in the next turn, in emission order, behind
+ *   the broadcasts still waiting for their server offset (recovery). The base class would deliver at once.
+ * - `serverSideEmit`, `fetchSockets`, `onResponse`: `requestsTimeout` and the timeout error text of
+ *   `@socket.io/mongo-adapter` (the base class has a fixed 5 s and its own text), and broadcast acks
+ *   tracked by `RequestTracker` (a node that leaves counts as zero clients).
+ * - `persistSession`, `restoreSession`, `delAll`: recovery across nodes.
+ * - `close`: idempotent, resolves once the bus is closed.
  */
 export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   /** Every namespace of a server shares the node's uid: responses are addressed, and filtered, by it. */
   protected override readonly uid: string;
+  /** ms before `serverSideEmit` acks and `fetchSockets` stop waiting (mutable, as in `@socket.io/mongo-adapter`). */
+  requestsTimeout: number;
   private readonly bus: Bus;
   private readonly settings: ResolvedOptions;
-  private readonly deliveries: LocalDeliveryQueue;
+  private readonly log: BoundLogger;
+  private readonly local: LocalDeliveryQueue;
   private readonly privateLog: PrivateLog;
-  private readonly recovery: boolean;
-  private readonly maxDisconnectionDuration: number;
-  private readonly pendingAcks = new Map<
-    string,
-    {
-      clientCount: (count: number) => void;
-      ack: (...args: unknown[]) => void;
-      missing: Set<string>;
-      timer: NodeJS.Timeout;
-    }
-  >();
-  private ackSweep: NodeJS.Timeout | undefined;
+  private readonly recovery: RecoveryOptions | undefined;
+  private readonly tracker = new RequestTracker();
   private readonly handoff: RestoreHandoff;
+  private readonly localDeliveries: LocalDeliveryHook;
+  private readonly recoveryPort: RecoveryPort;
+  private readonly member: BusMember;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** True while a message from the stream is being applied (removals then come from that message). */
+  /** True while a message from the stream is being applied (a removal then comes from that message). */
   private receiving = false;
-  private readonly localDeliveryListeners = new Set<LocalDeliveryListener>();
 
   constructor(nsp: NamespaceLike, bus: Bus) {
     super(nsp, { heartbeatInterval: bus.options.heartbeatInterval, heartbeatTimeout: bus.options.heartbeatTimeout });
     this.uid = bus.uid;
     this.bus = bus;
     this.settings = bus.options;
-    this.deliveries = new LocalDeliveryQueue((error) =>
-      this.settings.logger.error(
-        { node: this.uid, nsp: nsp.name, err: errorFacts(error).message },
-        'mongo-adapter: local delivery failed',
-      ),
+    this.requestsTimeout = bus.options.requestsTimeout;
+    this.log = bindLogger(this.settings.logger, { uid: bus.uid, component: 'mongo-adapter:adapter', nsp: nsp.name });
+    const recoveryLog = bindLogger(this.settings.logger, {
+      uid: bus.uid,
+      component: 'mongo-adapter:recovery',
+      nsp: nsp.name,
+    });
+    this.local = new LocalDeliveryQueue((error) =>
+      this.log.error({ err: errorMessage(error) }, 'local delivery failed'),
+    );
+    this.localDeliveries = new LocalDeliveryHook((error) =>
+      this.log.error({ err: errorMessage(error) }, 'a local delivery listener threw'),
     );
     this.privateLog = new PrivateLog(this.settings.privateLogSize);
-    const csr = nsp.server.opts.connectionStateRecovery;
-    this.recovery = csr !== undefined && csr !== null && (csr as unknown) !== false;
-    this.maxDisconnectionDuration = csr?.maxDisconnectionDuration ?? 2 * 60 * 1000;
+    this.recovery = connectionStateRecovery(nsp.server);
     this.handoff = new RestoreHandoff({
       maxPackets: this.settings.restoreScanLimit,
       expireAfterMs: this.settings.restoreTimeoutMs + 60_000,
     });
+    this.recoveryPort = {
+      node: bus.uid,
+      sessions: bus.sessions,
+      messages: bus.collection,
+      writeConcern: this.settings.writeConcern,
+      maxAwaitTimeMS: this.settings.maxAwaitTimeMS,
+      restoreScanLimit: this.settings.restoreScanLimit,
+      restoreTimeoutMs: this.settings.restoreTimeoutMs,
+      get privateLogBytes() {
+        return bus.sessionLogBytes;
+      },
+      log: recoveryLog,
+      caughtUp: () => bus.barrier(),
+      applied: (doc) => bus.applied(doc),
+      latestApplied: () => bus.positions.token,
+      inStreamOrder: () => this.inStreamOrder,
+      gapSince: (time) => bus.gapsSince(time).length > 0,
+      replayOffset: (token, clean) => bus.positions.at(token, clean),
+    };
     if (this.recovery) nsp.prependListener?.('connect', (socket) => this.socketConnected(socket));
-    this.watchNodes();
-    bus.attach(this);
+    this.member = {
+      nspName: nsp.name,
+      receive: (event) => this.receive(event),
+      receiveForeign: (event) => this.receiveForeign(event),
+      hearingChanged: (hearing) => this.hearingChanged(hearing),
+      localCost: (doc) => this.costOf({ uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage),
+    };
+    const watching = onNodeRemoved(this, (uid) => this.nodeLeft(uid, this.receiving ? 'closed' : 'timeout'));
+    if (!watching) {
+      this.log.warn(
+        {},
+        'this socket.io-adapter has no node-removal hook (see socket-io-internals.ts): node-left on heartbeat timeout is not reported, and requests wait for departed nodes',
+      );
+    }
+    bus.attach(this.member);
   }
 
   /** What this adapter reports (the same emitter as `createAdapter(...).events`). */
@@ -142,8 +196,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
 
   /** Uids of the other nodes this node currently counts on (socket.io-adapter's member list). */
   liveNodes(): string[] {
-    const nodes = (this as unknown as HeartbeatInternals).nodesMap;
-    return nodes ? [...nodes.keys()] : [];
+    return memberUids(this) ?? [];
   }
 
   get nspName(): string {
@@ -156,50 +209,14 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   }
 
   /**
-   * Calls `listener` once per broadcast delivered to this node's sockets, from any origin (this node,
-   * another node, an emitter), after this adapter's ordering and in delivery order, whether or not a
-   * local socket matched. Returns the unsubscribe function.
+   * Calls `listener` once per broadcast this node delivers to its local sockets, whatever its origin (this
+   * node, another node, an emitter), in delivery order and after the adapter's ordering, whether or not a
+   * local socket matched. The packets a session restore replays to one socket are not reported. `data` is
+   * what was emitted (without the recovery offset). A throwing listener is logged and never breaks
+   * delivery. Returns the function that unsubscribes.
    */
   onLocalDelivery(listener: LocalDeliveryListener): () => void {
-    this.localDeliveryListeners.add(listener);
-    return () => void this.localDeliveryListeners.delete(listener);
-  }
-
-  /** Delivers a broadcast to this node's sockets, then tells the local-delivery listeners. */
-  private deliverLocally(packet: EventPacket, opts: BroadcastOptions): void {
-    Adapter.prototype.broadcast.call(this, packet, opts);
-    this.deliveredLocally(packet, opts);
-  }
-
-  private deliveredLocally(packet: EventPacket, opts: BroadcastOptions): void {
-    for (const listener of this.localDeliveryListeners) {
-      try {
-        listener(packet as Parameters<LocalDeliveryListener>[0], opts as Parameters<LocalDeliveryListener>[1]);
-      } catch (error) {
-        this.settings.logger.error(
-          { node: this.uid, err: errorFacts(error).message },
-          'mongo-adapter: local delivery listener failed',
-        );
-      }
-    }
-  }
-
-  /** Broadcasts from other nodes and emitters are delivered by socket.io-adapter's `onMessage`. */
-  override onMessage(message: ClusterMessage, offset?: string): void {
-    super.onMessage(message, offset);
-    if (
-      message.type === MessageType.BROADCAST &&
-      message.data.requestId === undefined &&
-      message.uid !== this.uid &&
-      message.nsp === this.nspName
-    ) {
-      const { rooms, except, flags } = message.data.opts;
-      this.deliveredLocally(message.data.packet as EventPacket, {
-        rooms: new Set(rooms),
-        except: new Set(except),
-        flags,
-      });
-    }
+    return this.localDeliveries.add(listener);
   }
 
   /** Idempotent: every call returns the promise of the first, which resolves once the bus is closed. */
@@ -211,17 +228,25 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   private async shutdown(): Promise<void> {
     this.closed = true;
     super.close(); // publishes ADAPTER_CLOSE (written before the bus closes) and stops the heartbeat timers
-    this.deliveries.flush();
+    this.local.flush();
     this.handoff.clear();
-    if (this.ackSweep) clearInterval(this.ackSweep);
-    for (const request of this.pendingAcks.values()) clearTimeout(request.timer);
-    this.pendingAcks.clear();
-    await this.bus.detach(this);
+    this.tracker.clear();
+    await this.bus.detach(this.member);
+  }
+
+  /** Whether what this namespace delivered so far is a prefix of the change stream (offsets are restorable). */
+  private get inStreamOrder(): boolean {
+    return this.bus.inStreamOrder && this.local.inStreamOrder;
   }
 
   // ---- Publishing (ClusterAdapter's transport hooks) ----
 
   protected override doPublish(message: ClusterMessage): Promise<Offset> {
+    const heartbeat = message.type === MessageType.HEARTBEAT || message.type === MessageType.INITIAL_HEARTBEAT;
+    // A node that cannot hear the cluster must not look alive; a closed one only announces its departure.
+    if ((heartbeat && this.bus.deaf) || (this.closed && message.type !== MessageType.ADAPTER_CLOSE)) {
+      return Promise.resolve('');
+    }
     return this.bus
       .publish({
         uid: message.uid,
@@ -242,125 +267,187 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     });
   }
 
-  /** A node that cannot hear the cluster stops heartbeating, so the others stop waiting for it. */
-  override publish(message: Parameters<ClusterAdapterWithHeartbeat['publish']>[0]): void {
-    const heartbeat = message.type === MessageType.HEARTBEAT || message.type === MessageType.INITIAL_HEARTBEAT;
-    if (heartbeat && this.bus.deaf) return;
-    if (this.closed && message.type !== MessageType.ADAPTER_CLOSE) return;
-    super.publish(message);
+  // ---- Receiving (from the bus, in delivery order) ----
+
+  private receive(event: FeedEvent): number {
+    const { doc } = event;
+    // The feed reads with promoteBuffers: Binary values are Buffers already.
+    const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: doc.data } as ClusterMessage;
+    let offset: string | undefined;
+    if (message.type === MessageType.BROADCAST) {
+      const data = message.data as { opts?: EncodedOptions };
+      // Sockets the origin served privately (see `broadcast`) already have it, wherever they are now.
+      if (doc.privateTo && data.opts) data.opts = this.withoutSockets(data.opts, doc.privateTo);
+      if (this.recovery) offset = this.bus.positions.offset(this.inStreamOrder);
+      if (offset !== undefined && this.handoff.size > 0) {
+        const replayable = replayablePacket(doc, this.nspName, this.uid, '');
+        if (replayable) {
+          const packetData = (data as { packet?: { data?: unknown[] } }).packet?.data ?? [];
+          this.handoff.capture(
+            [...packetData, offset],
+            replayable.rooms,
+            replayable.except,
+            (sid) => this.sids.get(sid),
+            doc.privateTo,
+          );
+        }
+      }
+    }
+    if (this.log.tracing) this.log.debug({ origin: doc.origin, seq: doc.seq, type: doc.type }, 'delivering');
+    this.applyMessage(message, offset, doc.deaf === true);
+    return this.costOf(message);
   }
 
-  // ---- Receiving (from the bus, in stream order) ----
+  private receiveForeign(event: ForeignEvent): number {
+    const { foreign } = event;
+    const message = {
+      uid: foreign.uid,
+      nsp: foreign.nsp,
+      type: foreign.type,
+      data: foreign.data,
+    } as ClusterMessage;
+    // Not restorable: a node of the official adapter never writes what a replay needs.
+    const offset = this.recovery ? this.bus.positions.offset(false) : undefined;
+    this.applyMessage(message, offset, false);
+    return this.costOf(message);
+  }
 
-  receive(doc: MessageDocument, event: FeedEvent): void {
-    const offset = this.recovery ? this.bus.offsetFor(event.token) : undefined;
-    if (offset !== undefined && this.handoff.size > 0) {
-      const replayable = replayablePacket(doc, this.nspName);
-      if (replayable) this.keepForRestoring([...(fromStored(replayable.data) as unknown[]), offset], replayable);
-    }
-    const message = { uid: doc.uid, nsp: doc.nsp, type: doc.type, data: fromStored(doc.data) } as ClusterMessage;
-    const nodes = (this as unknown as HeartbeatInternals).nodesMap;
-    const known = nodes?.has(doc.uid) === true;
+  private applyMessage(message: ClusterMessage, offset: string | undefined, deaf: boolean): void {
+    if (message.type === MessageType.BROADCAST && this.localDeliveries.active) this.reportRemoteBroadcast(message);
     this.receiving = true;
     try {
       this.onMessage(message, offset);
-      if (doc.deaf === true && doc.uid !== EMITTER_UID) {
+      if (deaf && message.uid !== EMITTER_UID && countsOn(this, message.uid)) {
         // Its messages count, but a node that cannot hear must not be waited for.
-        this.onMessage({ uid: doc.uid, nsp: doc.nsp, type: MessageType.ADAPTER_CLOSE });
+        this.onMessage({ uid: message.uid, nsp: message.nsp, type: MessageType.ADAPTER_CLOSE });
       }
     } finally {
       this.receiving = false;
     }
-    if (known && nodes?.has(doc.uid) === false) this.nodeLeft(doc.uid, 'closed');
-    if (this.pendingAcks.size > 0) this.sweepAcks();
   }
 
   /**
-   * Reports nodes that leave socket.io-adapter's member list. Removals come from two places in
-   * `ClusterAdapterWithHeartbeat`: an ADAPTER_CLOSE (seen in `receive`) and its heartbeat-timeout sweep,
-   * which calls its private `removeNode`; wrapping that one method is the only way to hear the sweep.
+   * The same targets minus some sockets. socket.io can only exclude rooms, and a socket's id is also the
+   * name of a room others may have joined: when one of `sids` is connected here (restored after it was
+   * served privately elsewhere), target the remaining sockets one by one instead.
    */
-  private watchNodes(): void {
-    const internals = this as unknown as HeartbeatInternals;
-    const removeNode = internals.removeNode;
-    if (typeof removeNode !== 'function') {
-      this.settings.logger.warn(
-        { node: this.uid },
-        'mongo-adapter: socket.io-adapter has no removeNode; node-left events on heartbeat timeout are not reported',
-      );
-      return;
-    }
-    internals.removeNode = (uid: string) => {
-      const known = internals.nodesMap?.has(uid) === true;
-      removeNode.call(this, uid);
-      if (known && !this.receiving) this.nodeLeft(uid, 'timeout');
-    };
+  private withoutSockets(opts: EncodedOptions, sids: readonly string[]): EncodedOptions {
+    const sockets = (this.nsp as NamespaceLike).sockets;
+    if (!sids.some((sid) => sockets.has(sid))) return opts;
+    const targets = new Set<string>();
+    const members =
+      opts.rooms.length === 0 ? sockets.keys() : opts.rooms.flatMap((room) => [...(this.rooms.get(room) ?? [])]);
+    for (const sid of members) targets.add(sid);
+    for (const room of opts.except) for (const sid of this.rooms.get(room) ?? []) targets.delete(sid);
+    for (const sid of sids) targets.delete(sid);
+    // No rooms would mean everyone: a room both targeted and excluded means no one.
+    if (targets.size === 0) return { rooms: [sids[0]!], except: [sids[0]!], flags: opts.flags };
+    return { rooms: [...targets], except: [], flags: opts.flags };
+  }
+
+  /** Rough number of socket writes a message takes here (for the dispatch budget). */
+  private costOf(message: ClusterMessage): number {
+    if (message.type !== MessageType.BROADCAST) return 1;
+    const rooms = (message.data as { opts?: EncodedOptions }).opts?.rooms ?? [];
+    if (rooms.length === 0) return (this.nsp as NamespaceLike).sockets.size;
+    let count = 0;
+    for (const room of rooms) count += this.rooms.get(room)?.size ?? 0;
+    return count;
+  }
+
+  private reportRemoteBroadcast(message: ClusterMessage): void {
+    if (message.uid === this.uid || message.nsp !== this.nspName) return;
+    const data = (message as { data?: { packet?: EventPacket; opts?: EncodedOptions } }).data;
+    if (!data?.packet || !data.opts) return;
+    this.localDeliveries.notify(
+      { ...data.packet, nsp: this.nspName },
+      { rooms: new Set(data.opts.rooms), except: new Set(data.opts.except), flags: data.opts.flags },
+    );
   }
 
   private nodeLeft(uid: string, reason: NodeLeftReason): void {
-    this.settings.logger.info({ node: this.uid, nsp: this.nspName, left: uid, reason }, 'mongo-adapter: node left');
+    this.tracker.nodeGone(uid);
+    this.log.info({ left: uid, reason }, 'node left');
     this.bus.events.emit('node-left', { node: this.uid, nsp: this.nspName, uid, reason });
   }
 
-  hearingChanged(hearing: boolean): void {
+  private hearingChanged(hearing: boolean): void {
     if (this.closed) return;
-    // Deaf: tell the others to stop counting on us now (heartbeats are suppressed meanwhile).
+    // Deaf: tell the others to stop counting on us now (heartbeats are held meanwhile).
     // Hearing again: announce ourselves; every node answers with a heartbeat.
-    super.publish({ type: hearing ? MessageType.INITIAL_HEARTBEAT : MessageType.ADAPTER_CLOSE });
-  }
-
-  gapOccurred(_gap: GapInfo): void {
-    // Deliveries waiting for their own echo were released by the bus; nothing else to undo.
+    this.publish({ type: hearing ? MessageType.INITIAL_HEARTBEAT : MessageType.ADAPTER_CLOSE });
   }
 
   override onResponse(response: ClusterResponse): void {
-    if (response.type === MessageType.BROADCAST_CLIENT_COUNT || response.type === MessageType.BROADCAST_ACK) {
-      const request = this.pendingAcks.get(response.data.requestId);
-      if (!request) return;
-      if (response.type === MessageType.BROADCAST_CLIENT_COUNT) {
-        if (!request.missing.delete(response.uid)) return;
-        request.clientCount(response.data.clientCount);
-      } else {
-        request.ack(response.data.packet);
-      }
-      return;
-    }
-    super.onResponse(response);
+    if (!this.tracker.onResponse(response)) super.onResponse(response);
   }
 
-  // ---- Broadcasting ----
+  // ---- Requests ----
+
+  override async serverSideEmit(packet: unknown[]): Promise<void> {
+    const ack = packet[packet.length - 1];
+    if (typeof ack !== 'function') return super.serverSideEmit(packet);
+    const args = packet.slice(0, -1);
+    const requestId = this.tracker.startServerSide(
+      this.liveNodes(),
+      this.requestsTimeout,
+      ack as (error: Error | null, responses: unknown[]) => void,
+    );
+    if (requestId === undefined) return;
+    this.publish({ type: MessageType.SERVER_SIDE_EMIT, data: { requestId, packet: args } });
+  }
+
+  override async fetchSockets(opts: BroadcastOptions): Promise<unknown[]> {
+    const expected = this.liveNodes().length;
+    const timeout = opts.flags?.timeout ?? this.requestsTimeout;
+    try {
+      return await super.fetchSockets({ ...opts, flags: { ...opts.flags, timeout } });
+    } catch (error) {
+      const missing = /^timeout reached: missing (\d+) responses$/.exec(errorMessage(error));
+      if (!missing) throw error;
+      const total = Math.max(expected, Number(missing[1]));
+      throw timeoutError(total - Number(missing[1]), total);
+    }
+  }
+
+  // ---- Broadcasting: this node's part, in emission order ----
 
   override async broadcast(packet: EventPacket, opts: BroadcastOptions): Promise<void> {
     try {
-      const onlyLocal = opts.flags?.local === true;
       const recoverable = isRecoverablePacket(packet, opts.flags?.volatile);
-      if (onlyLocal || this.targetsOnlyLocalSockets(opts)) {
-        this.deliveries.add(() => this.deliverPrivately(packet, opts, this.recovery && recoverable && !onlyLocal));
+      if (opts.flags?.local === true) {
+        // Never written, so never replayable elsewhere: no offset.
+        this.local.addLocalOnly(() => this.deliver(packet, opts, 'plain'));
         return;
       }
       const message = {
         uid: this.uid,
         nsp: this.nspName,
         type: MessageType.BROADCAST,
-        data: { packet, opts: encodeOptions(opts) },
+        data: { packet: storedPacket(packet), opts: encodeOptions(opts) },
         recoverable,
       };
-      if (this.recovery && recoverable) {
-        // Delivered here when it comes back through the stream, with the same server offset as everywhere.
-        const settle = this.deliveries.addPending((token) => {
-          if (token !== undefined) packet.data.push(this.bus.offsetFor(token));
-          if (this.handoff.size > 0) {
-            this.keepForRestoring(packet.data, { rooms: [...opts.rooms], except: [...(opts.except ?? [])] });
-          }
-          this.deliverLocally(packet, opts);
-        }, this.settings.localDeliveryTimeoutMs);
-        this.bus.publish({ ...message, onEcho: settle }).catch(noop);
+      if (!this.recovery || !recoverable) {
+        this.bus.publish(message).catch(noop);
+        this.local.add(() => this.deliver(packet, opts, 'plain'));
         return;
       }
-      this.bus.publish(message).catch(noop);
-      this.deliveries.add(() => this.deliverLocally(packet, opts));
+      const privateTo = this.localSocketTargets(opts);
+      if (privateTo) {
+        // Every target room is the id of a socket here: served (and kept for recovery) as private packets,
+        // without waiting for MongoDB. Still written: sockets of other nodes may be in a room of that name.
+        this.bus.publish({ ...message, privateTo }).catch(noop);
+        this.local.add(() => this.deliver(packet, opts, 'private'));
+        return;
+      }
+      // Delivered here when it comes back through the stream, with the same server offset as everywhere.
+      const settle = this.local.addPending(
+        (token) => this.deliver(packet, opts, token === undefined ? 'plain' : 'offset'),
+        this.settings.localDeliveryTimeoutMs,
+      );
+      this.bus.publish({ ...message, onEcho: settle }).catch(noop);
     } catch (error) {
-      this.settings.logger.error({ node: this.uid, err: errorFacts(error).message }, 'mongo-adapter: broadcast failed');
+      this.log.error({ err: errorMessage(error) }, 'broadcast failed');
     }
   }
 
@@ -370,100 +457,105 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     clientCountCallback: (clientCount: number) => void,
     ack: (...args: unknown[]) => void,
   ): void {
-    if (opts.flags?.local !== true && !this.targetsOnlyLocalSockets(opts)) {
-      const requestId = randomBytes(8).toString('hex');
-      const timer = setTimeout(() => this.pendingAcks.delete(requestId), opts.flags?.timeout ?? 5000);
-      timer.unref();
-      this.pendingAcks.set(requestId, {
-        clientCount: clientCountCallback,
-        ack,
-        missing: new Set(this.liveNodes()),
-        timer,
-      });
-      this.ackSweep ??= setInterval(() => this.sweepAcks(), 500);
-      this.publish({ type: MessageType.BROADCAST, data: { packet, requestId, opts: encodeOptions(opts) } });
+    const run = () => {
+      this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
+      super.broadcastWithAck(packet, localOnly(opts), clientCountCallback, ack);
+    };
+    if (opts.flags?.local === true) {
+      this.local.addLocalOnly(run);
+      return;
     }
-    this.deliveries.add(() => Adapter.prototype.broadcastWithAck.call(this, packet, opts, clientCountCallback, ack));
+    const requestId = this.tracker.startAck(
+      this.liveNodes(),
+      opts.flags?.timeout ?? this.requestsTimeout,
+      clientCountCallback,
+      ack,
+    );
+    this.publish({
+      type: MessageType.BROADCAST,
+      data: { packet: storedPacket(packet), requestId, opts: encodeOptions(opts) },
+    });
+    this.local.add(run);
   }
 
   override async addSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
-    if (opts.flags?.local !== true && !this.targetsOnlyLocalSockets(opts)) {
-      this.publish({ type: MessageType.SOCKETS_JOIN, data: { opts: encodeOptions(opts), rooms } });
-    }
-    this.deliveries.add(() => Adapter.prototype.addSockets.call(this, opts, rooms));
+    const run = () => void super.addSockets(localOnly(opts), rooms);
+    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    this.publish({ type: MessageType.SOCKETS_JOIN, data: { opts: encodeOptions(opts), rooms } });
+    this.local.add(run);
   }
 
   override async delSockets(opts: BroadcastOptions, rooms: Room[]): Promise<void> {
-    if (opts.flags?.local !== true && !this.targetsOnlyLocalSockets(opts)) {
-      this.publish({ type: MessageType.SOCKETS_LEAVE, data: { opts: encodeOptions(opts), rooms } });
-    }
-    this.deliveries.add(() => Adapter.prototype.delSockets.call(this, opts, rooms));
+    const run = () => void super.delSockets(localOnly(opts), rooms);
+    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    this.publish({ type: MessageType.SOCKETS_LEAVE, data: { opts: encodeOptions(opts), rooms } });
+    this.local.add(run);
   }
 
   override async disconnectSockets(opts: BroadcastOptions, close: boolean): Promise<void> {
-    if (opts.flags?.local !== true && !this.targetsOnlyLocalSockets(opts)) {
-      this.publish({ type: MessageType.DISCONNECT_SOCKETS, data: { opts: encodeOptions(opts), close } });
-    }
-    this.deliveries.add(() => Adapter.prototype.disconnectSockets.call(this, opts, close));
+    const run = () => void super.disconnectSockets(localOnly(opts), close);
+    if (opts.flags?.local === true) return this.local.addLocalOnly(run);
+    this.publish({ type: MessageType.DISCONNECT_SOCKETS, data: { opts: encodeOptions(opts), close } });
+    this.local.add(run);
   }
 
-  /** Every target room is the id of a socket connected here: nothing to tell the other nodes. */
-  private targetsOnlyLocalSockets(opts: BroadcastOptions): boolean {
-    if (opts.rooms.size === 0) return false;
+  /** The target rooms, when every one is the id of a socket connected here (and none is excluded). */
+  private localSocketTargets(opts: BroadcastOptions): string[] | undefined {
+    if (opts.rooms.size === 0) return undefined;
     const sockets = (this.nsp as NamespaceLike).sockets;
-    for (const room of opts.rooms) if (!sockets.has(room)) return false;
-    return true;
+    const targets: string[] = [];
+    for (const room of opts.rooms) {
+      if (!sockets.has(room)) return undefined;
+      if (!opts.except?.has(room)) targets.push(room);
+    }
+    return targets;
   }
 
-  private deliverPrivately(packet: EventPacket, opts: BroadcastOptions, recoverable: boolean): void {
-    if (recoverable) {
-      const position = this.bus.nextPrivateOffset();
+  /**
+   * Writes a broadcast to this node's sockets. `offset`: it came back through the stream (or is a remote
+   * one): the server offset; `private`: it never waits for MongoDB: a private offset, kept in the targets'
+   * logs; `plain`: no offset (recovery off, not recoverable, or its echo never came).
+   */
+  private deliver(packet: EventPacket, opts: BroadcastOptions, mode: 'offset' | 'private' | 'plain'): void {
+    this.localDeliveries.notify({ ...packet, nsp: this.nspName }, opts);
+    if (mode === 'offset') {
+      const offset = this.bus.positions.offset(this.inStreamOrder);
+      if (offset !== undefined) {
+        packet.data.push(offset);
+        if (this.handoff.size > 0) this.keepForRestoring(packet.data, [...opts.rooms], [...(opts.except ?? [])]);
+      }
+    } else if (mode === 'private') {
+      const position = this.bus.positions.nextPrivate(this.inStreamOrder);
       if (position) {
         packet.data.push(position.offset);
         const targets = [...opts.rooms].filter((room) => !opts.except?.has(room));
         this.privateLog.record(targets, { base: position.base, k: position.k, data: packet.data });
       }
     }
-    this.deliverLocally(packet, opts);
-  }
-
-  /** Nodes that left or were evicted will not send their client count: count them as zero clients. */
-  private sweepAcks(): void {
-    const live = new Set(this.liveNodes());
-    for (const request of this.pendingAcks.values()) {
-      for (const uid of request.missing) {
-        if (!live.has(uid)) {
-          request.missing.delete(uid);
-          request.clientCount(0);
-        }
-      }
-    }
-    if (this.pendingAcks.size === 0 && this.ackSweep) {
-      clearInterval(this.ackSweep);
-      this.ackSweep = undefined;
-    }
+    // Even when no socket of this node matches: applications tap socket.io's own encoding step.
+    void super.broadcast(packet, localOnly(opts));
   }
 
   // ---- Connection state recovery ----
 
   override persistSession(session: SessionToPersist): void {
     const log = this.privateLog.take(session.sid);
+    const maxDisconnectionDuration = this.recovery?.maxDisconnectionDuration ?? 2 * 60 * 1000;
     this.bus
-      .trackSessionWrite(persistSession(this.bus, this.nspName, session, log, this.maxDisconnectionDuration))
+      .trackSessionWrite(persistSession(this.recoveryPort, this.nspName, session, log, maxDisconnectionDuration))
       .catch((error: unknown) => {
-        this.settings.logger.warn(
-          { node: this.uid, err: errorFacts(error).message },
-          'mongo-adapter: could not store a recovery session',
-        );
+        this.recoveryPort.log.warn({ err: errorMessage(error) }, 'could not store a recovery session');
       });
   }
 
   override async restoreSession(pid: string, offset: string): Promise<Session> {
     const onCut = (sid: string, rooms: readonly string[]) => this.handoff.open(sid, rooms);
-    const outcome = await restoreSession(this.bus, this.nspName, pid, offset, onCut).catch(() => ({
-      ok: false as const,
-      reason: 'error' as const,
-    }));
+    const outcome = await restoreSession(this.recoveryPort, this.nspName, pid, offset, onCut).catch(
+      (error: unknown) => {
+        this.recoveryPort.log.warn({ err: errorMessage(error) }, 'session restore failed');
+        return { ok: false as const, reason: 'error' as const };
+      },
+    );
     this.bus.emitRestore(
       this.nspName,
       outcome.ok,
@@ -482,8 +574,8 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
   }
 
   /** A recoverable packet delivered here now: kept for the sockets being restored that it is for. */
-  private keepForRestoring(data: readonly unknown[], target: { rooms: string[]; except: string[] }): void {
-    this.handoff.capture(data, target.rooms, target.except, (sid) => this.sids.get(sid));
+  private keepForRestoring(data: readonly unknown[], rooms: string[], except: string[]): void {
+    this.handoff.capture(data, rooms, except, (sid) => this.sids.get(sid));
   }
 
   /**
@@ -494,17 +586,15 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     const kept = this.handoff.take(socket.id);
     if (!kept) return;
     if (kept.overflowed) {
-      this.settings.logger.error(
-        { node: this.uid, nsp: this.nspName, sid: socket.id, kept: kept.packets.length },
-        'mongo-adapter: too many packets while a restored socket was connecting; disconnecting it',
+      this.recoveryPort.log.error(
+        { sid: socket.id, kept: kept.packets.length },
+        'too many packets while a restored socket was connecting; disconnecting it',
       );
       socket.disconnect(true);
       return;
     }
-    const target: BroadcastOptions = { rooms: new Set([socket.id]), except: new Set(), flags: {} };
-    for (const data of kept.packets) {
-      Adapter.prototype.broadcast.call(this, { type: EVENT_PACKET, data }, target);
-    }
+    const target: BroadcastOptions = { rooms: new Set([socket.id]), except: new Set(), flags: { local: true } };
+    for (const data of kept.packets) void super.broadcast({ type: EVENT_PACKET, data }, target);
   }
 }
 
@@ -544,3 +634,5 @@ export function createAdapter(
   }
   return BoundMongoAdapter;
 }
+
+export type { MessageDocument };

@@ -1,21 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Document } from 'mongodb';
-import { ChangeFeed, type FeedEvent, type FeedState, type GapInfo } from './change-feed.js';
-import { documentBytes, feedPipeline, messageDocument, TO_ALL, type MessageDocument } from './document.js';
-import { errorFacts, MongoAdapterError } from './errors.js';
+import { MessageType } from 'socket.io-adapter';
+import type { FeedEvent, FeedState, ForeignEvent, GapInfo } from './change-feed.js';
+import { DispatchQueue } from './dispatch.js';
+import { messageDocument, TO_ALL, type MessageDocument } from './document.js';
 import type { AdapterEvents } from './events.js';
+import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
+import { Membership } from './membership.js';
 import type { ResolvedOptions } from './options.js';
-import { Outbox } from './outbox.js';
+import { Positions } from './positions.js';
+import { PendingWrites } from './recovery.js';
+import { Sequencer } from './sequencing.js';
+import { Transport } from './transport.js';
 
 /** What the bus needs from a namespace adapter. */
 export interface BusMember {
   readonly nspName: string;
-  /** A message from another node (or an emitter) for this namespace, in stream order. */
-  receive(doc: MessageDocument, event: FeedEvent): void;
+  /** A message from another node (or an emitter) for this namespace, in delivery order. Returns the socket writes it took. */
+  receive(event: FeedEvent): number;
+  /** A message from a node still running @socket.io/mongo-adapter. */
+  receiveForeign(event: ForeignEvent): number;
   /** This node started or stopped hearing the cluster (its own probes come back, or not). */
   hearingChanged(hearing: boolean): void;
-  /** History was lost; anything waiting for its own echo will not get one. */
-  gapOccurred(gap: GapInfo): void;
+  /** Roughly how many local socket writes a message of this node's own takes when its echo releases it. */
+  localCost(doc: MessageDocument): number;
 }
 
 export interface PublishRequest {
@@ -26,8 +34,10 @@ export interface PublishRequest {
   /** Responses: the uid of the requester. Default: every node. */
   to?: string;
   recoverable?: boolean;
+  /** Socket ids this node delivered the broadcast to itself, as private packets. */
+  privateTo?: string[];
   /**
-   * Asks for this node's own copy back through the change stream. Called synchronously, during dispatch,
+   * Asks for this node's own copy back through the change stream. Called during dispatch, in stream order,
    * with the event's resume token; or with `undefined` if the write failed or a gap swallowed it.
    */
   onEcho?: (token: string | undefined) => void;
@@ -59,38 +69,42 @@ export interface BusCounters {
 }
 
 const MAX_REMEMBERED_GAPS = 64;
+const MAX_QUEUED_EVENTS = 10_000;
+const PROBE_TYPE = 0;
 
 /**
- * The process-level half of the adapter, shared by every namespace of one socket.io server: one outbox,
- * one change stream, one sequence of this node's messages, and the duplicate filter. It routes each
- * incoming message to the namespace adapter it is for.
+ * The process-level half of the adapter, shared by every namespace of one socket.io server. It wires three
+ * parts and routes between them: the transport (outbox and change feed), sequencing (numbers, reordering,
+ * duplicates, offsets: `Sequencer`, `Positions`) and membership (probes, hearing, readiness). Each event
+ * read is sequenced, queued in delivery order (`DispatchQueue`) and applied: to the namespace adapter it
+ * is for, to the echo waiter of one of our own broadcasts, or to membership for our own probes.
  */
 export class Bus {
-  readonly uid = randomBytes(8).toString('hex');
+  readonly uid: string;
   readonly sessions: Collection<Document>;
-  private seq = 0;
-  private readonly outbox: Outbox;
-  private readonly feed: ChangeFeed;
+  readonly positions: Positions;
+  private readonly transport: Transport;
+  private readonly membership: Membership;
+  private readonly sequencer: Sequencer<FeedEvent>;
+  private readonly queue: DispatchQueue;
   private readonly members = new Map<string, BusMember>();
-  private readonly seen = new Map<string, { seq: number; at: number }>();
-  private readonly echoWaiters = new Map<number, (token: string | undefined) => void>();
-  private privateCounter = 0;
-  /** Identity and position of the last event dispatched here (used by restores to cut the replay). */
-  lastDispatched: { origin: string; seq: number } | undefined;
-  lastToken: string | undefined;
+  /** Highest sequence number applied here, per origin and channel (what a restore's replay may include). */
+  private readonly appliedUpTo = new Map<string, number>();
   private lastEventAt: number | undefined;
-  private lastProbeSeenAt: number | undefined;
-  private probePending = false;
-  private hearing = false;
-  private everHeard = false;
-  private readyReported = false;
+  /** Replayable broadcasts the sequencer holds: while any is held, delivery is not a stream prefix. */
+  private heldReplayable = 0;
   private readonly gaps: GapInfo[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
-  /** Barrier requests of this event-loop turn: they share one probe (see `barrier`). */
-  private barrierWaiters: Array<(caughtUp: boolean) => void> | undefined;
+  /**
+   * Largest private log a session may hold: `privateLogBytes`, or less when sessions live in a capped
+   * collection (a document larger than the collection is refused, and would push every message out).
+   */
+  sessionLogBytes: number;
   /** Session writes in flight: close waits for them, so a draining node's sessions are stored. */
-  private readonly sessionWrites = new Set<Promise<void>>();
+  private readonly sessionWrites = new PendingWrites();
+  readonly log: BoundLogger;
+  private readonly feedLog: BoundLogger;
   readonly counters: BusCounters = {
     published: 0,
     batches: 0,
@@ -107,73 +121,136 @@ export class Bus {
     readonly options: ResolvedOptions,
     readonly events: AdapterEvents,
   ) {
-    this.sessions = options.sessions ?? collection;
+    this.uid = options.uid ?? randomBytes(8).toString('hex');
     const node = this.uid;
-    this.outbox = new Outbox(
-      collection,
+    const logFor = (part: string) => bindLogger(options.logger, { uid: node, component: `mongo-adapter:${part}` });
+    this.log = logFor('bus');
+    this.feedLog = logFor('feed');
+    const outboxLog = logFor('outbox');
+    this.sessions = options.sessions ?? collection;
+    this.sessionLogBytes = options.privateLogBytes;
+    void this.inspectSessions();
+    this.positions = new Positions(node);
+    this.queue = new DispatchQueue(options.maxDeliveriesPerTurn, MAX_QUEUED_EVENTS, (error) =>
+      this.log.error({ err: errorMessage(error) }, 'delivery failed'),
+    );
+    const sequencingLog = logFor('sequencing');
+    // An origin retries a failed write until it is written: a hole lasts as long as its retries (a hung
+    // insert is abandoned after operationTimeoutMs, then a backoff). Only an origin that died mid-write
+    // leaves one for good; its later messages are then delivered without the missing ones, and a gap reported.
+    const holdMs = options.operationTimeoutMs + options.backoff.maxMs + options.heartbeatTimeout;
+    this.sequencer = new Sequencer<FeedEvent>(
       {
-        batchWindowMs: options.batchWindowMs,
-        maxBatchDocs: options.maxBatchDocs,
-        maxBatchBytes: options.maxBatchBytes,
-        maxQueuedDocs: options.outboxMaxDocs,
-        maxQueuedBytes: options.outboxMaxBytes,
-        writeConcern: options.writeConcern,
-        operationTimeoutMs: options.operationTimeoutMs,
-        backoff: options.backoff,
-        retryForever: true,
+        deliver: (event, late) => {
+          // Only replayable broadcasts matter to offsets: a held heartbeat does not make them unrestorable.
+          const matters = late && replayable(event.doc);
+          if (matters) this.heldReplayable--;
+          this.queue.push({ late: matters, apply: () => this.apply(event) });
+        },
+        held: (event) => {
+          if (replayable(event.doc)) this.heldReplayable++;
+        },
+        duplicate: ({ origin, seq }) => {
+          this.counters.duplicates++;
+          if (sequencingLog.tracing) sequencingLog.debug({ origin, seq }, 'duplicate dropped');
+          events.emit('duplicate', { node, origin, seq });
+        },
+        gaveUp: (origin, channel, from, to) => {
+          sequencingLog.error(
+            { origin, channel, from, to },
+            'gave up waiting for messages of an origin; they may be missing',
+          );
+          const now = new Date();
+          this.recordGap({ from: new Date(now.getTime() - holdMs), to: now, reason: 'sequence' });
+        },
+        trace: (what, { origin, seq }, waitingFor) => {
+          if (sequencingLog.tracing) sequencingLog.debug({ origin, seq, waitingFor }, what);
+        },
       },
+      holdMs,
+      MAX_QUEUED_EVENTS,
+      Math.min(1000, options.heartbeatInterval),
+    );
+    this.transport = new Transport(
+      collection,
+      node,
+      options,
       {
+        onEvents: (batch) => this.dispatch(batch),
+        onState: (state) => this.onFeedState(state),
+        onResume: (info) => {
+          this.counters.resumes++;
+          this.feedLog.warn(info, 'change stream failed, resuming');
+          events.emit('resume', { node, ...info });
+        },
+        onGap: (gap) => this.onHistoryLost(gap),
+        ready: () => this.queue.room(),
         onBatchWritten: (info) => {
           this.counters.published += info.docs;
           this.counters.batches++;
           events.emit('publish', { node, ...info });
         },
         onBatchFailed: (info) => {
-          options.logger.warn({ node, ...info }, 'mongo-adapter: publish failed');
+          outboxLog.warn(info, 'publish failed');
           events.emit('publish-error', { node, ...info });
         },
         onOverflow: (info) => {
           this.counters.overflows++;
-          options.logger.error({ node, ...info }, 'mongo-adapter: outbox full, message refused');
+          outboxLog.error(info, 'outbox full, message refused');
           events.emit('overflow', { node, ...info });
         },
         onDepth: (info) => events.emit('outbox', { node, ...info }),
-      },
-      // Nothing is written before this node can hear the answers (heartbeat replies, responses).
-      { startGated: true },
-    );
-    this.feed = new ChangeFeed(
-      collection,
-      {
-        pipeline: feedPipeline(this.uid),
-        changeStreamOptions: options.changeStreamOptions,
-        maxAwaitTimeMS: options.maxAwaitTimeMS,
-        backoff: options.backoff,
-        maxPendingEvents: 10_000,
-        stallTimeoutMs: options.operationTimeoutMs,
-      },
-      {
-        onEvents: (batch) => this.dispatch(batch),
-        onState: (state) => this.onFeedState(state),
-        onResume: (info) => {
-          this.counters.resumes++;
-          options.logger.warn({ node, ...info }, 'mongo-adapter: change stream failed, resuming');
-          events.emit('resume', { node, ...info });
+        onRejected: ({ early, ...info }) => {
+          this.counters.rejected++;
+          // Refusals by MongoDB were logged with the failed batch.
+          if (early) outboxLog.warn(info, 'message refused');
+          events.emit('rejected', { node, ...info });
         },
-        onGap: (gap) => this.onGap(gap),
-        onLag: (ms) => events.emit('lag', { node, ms }),
       },
+      { outbox: outboxLog, feed: this.feedLog },
     );
-    this.feed.start();
-    const tick = Math.max(10, Math.min(1000, Math.floor(options.heartbeatInterval / 2)));
-    this.timers.push(setInterval(() => this.sendProbe(), options.heartbeatInterval));
-    this.timers.push(setInterval(() => this.checkHearing(), tick));
+    this.membership = new Membership(
+      options.heartbeatInterval,
+      options.heartbeatTimeout,
+      {
+        sendProbe: (onBack) => this.sendProbe(onBack),
+        hearingChanged: (hearing) => {
+          for (const member of this.members.values()) this.safely(() => member.hearingChanged(hearing));
+        },
+        readiness: (ready) => events.emit('state', { node, changeStream: this.transport.feedState, ready }),
+        streamOpen: () => this.transport.feedState === 'open',
+      },
+      logFor('membership'),
+    );
+    this.transport.start();
+    const sweep = Math.max(10, Math.min(250, Math.floor(options.heartbeatTimeout / 4)));
+
+    this.timers.push(setInterval(() => this.sweepHeld(), sweep));
     this.timers.push(setInterval(() => this.forgetOldOrigins(), 60_000));
     for (const timer of this.timers) timer.unref();
   }
 
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /** Capped sessions collection (the official adapter's setup): bound session documents, and say why. */
+  private async inspectSessions(): Promise<void> {
+    let capped: { size?: unknown } | undefined;
+    try {
+      const options = (await this.sessions.options()) as { capped?: unknown; size?: unknown };
+      if (options.capped === true) capped = options;
+    } catch {
+      return; // not created yet, or not allowed to ask: nothing to adjust
+    }
+    if (!capped) return;
+    const size = typeof capped.size === 'number' ? capped.size : Number(capped.size);
+    if (!Number.isFinite(size) || size <= 0) return;
+    this.sessionLogBytes = Math.min(this.options.privateLogBytes, Math.floor(size / 8));
+    this.log.warn(
+      { collection: this.sessions.collectionName, sizeBytes: size, privateLogBytes: this.sessionLogBytes },
+      'recovery sessions are stored in a capped collection: traffic may push them out before clients return (pass the sessions option)',
+    );
   }
 
   attach(member: BusMember): void {
@@ -190,65 +267,52 @@ export class Bus {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const timer of this.timers) clearInterval(timer);
-      await this.settleSessionWrites(this.options.closeTimeoutMs);
-      await this.outbox.drain(this.options.closeTimeoutMs);
-      this.outbox.close();
-      await this.feed.close();
-      for (const waiter of this.echoWaiters.values()) waiter(undefined);
-      this.echoWaiters.clear();
+      this.membership.close();
+      await this.sessionWrites.settled(this.options.closeTimeoutMs);
+      await this.transport.close(this.options.closeTimeoutMs);
+      this.queue.flush();
+      for (const waiter of this.transport.releaseEchoes()) waiter(undefined);
     })();
     return this.closing;
   }
 
   /** Runs a session write; `close` waits for it (bounded by closeTimeoutMs). */
   trackSessionWrite(write: Promise<void>): Promise<void> {
-    this.sessionWrites.add(write);
-    const forget = () => this.sessionWrites.delete(write);
-    write.then(forget, forget);
-    return write;
+    return this.sessionWrites.track(write);
   }
 
-  private async settleSessionWrites(timeoutMs: number): Promise<void> {
-    if (this.sessionWrites.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.sessionWrites]),
-      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
+  // ---- Membership ----
+
+  /** Heard once and not any more: stop heartbeating, mark what is published `deaf`. */
+  get deaf(): boolean {
+    return this.membership.deaf;
   }
 
-  /**
-   * Resolves true once this node's live feed has dispatched everything written to the collection before
-   * the call: a probe addressed to this node, written after the call, came back through the feed. False if
-   * it cannot come back (write refused, history lost, closing). Requests of one event-loop turn share a probe.
-   */
+  /** See `Membership.barrier`. */
   barrier(): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (this.barrierWaiters) {
-        this.barrierWaiters.push(resolve);
-        return;
-      }
-      const waiters = [resolve];
-      this.barrierWaiters = waiters;
-      setImmediate(() => {
-        this.barrierWaiters = undefined;
-        const probe = messageDocument({
-          kind: 'probe',
-          origin: this.uid,
-          uid: this.uid,
-          nsp: '',
-          type: 0,
-          to: this.uid,
-          echo: true,
-        });
-        const settle = (token: string | undefined) => {
-          for (const waiter of waiters) waiter(token !== undefined);
-        };
-        this.enqueue(probe, settle).catch(() => undefined);
-      });
-    });
+    return this.membership.barrier();
   }
+
+  private sendProbe(onBack: (cameBack: boolean) => void): void {
+    if (this.closing) {
+      onBack(false);
+      return;
+    }
+    // Addressed to ourselves: MongoDB filters it out of every other node's stream.
+    const probe = messageDocument({
+      kind: 'probe',
+      origin: this.uid,
+      uid: this.uid,
+      nsp: '',
+      type: PROBE_TYPE,
+      to: this.uid,
+      echo: true,
+      createdAt: this.options.addCreatedAtField,
+    });
+    this.transport.publish(probe, (token) => onBack(token !== undefined)).catch(() => undefined);
+  }
+
+  // ---- Publishing ----
 
   /**
    * Publishes one message. Resolves when written with the write concern; rejects with a coded error
@@ -264,94 +328,125 @@ export class Bus {
       to: request.to ?? TO_ALL,
       echo: request.onEcho !== undefined,
       recoverable: request.recoverable === true,
-      deaf: this.everHeard && !this.hearing,
+      ...(request.privateTo ? { privateTo: request.privateTo } : {}),
+      deaf: this.membership.deaf,
+      createdAt: this.options.addCreatedAtField,
     });
-    return this.enqueue(doc, request.onEcho);
+    return this.transport.publish(doc, request.onEcho);
   }
 
-  private enqueue(doc: MessageDocument, onEcho?: (token: string | undefined) => void): Promise<void> {
-    if (this.closing) return this.refuse(doc, new MongoAdapterError('ADAPTER_CLOSED'), 0, onEcho);
-    let bytes: number;
-    try {
-      bytes = documentBytes(doc);
-    } catch (error) {
-      return this.refuse(
-        doc,
-        new MongoAdapterError('PUBLISH_FAILED', `The message cannot be stored as BSON: ${errorFacts(error).message}`, {
-          cause: error,
-        }),
-        0,
-        onEcho,
-      );
-    }
-    if (bytes > this.options.maxDocumentBytes) {
-      return this.refuse(
-        doc,
-        new MongoAdapterError(
-          'PAYLOAD_TOO_LARGE',
-          `The message is ${bytes} bytes; at most ${this.options.maxDocumentBytes} fit in one change event`,
-        ),
-        bytes,
-        onEcho,
-      );
-    }
-    const written = this.outbox.enqueue(doc, bytes, () => {
-      doc.seq = ++this.seq;
-      if (onEcho) this.echoWaiters.set(doc.seq, onEcho);
-    });
-    if (onEcho) {
-      written.catch(() => {
-        if (this.echoWaiters.get(doc.seq) === onEcho) {
-          this.echoWaiters.delete(doc.seq);
-          onEcho(undefined);
-        }
-      });
-    }
-    written.catch((error: unknown) => {
-      const code = (error as { code?: unknown }).code;
-      if (code === 'OUTBOX_OVERFLOW' || code === 'PUBLISH_FAILED' || code === 'ADAPTER_CLOSED') {
-        this.counters.rejected++;
-        this.events.emit('rejected', { node: this.uid, code, nsp: doc.nsp, type: doc.type, bytes });
+  // ---- Receiving ----
+
+  /** One getMore's events, in stream order: sequenced, queued in delivery order, applied within the turn's budget. */
+  private dispatch(batch: Array<FeedEvent | ForeignEvent>): void {
+    const now = Date.now();
+    for (const event of batch) {
+      if ('foreign' in event) {
+        this.queue.push({ late: false, apply: () => this.applyForeign(event) });
+        continue;
       }
-    });
-    return written;
+      const { doc } = event;
+      if (doc.origin === this.uid) {
+        // Our own probes and echoes: in stream order, never reordered (each has its own waiter).
+        this.queue.push({ late: false, apply: () => this.apply(event) });
+        continue;
+      }
+      this.sequencer.accept({ origin: doc.origin, to: doc.to, seq: doc.seq, low: doc.low }, event, now);
+    }
+    this.queue.drain();
   }
 
-  private refuse(
-    doc: MessageDocument,
-    error: MongoAdapterError,
-    bytes: number,
-    onEcho?: (token: string | undefined) => void,
-  ): Promise<void> {
-    this.counters.rejected++;
-    this.options.logger.warn(
-      { node: this.uid, code: error.code, nsp: doc.nsp, type: doc.type, bytes },
-      'mongo-adapter: message refused',
+  /** Delivers one event here; returns the socket writes it took. */
+  private apply(event: FeedEvent): number {
+    const { doc } = event;
+    const now = Date.now();
+    this.lastEventAt = now;
+    if (doc.kind === 'skip') return 0;
+    this.counters.received++;
+    this.positions.advance(event.token);
+    this.appliedUpTo.set(channelKey(doc.origin, doc.to), doc.seq);
+    if (doc.origin === this.uid) {
+      const waiter = this.transport.takeEcho(doc);
+      if (waiter) this.safely(() => waiter(event.token));
+      if (doc.kind === 'probe') {
+        this.membership.probeSeen(now);
+        return 1;
+      }
+      // The echo just released the local fan-out of this broadcast: count it in the turn's budget.
+      return waiter ? (this.members.get(doc.nsp)?.localCost(doc) ?? 1) : 1;
+    }
+    if (event.writtenAt !== undefined)
+      this.events.emit('lag', { node: this.uid, ms: Math.max(0, now - event.writtenAt) });
+    if (doc.kind !== 'message') return 0;
+    const member = this.members.get(doc.nsp);
+    if (!member) return 0;
+    let cost = 1;
+    this.safely(() => (cost = member.receive(event)));
+    return cost;
+  }
+
+  private applyForeign(event: ForeignEvent): number {
+    this.lastEventAt = Date.now();
+    this.counters.received++;
+    this.positions.advance(event.token);
+    const member = this.members.get(event.foreign.nsp);
+    if (!member) return 0;
+    let cost = 1;
+    this.safely(() => (cost = member.receiveForeign(event)));
+    return cost;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error({ err: errorMessage(error) }, 'delivery failed');
+    }
+  }
+
+  private sweepHeld(): void {
+    if (this.sequencer.held === 0) return;
+    this.sequencer.sweep(Date.now());
+    this.queue.drain();
+  }
+
+  private onFeedState(state: FeedState): void {
+    this.feedLog.info({ changeStream: state }, 'change stream state');
+    if (state === 'open') this.membership.streamOpened();
+    else this.membership.streamChanged();
+  }
+
+  private onHistoryLost(gap: GapInfo): void {
+    // Whatever was held waits for messages that were lost with the history: every origin starts afresh.
+    this.sequencer.reset();
+    this.heldReplayable = 0;
+    this.recordGap(gap);
+    // Our own messages written in the gap may never come back: deliver what waits for them now.
+    for (const waiter of this.transport.releaseEchoes()) this.safely(() => waiter(undefined));
+    this.membership.historyLost();
+  }
+
+  private recordGap(gap: GapInfo): void {
+    this.counters.gaps++;
+    this.gaps.push(gap);
+    if (this.gaps.length > MAX_REMEMBERED_GAPS) this.gaps.shift();
+    this.feedLog.error(
+      { from: gap.from.toISOString(), to: gap.to.toISOString(), reason: gap.reason },
+      'messages in this range may be missing on this node',
     );
-    this.events.emit('rejected', { node: this.uid, code: error.code, nsp: doc.nsp, type: doc.type, bytes });
-    onEcho?.(undefined);
-    return Promise.reject(error);
+    this.events.emit('gap', { node: this.uid, ...gap });
   }
 
-  /** The offset a packet delivered here right now gets: the server position, then this node's own counter. */
-  offsetFor(token: string): string {
-    return `${token}~${this.uid}~${this.privateCounter}`;
+  // ---- For recovery ----
+
+  /** Whether the live feed applied this document here (a restore's replay includes exactly those). */
+  applied(doc: MessageDocument): boolean {
+    return (this.appliedUpTo.get(channelKey(doc.origin, doc.to)) ?? 0) >= doc.seq;
   }
 
-  /**
-   * The offset of a packet that never leaves this node: after the last event delivered here, and after
-   * every earlier private packet. Undefined until the first event arrived (nothing to anchor it to).
-   */
-  nextPrivateOffset(): { offset: string; base: string; k: number } | undefined {
-    if (this.lastToken === undefined) return undefined;
-    const k = ++this.privateCounter;
-    return { offset: `${this.lastToken}~${this.uid}~${k}`, base: this.lastToken, k };
-  }
-
-  /** Whether the live feed already dispatched this message (restores include exactly those). */
-  dispatched(origin: string, seq: number): boolean {
-    const last = this.seen.get(origin);
-    return last !== undefined && last.seq >= seq;
+  /** Everything read from the stream has been applied in stream order: what is delivered is a stream prefix. */
+  get inStreamOrder(): boolean {
+    return this.heldReplayable === 0 && this.queue.late === 0;
   }
 
   emitRestore(nsp: string, ok: boolean, reason: string, missedPackets: number): void {
@@ -363,153 +458,32 @@ export class Bus {
   }
 
   health(): BusHealth {
+    const heardAt = this.membership.lastHeardAt;
     return {
-      ready: this.isReady(),
-      changeStream: this.feed.state,
-      hearing: this.hearing,
-      lastOwnHeartbeatSeenAt: this.lastProbeSeenAt === undefined ? null : new Date(this.lastProbeSeenAt),
+      ready: this.membership.ready,
+      changeStream: this.transport.feedState,
+      hearing: this.membership.isHearing,
+      lastOwnHeartbeatSeenAt: heardAt === undefined ? null : new Date(heardAt),
       lastEventAt: this.lastEventAt === undefined ? null : new Date(this.lastEventAt),
       node: this.uid,
-      outbox: this.outbox.depth,
+      outbox: this.transport.depth,
       counters: { ...this.counters },
       gaps: [...this.gaps],
     };
   }
 
-  /** Whether this node hears the cluster (false only after it did once and then stopped). */
-  get deaf(): boolean {
-    return this.everHeard && !this.hearing;
-  }
-
-  private isReady(): boolean {
-    return this.feed.state === 'open' && this.probeFresh();
-  }
-
-  private probeFresh(): boolean {
-    return this.lastProbeSeenAt !== undefined && Date.now() - this.lastProbeSeenAt <= this.options.heartbeatTimeout;
-  }
-
-  private dispatch(batch: FeedEvent[]): void {
-    const now = Date.now();
-    for (const event of batch) {
-      const { doc } = event;
-      const last = this.seen.get(doc.origin);
-      if (last !== undefined && doc.seq <= last.seq) {
-        this.counters.duplicates++;
-        this.events.emit('duplicate', { node: this.uid, origin: doc.origin, seq: doc.seq });
-        continue;
-      }
-      this.seen.set(doc.origin, { seq: doc.seq, at: now });
-      this.lastDispatched = { origin: doc.origin, seq: doc.seq };
-      this.lastToken = event.token;
-      this.lastEventAt = now;
-      this.counters.received++;
-      if (doc.origin === this.uid) {
-        const waiter = this.echoWaiters.get(doc.seq);
-        if (waiter) {
-          this.echoWaiters.delete(doc.seq);
-          this.safely(() => waiter(event.token));
-        }
-        if (doc.kind === 'probe') {
-          // Any own probe proves hearing; only the heartbeat probe (no waiter: not a barrier) is awaited.
-          if (!waiter) this.probePending = false;
-          this.lastProbeSeenAt = now;
-          this.checkHearing();
-        }
-        continue;
-      }
-      if (doc.kind !== 'message') continue;
-      const member = this.members.get(doc.nsp);
-      if (member) this.safely(() => member.receive(doc, event));
-    }
-  }
-
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.options.logger.error({ node: this.uid, err: errorFacts(error).message }, 'mongo-adapter: delivery failed');
-    }
-  }
-
-  private onFeedState(state: FeedState): void {
-    if (state === 'open') this.outbox.open();
-    this.options.logger.info({ node: this.uid, changeStream: state }, 'mongo-adapter: change stream state');
-    this.reportReadiness(true);
-    if (state === 'open' && !this.probePending) this.sendProbe();
-  }
-
-  private onGap(gap: GapInfo): void {
-    this.counters.gaps++;
-    this.gaps.push(gap);
-    if (this.gaps.length > MAX_REMEMBERED_GAPS) this.gaps.shift();
-    this.options.logger.error(
-      { node: this.uid, from: gap.from.toISOString(), to: gap.to.toISOString(), reason: gap.reason },
-      'mongo-adapter: change stream history lost; messages in this range may be missing',
-    );
-    this.events.emit('gap', { node: this.uid, ...gap });
-    // Our own messages written in the gap will never come back: deliver what waits for them now.
-    const waiters = [...this.echoWaiters.values()];
-    this.echoWaiters.clear();
-    for (const waiter of waiters) this.safely(() => waiter(undefined));
-    for (const member of this.members.values()) this.safely(() => member.gapOccurred(gap));
-    this.probePending = false;
-    this.sendProbe();
-  }
-
-  private sendProbe(): void {
-    if (this.closing || this.probePending) return;
-    this.probePending = true;
-    this.probeSentAt = Date.now();
-    // Addressed to ourselves: MongoDB filters it out of every other node's stream.
-    const probe = messageDocument({
-      kind: 'probe',
-      origin: this.uid,
-      uid: this.uid,
-      nsp: '',
-      type: 0,
-      to: this.uid,
-      echo: true,
-    });
-    this.enqueue(probe).catch(() => {
-      this.probePending = false;
-    });
-  }
-
-  private checkHearing(): void {
-    const hearing = this.probeFresh();
-    if (hearing && !this.hearing) {
-      const wasDeaf = this.everHeard;
-      this.hearing = true;
-      this.everHeard = true;
-      if (wasDeaf) {
-        this.options.logger.warn({ node: this.uid }, 'mongo-adapter: hearing the cluster again');
-        for (const member of this.members.values()) this.safely(() => member.hearingChanged(true));
-      }
-    } else if (!hearing && this.hearing) {
-      this.hearing = false;
-      this.options.logger.error(
-        { node: this.uid },
-        'mongo-adapter: own probes no longer come back; leaving the cluster until they do',
-      );
-      for (const member of this.members.values()) this.safely(() => member.hearingChanged(false));
-    }
-    // A probe lost with its stream (pending for longer than the timeout) is sent again.
-    if (this.probePending && Date.now() - this.probeSentAt > this.options.heartbeatTimeout) this.probePending = false;
-    this.reportReadiness(false);
-  }
-
-  private probeSentAt = 0;
-
-  private reportReadiness(force: boolean): void {
-    const ready = this.isReady();
-    if (!force && ready === this.readyReported) return;
-    this.readyReported = ready;
-    this.events.emit('state', { node: this.uid, changeStream: this.feed.state, ready });
-  }
-
   private forgetOldOrigins(): void {
     const horizon = Date.now() - Math.max(10 * 60_000, 10 * this.options.heartbeatTimeout);
-    for (const [origin, last] of this.seen) if (last.at < horizon) this.seen.delete(origin);
+    // Emitters are short-lived origins: without this, a long-running node would remember every one.
+    for (const [origin, to] of this.sequencer.forgetIdle(horizon)) this.appliedUpTo.delete(channelKey(origin, to));
   }
+}
+
+/** What a session restore may replay (see `replayablePacket`): the only events whose order offsets name. */
+function replayable(doc: MessageDocument): boolean {
+  return doc.kind === 'message' && doc.type === MessageType.BROADCAST && doc.recoverable;
+}
+
+function channelKey(origin: string, to: string): string {
+  return `${origin}\u0000${to}`;
 }

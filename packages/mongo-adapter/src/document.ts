@@ -6,28 +6,38 @@ import type { Document } from 'mongodb';
  * it, the change feed reads it. Field names are part of the public contract (see README "Document format").
  *
  * `kind: 'message'` documents carry a socket.io-adapter `ClusterMessage`/`ClusterResponse` (`type`, `data`,
- * `uid`, `nsp`). `kind: 'probe'` documents are a node's liveness probe addressed to itself. `kind: 'session'`
- * documents hold connection-state-recovery sessions and never reach a change stream (the `$match` drops them).
+ * `uid`, `nsp`). `kind: 'probe'` documents are a node's liveness probe addressed to itself. `kind: 'skip'`
+ * documents stand for a message MongoDB refused for good, so receivers waiting for its sequence number move
+ * on. `kind: 'session'` documents hold connection-state-recovery sessions and never reach a change stream.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** `to` of a message for every node; responses and probes carry the uid of the one node they are for. */
 export const TO_ALL = '';
 
-export type DocumentKind = 'message' | 'probe' | 'session';
+export type DocumentKind = 'message' | 'probe' | 'skip' | 'session';
 
 export interface MessageDocument {
   _id?: unknown;
-  v: typeof FORMAT_VERSION;
-  kind: 'message' | 'probe';
-  /** Who wrote it: the node uid, or an emitter's own id. With `seq`, the identity used to drop duplicates. */
+  v: number;
+  kind: 'message' | 'probe' | 'skip';
+  /** Who wrote it: the node uid, or an emitter's own id. With `to` and `seq`, the identity used to drop duplicates. */
   origin: string;
-  /** Per-origin sequence number, strictly increasing in the order the origin published. */
+  /**
+   * Sequence number in the origin's channel `to`: 1, 2, 3... in publish order for every document the origin
+   * addresses to `to`, so each receiver sees a gap-free sequence per origin.
+   */
   seq: number;
+  /**
+   * The lowest sequence number of this channel the origin had not yet seen acknowledged when it sent this
+   * document: every lower one is already in the stream (or was given up). Receivers wait for the ones from
+   * `low` to `seq - 1` only. Absent in format 1 documents.
+   */
+  low?: number;
   /** The socket.io `ServerId` of the sender (`'emitter'` for emitters, so nodes do not count them as servers). */
   uid: string;
   nsp: string;
-  /** socket.io-adapter `MessageType` (0 for probes). */
+  /** socket.io-adapter `MessageType` (0 for probes and skip records). */
   type: number;
   data?: unknown;
   /** `''` (TO_ALL) or the uid of the only node that should receive it. Filtered by MongoDB. */
@@ -36,11 +46,31 @@ export interface MessageDocument {
   echo: boolean;
   /** A broadcast that connection state recovery may replay (event packet, no ack, not volatile). */
   recoverable: boolean;
+  /**
+   * Socket ids the origin delivered this broadcast to itself, as private packets (kept in their sessions):
+   * receivers do not deliver or replay it to these sockets again.
+   */
+  privateTo?: string[];
   /** Sent while the origin could not hear the cluster: receivers deliver it but do not count the origin as alive. */
   deaf?: boolean;
-  /** For TTL indexes and for debugging; not used for ordering (the server orders, not client clocks). */
-  createdAt: Date;
+  /** For TTL indexes (`addCreatedAtField`); not used for ordering (the server orders, not client clocks). */
+  createdAt?: Date;
 }
+
+/**
+ * A document written by `@socket.io/mongo-adapter` (no `kind`): accepted during a rolling migration, so
+ * old and new nodes hear each other. It has no sequence number: no duplicate filter, no reordering.
+ */
+export interface ForeignDocument {
+  _id?: unknown;
+  uid: string;
+  nsp: string;
+  type: number;
+  data?: unknown;
+}
+
+/** The official adapter's `SESSION` type (13), which socket.io-adapter uses for ADAPTER_CLOSE: never applied. */
+const FOREIGN_SESSION_TYPE = 13;
 
 /**
  * The change-stream pipeline of one node: MongoDB does all the filtering, so a node receives only
@@ -52,17 +82,26 @@ export function feedPipeline(nodeUid: string): Document[] {
     {
       $match: {
         $or: [
-          // An invalidate (collection dropped or renamed) ends the stream; the feed must see it to report the gap.
+          // An invalidate (collection dropped or renamed) ends the stream; the feed must see it to resume after it.
           { operationType: 'invalidate' },
           {
             operationType: 'insert',
-            'fullDocument.kind': { $in: ['message', 'probe'] },
+            'fullDocument.kind': { $in: ['message', 'probe', 'skip'] },
             'fullDocument.to': { $in: [TO_ALL, nodeUid] },
             $or: [{ 'fullDocument.origin': { $ne: nodeUid } }, { 'fullDocument.echo': true }],
+          },
+          {
+            // Nodes still running @socket.io/mongo-adapter (rolling migration).
+            operationType: 'insert',
+            'fullDocument.kind': { $exists: false },
+            'fullDocument.uid': { $ne: nodeUid },
+            'fullDocument.type': { $ne: FOREIGN_SESSION_TYPE },
           },
         ],
       },
     },
+    // Fields no node reads: not encoded by the server nor decoded by the driver, once per event and node.
+    { $unset: ['ns', 'documentKey', 'fullDocument._id', 'fullDocument.createdAt'] },
   ];
 }
 
@@ -75,10 +114,20 @@ export function feedSees(doc: MessageDocument, nodeUid: string): boolean {
 export function asMessageDocument(value: unknown): MessageDocument | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const d = value as Partial<MessageDocument>;
-  if (d.kind !== 'message' && d.kind !== 'probe') return undefined;
+  if (d.kind !== 'message' && d.kind !== 'probe' && d.kind !== 'skip') return undefined;
   if (typeof d.origin !== 'string' || typeof d.seq !== 'number' || typeof d.uid !== 'string') return undefined;
   if (typeof d.nsp !== 'string' || typeof d.type !== 'number' || typeof d.to !== 'string') return undefined;
+  if (d.low !== undefined && typeof d.low !== 'number') return undefined;
   return d as MessageDocument;
+}
+
+/** A document of `@socket.io/mongo-adapter`, if that is what `value` is. */
+export function asForeignDocument(value: unknown): ForeignDocument | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const d = value as Partial<ForeignDocument> & { kind?: unknown };
+  if (d.kind !== undefined || typeof d.uid !== 'string' || typeof d.nsp !== 'string') return undefined;
+  if (typeof d.type !== 'number' || d.type === FOREIGN_SESSION_TYPE) return undefined;
+  return d as ForeignDocument;
 }
 
 /**
@@ -154,13 +203,6 @@ export function fromStored(value: unknown): unknown {
   return value;
 }
 
-/** Same shape test socket.io uses to decide whether a broadcast may be replayed after a reconnection. */
-export function isRecoverablePacket(packet: unknown, volatile: boolean | undefined): boolean {
-  if (typeof packet !== 'object' || packet === null) return false;
-  const p = packet as { type?: unknown; id?: unknown; data?: unknown };
-  return p.type === 2 && p.id === undefined && volatile === undefined && Array.isArray(p.data);
-}
-
 export interface MessageFields {
   kind?: 'message' | 'probe';
   origin: string;
@@ -171,7 +213,10 @@ export interface MessageFields {
   to?: string;
   echo?: boolean;
   recoverable?: boolean;
+  privateTo?: string[];
   deaf?: boolean;
+  /** Adds `createdAt` (for a TTL index). */
+  createdAt?: boolean;
 }
 
 /** Builds the stored document (sequence number 0 until the outbox accepts it). Used by nodes and emitters alike. */
@@ -187,9 +232,28 @@ export function messageDocument(fields: MessageFields): MessageDocument {
     to: fields.to ?? TO_ALL,
     echo: fields.echo === true,
     recoverable: fields.recoverable === true,
-    createdAt: new Date(),
   };
   if (fields.data !== undefined) doc.data = toStorable(fields.data);
+  if (fields.privateTo !== undefined && fields.privateTo.length > 0) doc.privateTo = fields.privateTo;
   if (fields.deaf === true) doc.deaf = true;
+  if (fields.createdAt !== false) doc.createdAt = new Date();
+  return doc;
+}
+
+/** The stand-in for a document MongoDB refused for good: same origin, channel and sequence number, no payload. */
+export function skipDocument(refused: MessageDocument): MessageDocument {
+  const doc: MessageDocument = {
+    v: FORMAT_VERSION,
+    kind: 'skip',
+    origin: refused.origin,
+    seq: refused.seq,
+    uid: refused.uid,
+    nsp: '',
+    type: 0,
+    to: refused.to,
+    echo: false,
+    recoverable: false,
+  };
+  if (refused.createdAt !== undefined) doc.createdAt = new Date();
   return doc;
 }

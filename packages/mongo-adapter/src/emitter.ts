@@ -1,9 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Document, WriteConcernSettings } from 'mongodb';
 import { MessageType } from 'socket.io-adapter';
-import { DEFAULT_MAX_DOCUMENT_BYTES, documentBytes, isRecoverablePacket, messageDocument } from './document.js';
+import {
+  DEFAULT_MAX_DOCUMENT_BYTES,
+  documentBytes,
+  messageDocument,
+  skipDocument,
+  TO_ALL,
+  type MessageDocument,
+} from './document.js';
 import { MongoAdapterError } from './errors.js';
 import { Outbox } from './outbox.js';
+import { Numbering } from './sequencing.js';
+import { EVENT_PACKET, isRecoverablePacket } from './socket-io-internals.js';
 
 export interface MongoEmitterOptions {
   /** Default namespace. Default '/'. */
@@ -16,6 +25,8 @@ export interface MongoEmitterOptions {
   batchWindowMs?: number;
   /** An emit whose write has not settled after this many ms rejects with PUBLISH_FAILED. Default 10000. */
   operationTimeoutMs?: number;
+  /** Adds `createdAt` to every document, for a TTL index. Default true (as the adapter). */
+  addCreatedAtField?: boolean;
 }
 
 const RESERVED_EVENTS = new Set([
@@ -29,7 +40,6 @@ const RESERVED_EVENTS = new Set([
 
 /** socket.io's own uid for emitters: nodes do not count it as a server. */
 const EMITTER_UID = 'emitter';
-const EVENT_PACKET = 2;
 
 interface EmitterFlags {
   volatile?: boolean;
@@ -39,18 +49,22 @@ interface EmitterFlags {
 /** What every operator of one emitter shares: its identity, its sequence and its ordered outbox. */
 class EmitterCore {
   readonly origin = `emitter-${randomBytes(8).toString('hex')}`;
-  private seq = 0;
+  private readonly numbering = new Numbering();
   readonly outbox: Outbox;
   readonly maxDocumentBytes: number;
+  private readonly createdAt: boolean;
 
   constructor(collection: Collection<Document>, options: MongoEmitterOptions) {
     this.maxDocumentBytes = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
+    this.createdAt = options.addCreatedAtField !== false;
     this.outbox = new Outbox(
       collection,
       {
         batchWindowMs: options.batchWindowMs ?? 0,
         maxBatchDocs: 1000,
         maxBatchBytes: 8 * 1024 * 1024,
+        // One batch at a time: an emitter's failed batch is rejected, not retried after later ones.
+        maxInFlight: 1,
         maxQueuedDocs: 100_000,
         maxQueuedBytes: 256 * 1024 * 1024,
         writeConcern: options.writeConcern ?? { w: 'majority' },
@@ -64,12 +78,26 @@ class EmitterCore {
         onBatchFailed: () => undefined,
         onOverflow: () => undefined,
         onDepth: () => undefined,
+        beforeSend: (copy) => {
+          copy.low = this.numbering.low(TO_ALL);
+        },
+        // Written, or given up (its emit rejected): either way receivers must not wait for it.
+        settled: (doc) => this.numbering.settle(TO_ALL, (doc as MessageDocument).seq),
+        replacementFor: (refused) => skipDocument(refused as MessageDocument),
       },
     );
   }
 
   publish(nsp: string, type: number, data: unknown, recoverable = false): Promise<void> {
-    const doc = messageDocument({ origin: this.origin, uid: EMITTER_UID, nsp, type, data, recoverable });
+    const doc = messageDocument({
+      origin: this.origin,
+      uid: EMITTER_UID,
+      nsp,
+      type,
+      data,
+      recoverable,
+      createdAt: this.createdAt,
+    });
     let bytes: number;
     try {
       bytes = documentBytes(doc);
@@ -87,7 +115,7 @@ class EmitterCore {
       );
     }
     return this.outbox.enqueue(doc, bytes, () => {
-      doc.seq = ++this.seq;
+      doc.seq = this.numbering.assign(TO_ALL);
     });
   }
 }

@@ -70,6 +70,9 @@ const PERMANENT_DOCUMENT_CODES = new Set([
   2 /* BadValue */, 10334 /* BSONObjectTooLarge */, 17419 /* document too large for capped collection */,
   17280 /* KeyTooLong */, 52 /* DollarPrefixedFieldName */, 55 /* InvalidDBRef */, 57 /* DottedFieldName */,
   121 /* DocumentValidationFailure */,
+  // A duplicate key on a message document can only come from an index the user added (every attempt
+  // carries a fresh _id, and the driver's own retry is deduplicated by the server): it will fail again.
+  11000 /* DuplicateKey */,
 ]);
 
 export function isPermanentDocumentError(code: number | undefined): boolean {

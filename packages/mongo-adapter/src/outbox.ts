@@ -3,10 +3,12 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { errorFacts, isPermanentDocumentError, MongoAdapterError } from './errors.js';
 
 export interface OutboxOptions {
-  /** Coalescing window; 0 = everything published in the same event-loop turn goes in one insertMany. */
+  /** Coalescing window; 0 = everything published before the current microtasks ran goes in one insertMany. */
   batchWindowMs: number;
   maxBatchDocs: number;
   maxBatchBytes: number;
+  /** insertMany calls in flight at once. */
+  maxInFlight: number;
   /** Bounds of what may wait while MongoDB is unavailable. */
   maxQueuedDocs: number;
   maxQueuedBytes: number;
@@ -32,28 +34,51 @@ export interface OutboxHooks {
   }): void;
   onOverflow(info: { queuedDocs: number; queuedBytes: number; rejectedBytes: number }): void;
   onDepth(info: { queuedDocs: number; queuedBytes: number }): void;
+  /** Stamps the copy of a document about to be sent (its `low` mark is only known now). */
+  beforeSend(copy: Document, original: Document): void;
+  /** The document is in MongoDB, or will never be (`written` false): either way the origin is done with it. */
+  settled(doc: Document, written: boolean): void;
+  /**
+   * MongoDB refused this document for good. Returns what to write in its place so receivers waiting for
+   * its sequence number move on (a skip record), or undefined to write nothing.
+   */
+  replacementFor(refused: Document): Document | undefined;
+  trace?(what: 'sent' | 'written', info: { docs: number; inFlight: number }): void;
 }
 
 interface Entry {
   doc: Document;
   bytes: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
+  /** Resolves the publisher's promise; undefined once settled (a skip record replacing a refused one has none). */
+  resolve: (() => void) | undefined;
+  reject: ((error: Error) => void) | undefined;
+  sending: boolean;
+  /** Written or given up: removed from the queue once everything before it is done too. */
+  done: boolean;
 }
 
 /**
- * The one ordered queue between a process and MongoDB. Documents are written in the order they were
- * enqueued, by a single `insertMany({ ordered: true })` in flight at a time (a second concurrent insert could
- * be applied first and reorder the stream). Whatever arrives while a batch is in flight forms the next
- * batch, so batches grow with load. A failed batch is retried from its first unwritten document; receivers
- * drop the duplicates a retry may create (they carry `origin` + `seq`).
+ * The ordered queue between a process and MongoDB. Documents are sent in the order they were enqueued,
+ * by up to `maxInFlight` ordered insertMany batches at once: whatever arrives while batches are in flight
+ * joins the next one, so batches grow with load instead of waiting a round trip each. MongoDB may apply
+ * two batches in flight in either order, and a failed batch is retried after later ones succeeded:
+ * receivers restore each origin's order from sequence numbers (see `sequencing.ts`).
+ *
+ * A batch is started in a microtask, not a later event-loop turn: the caller's own local fan-out is
+ * scheduled after it, so the write is on the wire before the node spends time on its own sockets.
  */
 export class Outbox {
+  /** In enqueue order, from `head`; done entries in the middle wait for the ones before them. */
   private queue: Entry[] = [];
+  private head = 0;
+  /** Entries not done. */
+  private pending = 0;
   private queuedBytes = 0;
-  private inFlight = false;
+  /** Entries queued and not in a batch in flight. */
+  private unsent = 0;
+  private inFlight = 0;
+  private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private gated: boolean;
@@ -70,30 +95,32 @@ export class Outbox {
   }
 
   get depth(): { docs: number; bytes: number } {
-    return { docs: this.queue.length, bytes: this.queuedBytes };
+    return { docs: this.pending, bytes: this.queuedBytes };
   }
 
   /**
    * Queues one document. Resolves once it is written with the configured write concern; rejects with
    * OUTBOX_OVERFLOW (nothing queued), ADAPTER_CLOSED, or PUBLISH_FAILED (MongoDB rejected this document).
-   * `accept` runs synchronously only if the document is queued: the caller assigns its sequence number there,
-   * so a refused document never leaves a hole in the origin's sequence.
+   * `accept` runs synchronously only if the document is queued: the caller numbers it there, so a refused
+   * document never leaves a hole in the origin's sequence.
    */
   enqueue(doc: Document, bytes: number, accept?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new MongoAdapterError('ADAPTER_CLOSED'));
-    if (this.queue.length >= this.options.maxQueuedDocs || this.queuedBytes + bytes > this.options.maxQueuedBytes) {
-      this.hooks.onOverflow({ queuedDocs: this.queue.length, queuedBytes: this.queuedBytes, rejectedBytes: bytes });
+    if (this.pending >= this.options.maxQueuedDocs || this.queuedBytes + bytes > this.options.maxQueuedBytes) {
+      this.hooks.onOverflow({ queuedDocs: this.pending, queuedBytes: this.queuedBytes, rejectedBytes: bytes });
       return Promise.reject(
         new MongoAdapterError(
           'OUTBOX_OVERFLOW',
-          `The outbox holds ${this.queue.length} messages (${this.queuedBytes} bytes); not queued`,
+          `The outbox holds ${this.pending} messages (${this.queuedBytes} bytes); not queued`,
         ),
       );
     }
     accept?.();
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ doc, bytes, resolve, reject });
+      this.queue.push({ doc, bytes, resolve, reject, sending: false, done: false });
       this.queuedBytes += bytes;
+      this.pending++;
+      this.unsent++;
       this.schedule();
     });
   }
@@ -106,7 +133,7 @@ export class Outbox {
 
   /** Waits until everything queued is written, or the deadline passes. */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.queue.length === 0 && !this.inFlight) return true;
+    if (this.pending === 0 && this.inFlight === 0) return true;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
@@ -120,63 +147,82 @@ export class Outbox {
     });
   }
 
-  /** Rejects everything still queued with ADAPTER_CLOSED. */
+  /** Rejects everything not in flight with ADAPTER_CLOSED. */
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    const pending = this.inFlight ? [] : this.queue.splice(0);
-    this.queuedBytes = this.queue.reduce((sum, e) => sum + e.bytes, 0);
-    for (const entry of pending) entry.reject(new MongoAdapterError('ADAPTER_CLOSED'));
+    this.rejectUnsent();
     this.notifyDrained();
   }
 
-  private schedule(): void {
-    if (
-      this.gated ||
-      this.inFlight ||
-      this.timer ||
-      this.immediate ||
-      this.retryTimer ||
-      this.queue.length === 0 ||
-      this.closed
-    )
-      return;
-    const run = () => {
-      this.timer = undefined;
-      this.immediate = undefined;
-      void this.flush();
-    };
-    if (this.options.batchWindowMs > 0) this.timer = setTimeout(run, this.options.batchWindowMs);
-    else this.immediate = setImmediate(run);
-  }
-
-  private takeBatch(): Entry[] {
-    let bytes = 0;
-    let count = 0;
-    for (const entry of this.queue) {
-      if (count >= this.options.maxBatchDocs || (count > 0 && bytes + entry.bytes > this.options.maxBatchBytes)) break;
-      bytes += entry.bytes;
-      count++;
+  private rejectUnsent(): void {
+    // A snapshot: finishing entries compacts the queue.
+    for (const entry of this.queue.slice(this.head)) {
+      if (!entry.sending && !entry.done) this.finish(entry, false, new MongoAdapterError('ADAPTER_CLOSED'));
     }
-    return this.queue.slice(0, count);
   }
 
-  private async flush(): Promise<void> {
-    if (this.inFlight || this.gated || this.queue.length === 0) return;
-    this.inFlight = true;
-    const batch = this.takeBatch();
+  private schedule(): void {
+    if (this.scheduled || this.timer || this.retryTimer || this.gated || this.closed) return;
+    if (this.inFlight >= this.options.maxInFlight || this.unsent === 0) return;
+    if (this.options.batchWindowMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.startBatches();
+      }, this.options.batchWindowMs);
+      return;
+    }
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.startBatches();
+    });
+  }
+
+  private startBatches(): void {
+    while (!this.gated && !this.closed && !this.retryTimer && this.inFlight < this.options.maxInFlight) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      void this.send(batch);
+    }
+  }
+
+  /** The first unsent entries in queue order (retried ones first: they are older), within the batch bounds. */
+  private takeBatch(): Entry[] {
+    const batch: Entry[] = [];
+    let bytes = 0;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const entry = this.queue[i]!;
+      if (entry.sending || entry.done) continue;
+      if (batch.length >= this.options.maxBatchDocs) break;
+      if (batch.length > 0 && bytes + entry.bytes > this.options.maxBatchBytes) break;
+      batch.push(entry);
+      bytes += entry.bytes;
+    }
+    for (const entry of batch) entry.sending = true;
+    this.unsent -= batch.length;
+    return batch;
+  }
+
+  private async send(batch: Entry[]): Promise<void> {
+    this.inFlight++;
     const bytes = batch.reduce((sum, e) => sum + e.bytes, 0);
     const started = performance.now();
-    // A retry sends fresh copies: the driver adds `_id` to what it inserts, and re-sending the same `_id`
-    // would fail as a duplicate key. Duplicates are dropped by receivers through `origin` + `seq`.
-    const docs = batch.map((e) => ({ ...e.doc }));
+    // Fresh copies: the driver adds `_id` to what it inserts, and re-sending the same `_id` after an unknown
+    // outcome would fail as a duplicate key. Receivers drop duplicates by origin, channel and sequence.
+    const docs = batch.map((e) => {
+      const copy = { ...e.doc };
+      this.hooks.beforeSend(copy, e.doc);
+      return copy;
+    });
+    this.hooks.trace?.('sent', { docs: docs.length, inFlight: this.inFlight });
     let written = 0;
     let failure: unknown;
     let watchdog: NodeJS.Timeout | undefined;
     try {
       const insert = this.collection.insertMany(docs, { ordered: true, writeConcern: this.options.writeConcern });
+      insert.catch(() => undefined); // an abandoned insert may still fail later; it was already retried
       const timeout = new Promise<never>((_, reject) => {
         watchdog = setTimeout(
           () =>
@@ -188,7 +234,6 @@ export class Outbox {
           this.options.operationTimeoutMs,
         );
       });
-      insert.catch(() => undefined); // an abandoned insert may still fail later; it was already retried
       await Promise.race([insert, timeout]);
       written = batch.length;
     } catch (error) {
@@ -197,8 +242,8 @@ export class Outbox {
     } finally {
       clearTimeout(watchdog);
     }
-    this.inFlight = false;
-    if (written > 0) this.settle(batch.slice(0, written));
+    this.inFlight--;
+    for (const entry of batch.slice(0, written)) this.finish(entry, true);
     if (failure === undefined) {
       this.hooks.onBatchWritten({
         docs: written,
@@ -206,34 +251,26 @@ export class Outbox {
         latencyMs: performance.now() - started,
         attempts: this.attempt + 1,
       });
+      this.hooks.trace?.('written', { docs: written, inFlight: this.inFlight });
       this.attempt = 0;
     } else {
       this.handleFailure(failure, batch.slice(written));
     }
-    this.hooks.onDepth({ queuedDocs: this.queue.length, queuedBytes: this.queuedBytes });
-    if (this.closed) {
-      for (const entry of this.queue.splice(0)) entry.reject(new MongoAdapterError('ADAPTER_CLOSED'));
-      this.queuedBytes = 0;
-    }
-    if (this.queue.length === 0) this.notifyDrained();
+    this.hooks.onDepth({ queuedDocs: this.pending, queuedBytes: this.queuedBytes });
+    if (this.closed) this.rejectUnsent();
+    this.notifyDrained();
     this.schedule();
-  }
-
-  private settle(entries: Entry[]): void {
-    this.queue.splice(0, entries.length);
-    for (const entry of entries) {
-      this.queuedBytes -= entry.bytes;
-      entry.resolve();
-    }
   }
 
   private handleFailure(error: unknown, unwritten: Entry[]): void {
     const facts = errorFacts(error);
+    for (const entry of unwritten) entry.sending = false;
+    this.unsent += unwritten.length;
     const first = unwritten[0];
     const firstErrorCode = firstWriteErrorCode(error);
     if (first && isPermanentDocumentError(firstErrorCode)) {
-      // This document can never be written; drop it alone and carry on with the rest immediately.
-      this.settleRejected(
+      // This document can never be written: refuse it alone, put a skip record in its place, carry on at once.
+      this.refuse(
         first,
         new MongoAdapterError('PUBLISH_FAILED', `MongoDB rejected the message: ${facts.message}`, { cause: error }),
       );
@@ -248,8 +285,9 @@ export class Outbox {
     }
     if (!this.options.retryForever) {
       for (const entry of unwritten) {
-        this.settleRejected(
+        this.finish(
           entry,
+          false,
           new MongoAdapterError('PUBLISH_FAILED', `MongoDB did not accept the message: ${facts.message}`, {
             cause: error,
           }),
@@ -271,6 +309,7 @@ export class Outbox {
       message: facts.message,
       willRetry: true,
     });
+    if (this.retryTimer) return;
     const delay = backoffDelay(this.options.backoff, this.attempt++);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -278,22 +317,54 @@ export class Outbox {
     }, delay);
   }
 
-  private settleRejected(entry: Entry, error: Error): void {
-    const index = this.queue.indexOf(entry);
-    if (index >= 0) this.queue.splice(index, 1);
+  /** Rejects a refused document and writes its replacement (a skip record) at the same place in the queue. */
+  private refuse(entry: Entry, error: Error): void {
+    const replacement = this.hooks.replacementFor(entry.doc);
+    entry.reject?.(error);
+    entry.resolve = undefined;
+    entry.reject = undefined;
+    if (!replacement) {
+      this.finish(entry, false);
+      return;
+    }
     this.queuedBytes -= entry.bytes;
-    entry.reject(error);
+    entry.doc = replacement;
+    entry.bytes = 256;
+    this.queuedBytes += entry.bytes;
+  }
+
+  /** Marks an entry done (written or given up), settles its promise, and drops done entries at the head. */
+  private finish(entry: Entry, written: boolean, error?: Error): void {
+    if (entry.done) return;
+    entry.done = true;
+    this.pending--;
+    this.queuedBytes -= entry.bytes;
+    if (!entry.sending) this.unsent--;
+    while (this.head < this.queue.length && this.queue[this.head]!.done) {
+      this.queue[this.head] = undefined as unknown as Entry;
+      this.head++;
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.hooks.settled(entry.doc, written);
+    if (written) entry.resolve?.();
+    else entry.reject?.(error ?? new MongoAdapterError('PUBLISH_FAILED'));
   }
 
   private notifyDrained(): void {
-    if (this.queue.length > 0 || this.inFlight) return;
+    if (this.pending > 0 || this.inFlight > 0) return;
     for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
 }
 
 /** How many leading documents of an ordered insertMany are known to be written, from the error's own fields. */
 function writtenBefore(error: unknown, batchLength: number): number {
-  const e = error as { writeErrors?: unknown; insertedCount?: unknown; result?: { insertedCount?: unknown } };
+  const e = error as { writeErrors?: unknown };
   const writeErrors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
   const indexes = writeErrors
     .map(

@@ -1,5 +1,6 @@
-import type { Document } from 'mongodb';
-import type { Bus } from './bus.js';
+import { MessageType } from 'socket.io-adapter';
+import type { ChangeStream, Collection, Document, WriteConcernSettings } from 'mongodb';
+import { closeWithin } from './change-feed.js';
 import {
   asMessageDocument,
   documentBytes,
@@ -8,29 +9,55 @@ import {
   toStorable,
   type MessageDocument,
 } from './document.js';
-import { closeWithin } from './change-feed.js';
-import { errorFacts, isHistoryLost } from './errors.js';
+import { isHistoryLost } from './errors.js';
+import { errorMessage, type BoundLogger } from './logging.js';
+import { parseOffset } from './positions.js';
 
 /**
  * Connection state recovery across nodes.
  *
- * Offsets. Every packet a node delivers carries `<token>~<node>~<k>`: `token` is the resume token `_data`
- * of the last change event delivered by that node (the server's order, the same on every node), `node` the
- * node's uid and `k` its private-packet counter at that moment. Broadcasts are delivered, on every node
- * including their origin, in change-stream order, so a client's last offset names a prefix of the stream.
+ * Offsets (see `positions.ts`) name a prefix of the change stream, plus the node's private-packet counter.
  *
- * Private packets (every target socket on this node) never leave the node: they get `k = ++counter` and
- * are kept in a small per-socket log, written into the session document when the socket disconnects.
- * Their order against broadcasts is exact on their node: a private packet with a larger `k` was sent after
- * every packet (broadcast or private) whose offset has a smaller or equal `k`.
+ * Private packets (every target socket on this node) get `k = ++counter` and are kept in a small
+ * per-socket log, written into the session document when the socket disconnects. (They are also written
+ * to MongoDB, marked `privateTo`, for sockets of other nodes in a room of that name; receivers never
+ * deliver or replay them to the private targets.)
  *
  * Restore on any node: take the session document (findOneAndDelete: restorable once, checked against its
- * expiry), wait until this node's live feed has caught up with "now" (so it has dispatched the client's
- * offset too), reopen a change stream with `resumeAfter: token` and replay what the live feed has already
- * dispatched, up to a cut. What the feed dispatches after the cut is kept by the adapter for the socket
+ * expiry), wait until this node's live feed has caught up with "now" (so it has applied the client's offset
+ * too), reopen a change stream after the offset's token and replay what the live feed has already applied,
+ * up to a cut. What the feed applies after the cut is kept by the adapter for the socket
  * (`RestoreHandoff`) and written to it when socket.io connects it. If the history is gone (286), or
  * anything cannot be done within `restoreTimeoutMs`, the restore fails cleanly: never a restore with holes.
  */
+
+/** The narrow view of the node a restore needs. */
+export interface RecoveryPort {
+  readonly node: string;
+  /** Where sessions live. */
+  readonly sessions: Collection<Document>;
+  /** The message collection, for the replay's change stream. */
+  readonly messages: Collection<Document>;
+  readonly writeConcern: WriteConcernSettings;
+  readonly maxAwaitTimeMS: number;
+  readonly restoreScanLimit: number;
+  readonly restoreTimeoutMs: number;
+  /** Bytes of private packets one session document may hold. */
+  readonly privateLogBytes: number;
+  readonly log: BoundLogger;
+  /** Resolves true once the live feed has read everything committed before the call. */
+  caughtUp(): Promise<boolean>;
+  /** Whether the live feed applied this document here. */
+  applied(doc: MessageDocument): boolean;
+  /** The token of the latest event the live feed applied (tokens compare as strings in stream order). */
+  latestApplied(): string | undefined;
+  /** Whether what this namespace delivered is a prefix of the stream right now. */
+  inStreamOrder(): boolean;
+  /** Messages may be missing on this node since this time. */
+  gapSince(time: number): boolean;
+  /** The offset a replayed packet gets (`clean`: the packets before it in the replay are a stream prefix). */
+  replayOffset(token: string, clean: boolean): string;
+}
 
 export interface PrivateEntry {
   base: string;
@@ -71,6 +98,28 @@ export class PrivateLog {
   }
 }
 
+/** Session writes in flight: a closing node waits for them (bounded), so a draining node's sessions are stored. */
+export class PendingWrites {
+  private readonly writes = new Set<Promise<void>>();
+
+  track(write: Promise<void>): Promise<void> {
+    this.writes.add(write);
+    const forget = () => this.writes.delete(write);
+    write.then(forget, forget);
+    return write;
+  }
+
+  async settled(timeoutMs: number): Promise<void> {
+    if (this.writes.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.writes]),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
 export interface SessionToPersist {
   sid: string;
   pid: string;
@@ -107,23 +156,8 @@ export function sessionKey(nsp: string, pid: string): string {
   return `${pid}@${nsp}`;
 }
 
-export interface ParsedOffset {
-  token: string;
-  node: string;
-  k: number;
-}
-
-const OFFSET_PATTERN = /^([0-9A-Za-z+/=_-]{1,1024})~([0-9a-f]{16})~(\d{1,15})$/;
-
-export function parseOffset(offset: unknown): ParsedOffset | undefined {
-  if (typeof offset !== 'string') return undefined;
-  const match = OFFSET_PATTERN.exec(offset);
-  if (!match) return undefined;
-  return { token: match[1]!, node: match[2]!, k: Number(match[3]) };
-}
-
 export async function persistSession(
-  bus: Bus,
+  port: RecoveryPort,
   nsp: string,
   session: SessionToPersist,
   log: SocketLog | undefined,
@@ -132,12 +166,11 @@ export async function persistSession(
   const now = Date.now();
   let privates = log?.entries ?? [];
   let droppedK = log?.droppedK ?? -1;
-  const budget = bus.options.privateLogBytes;
   if (privates.length > 0) {
     const sizes = privates.map((p) => documentBytes({ p: toStorable(p.data) }));
     let total = sizes.reduce((a, b) => a + b, 0);
     let first = 0;
-    while (first < privates.length && total > budget) {
+    while (first < privates.length && total > port.privateLogBytes) {
       total -= sizes[first]!;
       droppedK = privates[first]!.k;
       first++;
@@ -155,41 +188,36 @@ export async function persistSession(
     data: toStorable(session.data),
     privates: privates.map((p) => ({ base: p.base, k: p.k, data: toStorable(p.data) as unknown[] })),
     droppedK,
-    node: bus.uid,
+    node: port.node,
     disconnectedAt: new Date(now),
     expiresAt: new Date(now + maxDisconnectionDuration),
   };
-  const { _id, ...fields } = doc;
-  await bus.sessions.updateOne(
-    { _id } as Document,
-    { $set: fields },
-    { upsert: true, writeConcern: bus.options.writeConcern },
-  );
+  // A replacement, not a field update: documents of a capped collection must keep their size.
+  await port.sessions.replaceOne({ _id: doc._id } as Document, doc as unknown as Document, {
+    upsert: true,
+    writeConcern: port.writeConcern,
+  });
 }
 
-export type RestoreOutcome =
-  | { ok: true; session: RestoredSession }
-  | {
-      ok: false;
-      reason:
-        | 'unknown-offset'
-        | 'unknown-session'
-        | 'expired'
-        | 'gap'
-        | 'history-lost'
-        | 'private-log-truncated'
-        | 'too-long'
-        | 'not-hearing'
-        | 'error';
-    };
+export type RestoreFailure =
+  | 'unknown-offset'
+  | 'reordered-offset'
+  | 'unknown-session'
+  | 'expired'
+  | 'gap'
+  | 'history-lost'
+  | 'private-log-truncated'
+  | 'too-long'
+  | 'not-hearing'
+  | 'error';
+
+export type RestoreOutcome = { ok: true; session: RestoredSession } | { ok: false; reason: RestoreFailure };
 
 interface ClusterBroadcastData {
   packet?: { data?: unknown };
   opts?: { rooms?: unknown; except?: unknown };
   requestId?: unknown;
 }
-
-const BROADCAST = 3;
 
 /**
  * Called synchronously at the replay's cut, with the restored socket's id and rooms: from this moment on,
@@ -198,7 +226,7 @@ const BROADCAST = 3;
 export type ReplayCut = (sid: string, rooms: readonly string[]) => void;
 
 export async function restoreSession(
-  bus: Bus,
+  port: RecoveryPort,
   nsp: string,
   pid: string,
   offset: string,
@@ -206,21 +234,22 @@ export async function restoreSession(
 ): Promise<RestoreOutcome> {
   const parsed = parseOffset(offset);
   if (!parsed) return { ok: false, reason: 'unknown-offset' };
-  const deadline = Date.now() + bus.options.restoreTimeoutMs;
-  // The client's offset may name an event this node has not dispatched yet (it lags the node that served
+  if (!parsed.clean) return { ok: false, reason: 'reordered-offset' };
+  const deadline = Date.now() + port.restoreTimeoutMs;
+  // The client's offset may name an event this node has not applied yet (it lags the node that served
   // the client). Live delivery would then hand the restored socket packets it already has: wait until this
-  // node's feed has dispatched everything written before now. Started at once, it runs during the lookup.
-  const caughtUp = bus.barrier();
-  let stored = await takeSession(bus, nsp, pid);
+  // node's feed has read everything written before now. Started at once, it runs during the lookup.
+  const caughtUp = port.caughtUp();
+  let stored = await takeSession(port, nsp, pid);
   if (!stored) {
     // The disconnect may have happened a moment ago on another node, its session write still in flight.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    stored = await takeSession(bus, nsp, pid);
+    stored = await takeSession(port, nsp, pid);
   }
   if (!stored) return { ok: false, reason: 'unknown-session' };
   const now = Date.now();
   if (!(stored.expiresAt instanceof Date) || stored.expiresAt.getTime() < now) return { ok: false, reason: 'expired' };
-  if (bus.gapsSince(stored.disconnectedAt.getTime()).length > 0) return { ok: false, reason: 'gap' };
+  if (port.gapSince(stored.disconnectedAt.getTime())) return { ok: false, reason: 'gap' };
   const sameNode = parsed.node === stored.node;
   if (stored.droppedK >= 0 && (!sameNode || parsed.k < stored.droppedK))
     return { ok: false, reason: 'private-log-truncated' };
@@ -229,9 +258,8 @@ export async function restoreSession(
   if (barrier === TIMED_OUT) return { ok: false, reason: 'too-long' };
   if (!barrier) return { ok: false, reason: 'not-hearing' };
 
-  const rooms = new Set(stored.rooms);
   const session = stored;
-  const replay = await replayBroadcasts(bus, nsp, parsed.token, rooms, deadline, () =>
+  const replay = await replayBroadcasts(port, nsp, parsed.token, session, deadline, () =>
     onCut(session.sid, session.rooms),
   );
   if (!replay.ok) return replay;
@@ -250,7 +278,7 @@ export async function restoreSession(
   };
   pushPrivates(0);
   replay.packets.forEach((packet, index) => {
-    missedPackets.push([...packet.data, bus.offsetFor(packet.token)]);
+    missedPackets.push([...packet.data, packet.offset]);
     pushPrivates(index + 1);
   });
   return {
@@ -259,89 +287,182 @@ export async function restoreSession(
   };
 }
 
-async function takeSession(bus: Bus, nsp: string, pid: string): Promise<SessionDocument | undefined> {
-  const doc = await bus.sessions.findOneAndDelete({ _id: sessionKey(nsp, pid) } as Document, {
-    writeConcern: bus.options.writeConcern,
+async function takeSession(port: RecoveryPort, nsp: string, pid: string): Promise<SessionDocument | undefined> {
+  const doc = await port.sessions.findOneAndDelete({ _id: sessionKey(nsp, pid) } as Document, {
+    writeConcern: port.writeConcern,
   });
   const session = doc as SessionDocument | null;
   if (!session || session.kind !== 'session') return undefined;
   return session;
 }
 
+interface ReplayedPacket {
+  token: string;
+  data: unknown[];
+  offset: string;
+}
+
 type ReplayResult =
-  | { ok: true; packets: Array<{ token: string; data: unknown[] }>; positions: Map<string, number> }
+  | { ok: true; packets: ReplayedPacket[]; positions: Map<string, number> }
   | { ok: false; reason: 'history-lost' | 'too-long' | 'error' };
 
+interface Candidate {
+  token: string;
+  doc: MessageDocument;
+  /** Index in stream order. */
+  index: number;
+  replayable: ReplayablePacket | undefined;
+}
+
 /**
- * Reads the stream after `token` and returns the broadcasts for these rooms that this node's live feed has
- * already dispatched, in order, plus for every event seen the number of packets kept before it (to place
- * private packets). Stops at the first event the live feed has not dispatched yet (or at the end of the
- * stream) and calls `onCut` right there, before anything else can run: from there on the restored socket
- * gets packets live (kept by the adapter until socket.io has attached it).
+ * Reads the stream after `token` and returns the broadcasts for this session that this node's live feed
+ * has already applied, in the order it applied them, plus for every event seen the number of packets kept
+ * before it (to place private packets). Stops at the first replayable event the live feed has not applied
+ * yet (or at the end of the stream) and calls `onCut` right there, before anything else can run: from there
+ * on the restored socket gets packets live (kept by the adapter until socket.io has attached it). A cut is
+ * only taken while the node delivers in stream order, so "applied" is exactly a prefix.
  */
 async function replayBroadcasts(
-  bus: Bus,
+  port: RecoveryPort,
   nsp: string,
   token: string,
-  rooms: Set<string>,
+  session: SessionDocument,
   deadline: number,
   onCut: () => void,
 ): Promise<ReplayResult> {
-  const { restoreScanLimit } = bus.options;
-  const stream = bus.collection.watch(
-    [{ $match: { operationType: 'insert', 'fullDocument.kind': { $in: ['message', 'probe'] } } }],
-    {
-      resumeAfter: { _data: token },
-      maxAwaitTimeMS: Math.min(200, bus.options.maxAwaitTimeMS),
-    },
+  const stream = port.messages.watch(
+    [{ $match: { operationType: 'insert', 'fullDocument.kind': { $in: ['message', 'probe', 'skip'] } } }],
+    { resumeAfter: { _data: token }, maxAwaitTimeMS: Math.min(200, port.maxAwaitTimeMS) },
   );
-  const packets: Array<{ token: string; data: unknown[] }> = [];
-  const positions = new Map<string, number>();
-  const seen = new Map<string, number>();
+  const rooms = new Set(session.rooms);
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
   let scanned = 0;
   try {
     for (;;) {
       if (Date.now() > deadline) return { ok: false, reason: 'too-long' };
-      const dispatchedBefore = bus.counters.received + bus.counters.duplicates;
       const change = await beforeDeadline(
         stream.tryNext() as Promise<{ _id?: { _data?: unknown }; fullDocument?: unknown } | null>,
         deadline,
       );
       if (change === TIMED_OUT) return { ok: false, reason: 'too-long' };
       if (!change) {
-        // Empty getMore: the replay holds everything written before it started, so if the live feed
-        // dispatched nothing new meanwhile, the replay covers all of it.
-        if (bus.counters.received + bus.counters.duplicates === dispatchedBefore) {
+        // Empty getMore: the replay has read the stream up to its post-batch token.
+        const read = (stream.resumeToken as { _data?: unknown } | null)?._data;
+        if (typeof read === 'string' && caughtUpTo(port, read)) {
           onCut();
           break;
         }
         continue;
       }
-      if (++scanned > restoreScanLimit) return { ok: false, reason: 'too-long' };
+      if (++scanned > port.restoreScanLimit) return { ok: false, reason: 'too-long' };
       const eventToken = change._id?._data;
       const doc = asMessageDocument(change.fullDocument);
       if (typeof eventToken !== 'string' || !doc) continue;
-      const previous = seen.get(doc.origin);
-      if (previous !== undefined && doc.seq <= previous) continue;
-      seen.set(doc.origin, doc.seq);
-      if (feedSees(doc, bus.uid) && !bus.dispatched(doc.origin, doc.seq)) {
+      const identity = `${doc.origin}\u0000${doc.to}\u0000${doc.seq}`;
+      if (seen.has(identity)) continue;
+      seen.add(identity);
+      const replayable = replayablePacket(doc, nsp, port.node, session.sid);
+      if (replayable && feedSees(doc, port.node)) {
+        // The first packet for this session the live feed has not applied: everything from here on is live.
+        // "Applied" is a prefix of the stream only while the node delivers in stream order: wait for that.
+        if ((await inStreamOrder(port, deadline)) === TIMED_OUT) return { ok: false, reason: 'too-long' };
+        if (!port.applied(doc)) {
+          onCut();
+          break;
+        }
+      }
+      candidates.push({ token: eventToken, doc, index: candidates.length, replayable });
+      // The replay has reached what the live feed applied: everything later is live.
+      if (caughtUpTo(port, eventToken)) {
         onCut();
         break;
       }
-      const replayable = replayablePacket(doc, nsp);
-      if (replayable && matchesRooms(replayable, rooms)) {
-        packets.push({ token: eventToken, data: fromStored(replayable.data) as unknown[] });
-      }
-      positions.set(eventToken, packets.length);
     }
-    return { ok: true, packets, positions };
+    return { ok: true, ...inDeliveryOrder(candidates, rooms, port) };
   } catch (error) {
     if (isHistoryLost(error)) return { ok: false, reason: 'history-lost' };
-    bus.options.logger.warn({ node: bus.uid, err: errorFacts(error).message }, 'mongo-adapter: session replay failed');
+    port.log.warn({ err: errorMessage(error) }, 'session replay failed');
     return { ok: false, reason: 'error' };
   } finally {
-    await closeWithin(stream, 1000);
+    await closeWithin(stream as ChangeStream, 1000);
   }
+}
+
+/**
+ * Whether the replay, having read the stream up to `read`, holds everything the live feed applied: the live
+ * feed delivers in stream order and applied nothing after `read`. Synchronous with the cut that follows.
+ */
+function caughtUpTo(port: RecoveryPort, read: string): boolean {
+  if (!port.inStreamOrder()) return false;
+  const applied = port.latestApplied();
+  return applied === undefined || applied <= read;
+}
+
+/** Waits (bounded) until the node delivers in stream order. */
+async function inStreamOrder(port: RecoveryPort, deadline: number): Promise<true | typeof TIMED_OUT> {
+  while (!port.inStreamOrder()) {
+    if (Date.now() > deadline) return TIMED_OUT;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
+
+/**
+ * The replay in the order the live feed delivered it: per origin and channel in sequence order, each
+ * document right after the last of its predecessors in the stream (where the live sequencer released it).
+ */
+function inDeliveryOrder(
+  candidates: Candidate[],
+  rooms: Set<string>,
+  port: RecoveryPort,
+): { packets: ReplayedPacket[]; positions: Map<string, number> } {
+  const byChannel = new Map<string, Candidate[]>();
+  for (const candidate of candidates) {
+    const key = `${candidate.doc.origin}\u0000${candidate.doc.to}`;
+    const list = byChannel.get(key) ?? [];
+    list.push(candidate);
+    byChannel.set(key, list);
+  }
+  const releasedAt = new Map<Candidate, number>();
+  for (const list of byChannel.values()) {
+    list.sort((a, b) => a.doc.seq - b.doc.seq);
+    let at = -1;
+    for (const candidate of list) {
+      at = Math.max(at, candidate.index);
+      releasedAt.set(candidate, at);
+    }
+  }
+  const ordered = [...candidates].sort(
+    (a, b) => releasedAt.get(a)! - releasedAt.get(b)! || a.doc.seq - b.doc.seq || a.index - b.index,
+  );
+  const kept = ordered.filter((c) => c.replayable && matchesRooms(c.replayable, rooms));
+  // A replayed packet's offset is restorable only if every packet after it in the replay comes later in the stream.
+  const laterMin: string[] = [];
+  let min: string | undefined;
+  for (let i = kept.length - 1; i >= 0; i--) {
+    laterMin[i] = min ?? '';
+    const token = kept[i]!.token;
+    if (min === undefined || token < min) min = token;
+  }
+  const packets: ReplayedPacket[] = [];
+  let greatest = '';
+  kept.forEach((candidate, i) => {
+    if (candidate.token > greatest) greatest = candidate.token;
+    const clean = i === kept.length - 1 || laterMin[i]! > greatest;
+    packets.push({
+      token: candidate.token,
+      data: fromStored(candidate.replayable!.data) as unknown[],
+      offset: port.replayOffset(greatest, clean),
+    });
+  });
+  const positions = new Map<string, number>();
+  let count = 0;
+  for (const candidate of ordered) {
+    if (candidate.replayable && matchesRooms(candidate.replayable, rooms)) count++;
+    positions.set(candidate.token, count);
+  }
+  return { packets, positions };
 }
 
 const TIMED_OUT = Symbol('timed out');
@@ -369,11 +490,22 @@ export interface ReplayablePacket {
 }
 
 /**
- * The broadcast a restore replays from this document, if any: an event packet of this namespace without
- * ack and not volatile (`recoverable`). Live delivery keeps for a restoring socket exactly the same ones.
+ * The broadcast a restore replays from this document to socket `sid`, if any: an event packet of this
+ * namespace without ack and not volatile (`recoverable`), that this node's live feed delivers (not one of
+ * its own that it delivered privately), and not a private packet of `sid` itself (those are in the
+ * session). Live delivery keeps for a restoring socket exactly the same ones.
  */
-export function replayablePacket(doc: MessageDocument, nsp: string): ReplayablePacket | undefined {
-  if (doc.kind !== 'message' || doc.type !== BROADCAST || !doc.recoverable || doc.nsp !== nsp) return undefined;
+export function replayablePacket(
+  doc: MessageDocument,
+  nsp: string,
+  node: string,
+  sid: string,
+): ReplayablePacket | undefined {
+  if (doc.kind !== 'message' || doc.type !== MessageType.BROADCAST || !doc.recoverable || doc.nsp !== nsp) {
+    return undefined;
+  }
+  if (doc.origin === node && !doc.echo) return undefined;
+  if (doc.privateTo?.includes(sid)) return undefined;
   const data = doc.data as ClusterBroadcastData | undefined;
   const packetData = data?.packet?.data;
   if (!Array.isArray(packetData) || data?.requestId !== undefined) return undefined;

@@ -45,17 +45,20 @@ export class RestoreHandoff {
   /**
    * A recoverable packet delivered on this node right now, to `rooms` minus `except` (socket.io's rules:
    * no rooms = everyone). `roomsOf(sid)` gives the socket's current rooms once socket.io knows them.
+   * `servedPrivately`: sockets the origin node delivered it to as private packets (in their sessions).
    */
   capture(
     data: readonly unknown[],
     rooms: Iterable<string>,
     except: Iterable<string>,
     roomsOf: (sid: string) => ReadonlySet<string> | undefined,
+    servedPrivately: readonly string[] = [],
   ): void {
     if (this.pending.size === 0) return;
     const targets = [...rooms];
     const excluded = [...except];
     for (const [sid, entry] of this.pending) {
+      if (servedPrivately.includes(sid)) continue;
       const member = roomsOf(sid) ?? entry.rooms;
       const included = targets.length === 0 || targets.some((room) => member.has(room));
       if (!included || excluded.some((room) => member.has(room))) continue;

@@ -19,6 +19,8 @@ export interface FaultRunOptions {
   /** How often the fault is injected during the run. */
   rounds?: number;
   node?: NodeOptions;
+  /** How the stand-in is started (e.g. `{ members: 3 }`); merged over FAULT_STANDIN_OPTIONS (JSON), if set. */
+  standIn?: Parameters<typeof startMongo>[0];
 }
 
 export interface FaultRunResult {
@@ -47,7 +49,10 @@ export async function faultRun(
   const messages = options.messages ?? 120;
   const spacingMs = options.spacingMs ?? 8;
   const rounds = options.rounds ?? 3;
-  const mongo: Mongo = await startMongo();
+  const fromEnv = process.env.FAULT_STANDIN_OPTIONS
+    ? (JSON.parse(process.env.FAULT_STANDIN_OPTIONS) as Parameters<typeof startMongo>[0])
+    : {};
+  const mongo: Mongo = await startMongo({ ...fromEnv, ...options.standIn });
   let nodes: Node[] = [];
   try {
     nodes = await startCluster(mongo, 3, options.node);

@@ -46,7 +46,10 @@ export const FAST: MongoAdapterOptions = {
   operationTimeoutMs: 2000,
   logger: process.env.DEBUG_ADAPTER
     ? {
-        debug: () => undefined,
+        debug:
+          process.env.DEBUG_ADAPTER === 'trace'
+            ? (obj: object, msg?: string) => console.log(Date.now() % 100000, msg, JSON.stringify(obj))
+            : () => undefined,
         info: () => undefined,
         warn: (obj: object, msg?: string) => console.warn(msg, JSON.stringify(obj)),
         error: (obj: object, msg?: string) => console.error(msg, JSON.stringify(obj)),

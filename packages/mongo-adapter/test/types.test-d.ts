@@ -1,5 +1,6 @@
 import type { Collection, Document } from 'mongodb';
 import { Server } from 'socket.io';
+import type { BroadcastOptions } from 'socket.io-adapter';
 import { expectTypeOf, test } from 'vitest';
 import {
   createAdapter,
@@ -7,6 +8,7 @@ import {
   type AdapterEventMap,
   type AdapterEvents,
   type BusHealth,
+  type DeliveredPacket,
   type MongoAdapter,
 } from '../src/index.js';
 
@@ -20,8 +22,28 @@ test('the factory plugs into socket.io as is', () => {
   expectTypeOf<ReturnType<MongoAdapter['health']>>().toEqualTypeOf<BusHealth>();
 });
 
+test('the options of @socket.io/mongo-adapter are accepted as they are typed there', () => {
+  createAdapter(collection, {
+    uid: 'node-1',
+    requestsTimeout: 5000,
+    heartbeatInterval: 5000,
+    heartbeatTimeout: 10000,
+    addCreatedAtField: false,
+    changeStreamOptions: { batchSize: 100 },
+  });
+  expectTypeOf<MongoAdapter['requestsTimeout']>().toEqualTypeOf<number>();
+});
+
 test('the emitter resolves to void', () => {
   expectTypeOf(createEmitter(collection).to('room').emit('event', 1)).toEqualTypeOf<Promise<void>>();
+});
+
+test('onLocalDelivery: a listener of (packet, BroadcastOptions), returning the unsubscribe function', () => {
+  type Listener = Parameters<MongoAdapter['onLocalDelivery']>[0];
+  expectTypeOf<Parameters<Listener>[0]>().toEqualTypeOf<DeliveredPacket>();
+  expectTypeOf<DeliveredPacket>().toEqualTypeOf<{ type: number; nsp: string; data?: unknown[]; id?: number }>();
+  expectTypeOf<Parameters<Listener>[1]>().toEqualTypeOf<BroadcastOptions>();
+  expectTypeOf<ReturnType<MongoAdapter['onLocalDelivery']>>().toEqualTypeOf<() => void>();
 });
 
 test('membership is public API: node-left and liveNodes', () => {

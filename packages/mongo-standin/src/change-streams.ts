@@ -1,31 +1,28 @@
 import { Timestamp, type Document } from 'bson';
+import {
+  eventsFor,
+  type BeforeChangeMode,
+  type ChangeStreamScope,
+  type EventOptions,
+  type FullDocumentMode,
+} from './change-events.js';
 import type { StandInCounters } from './counters.js';
-import { badValue, CommandError, ErrorCodes } from './errors.js';
-import type { Oplog, OplogEntry } from './oplog.js';
-import { compileFilter } from './query/match.js';
-import { compileProjection } from './query/project.js';
+import { CommandError, ErrorCodes } from './errors.js';
+import type { Oplog } from './oplog.js';
+import { compileDocumentStage, stageParts, unrecognizedStage, type DocumentStage } from './pipeline.js';
+import { documentVariables, rootScope, type Variables } from './query/expressions.js';
 import { isPlainObject, valuesEqual } from './query/values.js';
-import { parseToken, tokenAt, tokenData, TokenKind, type ResumeToken } from './resume-token.js';
+import { eventTokenData, parseToken, tokenData, TokenKind, type ResumeToken } from './resume-token.js';
 import type { ServerCursor } from './cursors.js';
 import { bsonSize, MAX_BSON_OBJECT_SIZE, type Store } from './store.js';
+import { decodeKeyString } from './keystring.js';
+
+export type { ChangeStreamScope } from './change-events.js';
 
 /** mongod's internal object limit: a change event may exceed a user document by this much before failing. */
 export const MAX_EVENT_SIZE = MAX_BSON_OBJECT_SIZE + 16 * 1024;
 /** mongod's default wait for an awaitData getMore that carries no maxTimeMS. */
 export const DEFAULT_AWAIT_MS = 1000;
-
-type FullDocumentMode = 'default' | 'updateLookup' | 'whenAvailable' | 'required';
-type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
-type Stage = (event: Document) => Document | undefined;
-
-const INTERNAL_DATABASES = new Set(['admin', 'config', 'local']);
-
-export interface ChangeStreamScope {
-  db: string;
-  /** Absent for database- and cluster-level streams. */
-  coll?: string;
-  allChangesForCluster: boolean;
-}
 
 export interface ChangeStreamDeps {
   oplog: Oplog;
@@ -33,61 +30,144 @@ export interface ChangeStreamDeps {
   counters: StandInCounters;
 }
 
-interface Emitted {
-  token: string;
-  event: Document;
-  invalidates: boolean;
-}
+/** The `$changeStream` options mongod 7.0 knows (IDL: document_source_change_stream.idl). */
+const STAGE_OPTIONS = new Set([
+  'fullDocument',
+  'fullDocumentBeforeChange',
+  'resumeAfter',
+  'startAfter',
+  'startAtOperationTime',
+  'allChangesForCluster',
+  'showExpandedEvents',
+  'showSystemEvents',
+  'showRawUpdateDescription',
+  'allowToRunOnConfigDB',
+  'allowToRunOnSystemNS',
+]);
 
-/** mongod labels the change-stream errors no resume can fix, so drivers give up instead of retrying. */
-const NON_RESUMABLE = { errorLabels: ['NonResumableChangeStreamError'] };
+/** Stages allowed after $changeStream (https://www.mongodb.com/docs/manual/changeStreams/#modify-change-stream-output). */
+const ALLOWED_STAGES = new Set([
+  '$match',
+  '$project',
+  '$addFields',
+  '$set',
+  '$unset',
+  '$replaceRoot',
+  '$replaceWith',
+  '$redact',
+  '$changeStreamSplitLargeEvent',
+]);
+
+/** Stages the aggregation language has but a change stream may not use (mongod: IllegalOperation). */
+const KNOWN_STAGES = new Set([
+  '$group',
+  '$sort',
+  '$skip',
+  '$limit',
+  '$count',
+  '$unwind',
+  '$lookup',
+  '$facet',
+  '$out',
+  '$merge',
+  '$sample',
+  '$sortByCount',
+  '$bucket',
+  '$bucketAuto',
+  '$graphLookup',
+  '$geoNear',
+  '$indexStats',
+  '$collStats',
+  '$documents',
+  '$unionWith',
+  '$densify',
+  '$fill',
+  '$setWindowFields',
+  '$changeStream',
+]);
 
 const historyLost = () =>
   new CommandError(
     ErrorCodes.ChangeStreamHistoryLost,
     'Resume of change stream was not possible, as the resume point may no longer be in the oplog.',
-    NON_RESUMABLE,
   );
 
-/** A resume token within the oplog's range that names no write: mongod's ensure-resume-token-present check. */
-const resumeTokenNotFound = (next: OplogEntry) =>
+/** The stream reached an event after the client's token without meeting it: mongod's ensure-resume-token check. */
+const resumeTokenNotFound = (found: string) =>
   new CommandError(
     ErrorCodes.ChangeStreamFatalError,
-    `cannot resume stream; the resume token was not found. {_data: "${next.token}"}`,
-    NON_RESUMABLE,
+    `cannot resume stream; the resume token was not found. {_data: "${found}"}`,
   );
 
-/** A resumeAfter/startAfter token that must name a write the oplog really has (high-water marks need not). */
+/** A resumeAfter/startAfter token that must name an event this stream really has (high-water marks need not). */
 interface ResumeTokenToFind {
   data: string;
-  invalidate: boolean;
+}
+
+function enumOption<T extends string>(spec: Document, field: string, allowed: readonly T[], fallback: T): T {
+  const value = spec[field];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') {
+    throw new CommandError(
+      ErrorCodes.TypeMismatch,
+      `BSON field '$changeStream.${field}' is the wrong type '${typeof value}', expected type 'string'`,
+    );
+  }
+  if (!allowed.includes(value as T)) {
+    throw new CommandError(
+      ErrorCodes.BadValue,
+      `Enumeration value '${value}' for field '$changeStream.${field}' is not a valid value.`,
+    );
+  }
+  return value as T;
 }
 
 /** A parsed `$changeStream` stage plus the stages after it. */
 export class ChangeStreamDefinition {
-  readonly fullDocument: FullDocumentMode;
-  readonly fullDocumentBeforeChange: BeforeChangeMode;
+  readonly options: EventOptions;
   readonly startPosition: string;
   readonly resumed: boolean;
   readonly tokenToFind: ResumeTokenToFind | undefined;
-  readonly stages: Stage[];
+  readonly stages: DocumentStage[];
+  readonly splitLargeEvents: boolean;
+  readonly variables: Variables;
 
-  constructor(
-    readonly scope: ChangeStreamScope,
-    stageSpec: Document,
-    following: Document[],
-    deps: ChangeStreamDeps,
-  ) {
-    const fullDocument = stageSpec.fullDocument ?? 'default';
-    if (!['default', 'updateLookup', 'whenAvailable', 'required'].includes(fullDocument)) {
-      throw badValue(`unknown fullDocument mode '${String(fullDocument)}'`);
+  constructor(scope: ChangeStreamScope, stageSpec: Document, following: Document[], deps: ChangeStreamDeps) {
+    for (const [key, value] of Object.entries(stageSpec)) {
+      if (!STAGE_OPTIONS.has(key)) {
+        throw new CommandError(40415, `BSON field '$changeStream.${key}' is an unknown field.`, {
+          codeName: 'Location40415',
+        });
+      }
+      if (
+        ['showExpandedEvents', 'allChangesForCluster', 'showSystemEvents'].includes(key) &&
+        typeof value !== 'boolean'
+      ) {
+        throw new CommandError(
+          ErrorCodes.TypeMismatch,
+          `BSON field '$changeStream.${key}' is the wrong type '${typeof value}', expected type 'bool'`,
+        );
+      }
     }
-    const beforeChange = stageSpec.fullDocumentBeforeChange ?? 'off';
-    if (!['off', 'whenAvailable', 'required'].includes(beforeChange)) {
-      throw badValue(`unknown fullDocumentBeforeChange mode '${String(beforeChange)}'`);
-    }
-    this.fullDocument = fullDocument;
-    this.fullDocumentBeforeChange = beforeChange;
+    const fullDocument = enumOption<FullDocumentMode>(
+      stageSpec,
+      'fullDocument',
+      ['default', 'updateLookup', 'whenAvailable', 'required'],
+      'default',
+    );
+    const fullDocumentBeforeChange = enumOption<BeforeChangeMode>(
+      stageSpec,
+      'fullDocumentBeforeChange',
+      ['off', 'whenAvailable', 'required'],
+      'off',
+    );
+    this.options = {
+      scope,
+      fullDocument,
+      fullDocumentBeforeChange,
+      showExpandedEvents: stageSpec.showExpandedEvents === true,
+      lookup: (db, coll, id) => deps.store.collection(db, coll)?.get(id),
+    };
     const resumeOptions = ['resumeAfter', 'startAfter', 'startAtOperationTime'].filter(
       (k) => stageSpec[k] !== undefined,
     );
@@ -98,22 +178,23 @@ export class ChangeStreamDefinition {
     }
     this.resumed = resumeOptions.length === 1;
     if (stageSpec.resumeAfter !== undefined || stageSpec.startAfter !== undefined) {
-      const token = parseToken(stageSpec.resumeAfter ?? stageSpec.startAfter);
-      if (stageSpec.resumeAfter !== undefined && token.kind === TokenKind.Invalidate) {
+      const field = stageSpec.resumeAfter !== undefined ? 'resumeAfter' : 'startAfter';
+      const token = parseToken(stageSpec[field], field);
+      if (field === 'resumeAfter' && token.kind === TokenKind.Invalidate) {
         throw new CommandError(
           ErrorCodes.InvalidResumeToken,
-          "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification; use 'startAfter' instead.",
+          "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.",
         );
       }
       this.startPosition = token.data;
-      this.tokenToFind =
-        token.kind === TokenKind.HighWaterMark
-          ? undefined
-          : { data: token.data, invalidate: token.kind === TokenKind.Invalidate };
+      this.tokenToFind = token.kind === TokenKind.HighWaterMark ? undefined : { data: token.data };
     } else if (stageSpec.startAtOperationTime !== undefined) {
       const ts = stageSpec.startAtOperationTime as unknown;
-      if (!(ts instanceof Timestamp) && (ts as { _bsontype?: string })?._bsontype !== 'Timestamp') {
-        throw new CommandError(ErrorCodes.TypeMismatch, 'startAtOperationTime must be a timestamp');
+      if ((ts as { _bsontype?: string })?._bsontype !== 'Timestamp') {
+        throw new CommandError(
+          ErrorCodes.TypeMismatch,
+          "BSON field '$changeStream.startAtOperationTime' is the wrong type, expected type 'timestamp'",
+        );
       }
       this.startPosition = tokenData(ts as Timestamp, TokenKind.HighWaterMark);
     } else {
@@ -123,48 +204,56 @@ export class ChangeStreamDefinition {
       deps.counters.historyLost += 1;
       throw historyLost();
     }
-    this.stages = following.map(compileStage);
-  }
-}
-
-function compileStage(stage: Document): Stage {
-  const [name, arg] = Object.entries(stage)[0] ?? [];
-  switch (name) {
-    case '$match': {
-      const matcher = compileFilter(arg);
-      return (event) => (matcher(event) ? event : undefined);
-    }
-    case '$project': {
-      const project = compileProjection(arg);
-      return (event) => project(event);
-    }
-    case '$unset': {
-      const fields = Array.isArray(arg) ? arg : [arg];
-      const project = compileProjection(Object.fromEntries(fields.map((f) => [String(f), 0])));
-      return (event) => project(event);
-    }
-    default:
-      throw new CommandError(
-        ErrorCodes.BadValue,
-        `${String(name)} is not supported in a change stream pipeline by the stand-in (supported: $match, $project, $unset)`,
-      );
+    this.variables = { NOW: new Date() };
+    const scopeNames = rootScope();
+    const stages: DocumentStage[] = [];
+    let split = false;
+    following.forEach((stage, index) => {
+      const [name, arg] = stageParts(stage);
+      if (!ALLOWED_STAGES.has(name)) {
+        if (KNOWN_STAGES.has(name) || name === '$changeStream') {
+          throw new CommandError(ErrorCodes.IllegalOperation, `${name} is not permitted in a $changeStream pipeline`);
+        }
+        throw unrecognizedStage(name);
+      }
+      if (name === '$changeStreamSplitLargeEvent') {
+        if (!isPlainObject(arg) || Object.keys(arg).length > 0) {
+          throw new CommandError(7182801, '$changeStreamSplitLargeEvent accepts no arguments', {
+            codeName: 'Location7182801',
+          });
+        }
+        if (index !== following.length - 1) {
+          throw new CommandError(7182802, '$changeStreamSplitLargeEvent must be the last stage in the pipeline', {
+            codeName: 'Location7182802',
+          });
+        }
+        split = true;
+        return;
+      }
+      stages.push(compileDocumentStage(name, arg, scopeNames)!);
+    });
+    this.stages = stages;
+    this.splitLargeEvents = split;
   }
 }
 
 /**
  * A change stream's server-side cursor. Its position is a resume token: everything up to it has been
  * delivered (or filtered out). Reading scans the visible oplog after the position, shapes each entry into
- * the events MongoDB would emit for this stream's scope, and runs the user's stages over them.
+ * the events MongoDB would emit for this stream, and runs the user's stages over them.
  */
 export class ChangeStreamCursor implements ServerCursor {
   readonly kind = 'changeStream' as const;
   lastUsed = Date.now();
+  /** Every event with a token up to here has been delivered or filtered out. */
   position: string;
   invalidated = false;
   private closed = false;
   private wakeUp: (() => void) | undefined;
-  /** Set until the resume token has been seen in the oplog (checked on each read until it can be decided). */
+  /** Set until the resume token has been met (checked on each read until it can be decided). */
   private tokenToFind: ResumeTokenToFind | undefined;
+  /** The postBatchResumeToken: the last event returned, or a high-water mark of what was scanned since. */
+  private resumeToken: string;
 
   constructor(
     readonly id: number,
@@ -173,11 +262,12 @@ export class ChangeStreamCursor implements ServerCursor {
     private readonly deps: ChangeStreamDeps,
   ) {
     this.position = definition.startPosition;
+    this.resumeToken = definition.startPosition;
     this.tokenToFind = definition.tokenToFind;
   }
 
   get postBatchResumeToken(): ResumeToken {
-    return { _data: this.position };
+    return { _data: this.resumeToken };
   }
 
   /** Reads what is visible now, without waiting. */
@@ -186,28 +276,35 @@ export class ChangeStreamCursor implements ServerCursor {
       this.deps.counters.historyLost += 1;
       throw historyLost();
     }
-    if (this.tokenToFind) this.verifyResumeToken(this.tokenToFind);
     const limit = batchSize && batchSize > 0 ? batchSize : Number.POSITIVE_INFINITY;
     const batch: Document[] = [];
     let bytes = 0;
     scan: for (const entry of this.deps.oplog.visibleFrom(this.position)) {
-      for (const emitted of this.eventsFor(entry)) {
-        if (emitted.token <= this.position) continue;
+      let returnedFromEntry = false;
+      for (const emitted of eventsFor(entry, this.definition.options)) {
+        // Resuming inside a split event: its remaining fragments are still owed.
+        const partlyDelivered = isFragmentTokenOf(this.position, emitted.token);
+        if (emitted.token <= this.position && !partlyDelivered) {
+          if (this.tokenToFind && emitted.token === this.tokenToFind.data) this.tokenToFind = undefined;
+          continue;
+        }
+        if (this.tokenToFind && partlyDelivered && this.tokenToFind.data === this.position)
+          this.tokenToFind = undefined;
+        if (this.tokenToFind) this.surpassed(emitted.token);
         const shaped = this.applyStages(emitted.event);
         if (shaped) {
-          const size = bsonSize(shaped);
-          if (size > MAX_EVENT_SIZE) {
-            this.deps.counters.eventsTooLarge += 1;
-            throw new CommandError(
-              ErrorCodes.BSONObjectTooLarge,
-              `Executor error during getMore :: caused by :: BSONObjectTooLarge: BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${MAX_EVENT_SIZE}(16MB) First element: _id: { _data: "${emitted.token}" }`,
-            );
+          // Fragments of a split event go out one by one, as many as fit the 16 MiB batch.
+          for (const fragment of this.fragmentsOf(shaped, emitted.token)) {
+            if (fragment.token <= this.position) continue;
+            if (batch.length > 0 && bytes + fragment.size > MAX_BSON_OBJECT_SIZE) break scan;
+            batch.push(fragment.event);
+            bytes += fragment.size;
+            this.position = fragment.token;
+            this.resumeToken = fragment.token;
           }
-          if (batch.length > 0 && bytes + size > MAX_BSON_OBJECT_SIZE) break scan;
-          batch.push(shaped);
-          bytes += size;
+          returnedFromEntry = true;
         }
-        this.position = emitted.token;
+        if (emitted.token > this.position) this.position = emitted.token;
         if (emitted.invalidates) {
           this.invalidated = true;
           break scan;
@@ -215,6 +312,10 @@ export class ChangeStreamCursor implements ServerCursor {
         if (batch.length >= limit) break scan;
       }
       if (entry.token > this.position) this.position = entry.token;
+      if (!returnedFromEntry) {
+        const mark = tokenData(entry.ts, TokenKind.HighWaterMark);
+        if (mark > this.resumeToken) this.resumeToken = mark;
+      }
     }
     this.deps.counters.eventsDelivered += batch.length;
     return batch;
@@ -222,16 +323,29 @@ export class ChangeStreamCursor implements ServerCursor {
 
   /**
    * Like mongod, a stream resumed from an event token must meet that very event before any later one;
-   * reaching a later write first means the token was never issued here (ChangeStreamFatalError, 280).
+   * reaching a later event first means the token was never issued here (ChangeStreamFatalError, 280).
    */
-  private verifyResumeToken(token: ResumeTokenToFind): void {
-    const found = this.deps.oplog.resumeTokenStatus(token.data, token.invalidate);
-    if (found.status === 'unknown') return;
-    if (found.status === 'not-issued') {
-      this.deps.counters.resumeTokensNotFound += 1;
-      throw resumeTokenNotFound(found.next);
+  private surpassed(found: string): void {
+    this.deps.counters.resumeTokensNotFound += 1;
+    throw resumeTokenNotFound(found);
+  }
+
+  /**
+   * An event as the client receives it: whole, or (with $changeStreamSplitLargeEvent) in fragments of at most
+   * 16 MiB, each with its own resume token (mongod's change_stream_split_event_helpers.cpp). Without the
+   * split stage, an event over 16 MiB + 16 KiB fails the getMore with BSONObjectTooLarge (10334), as mongod's.
+   */
+  private fragmentsOf(event: Document, token: string): Array<{ event: Document; token: string; size: number }> {
+    const size = bsonSize(event);
+    if (this.definition.splitLargeEvents && size > MAX_BSON_OBJECT_SIZE) return splitEvent(event, token);
+    if (size > MAX_EVENT_SIZE) {
+      this.deps.counters.eventsTooLarge += 1;
+      throw new CommandError(
+        ErrorCodes.BSONObjectTooLarge,
+        `Executor error during getMore :: caused by :: BSONObjectTooLarge: BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${MAX_EVENT_SIZE}(16MB) First element: _id: { _data: "${token}" }`,
+      );
     }
-    this.tokenToFind = undefined;
+    return [{ event, token, size }];
   }
 
   /** awaitData semantics: returns as soon as events exist, or an empty batch once `maxTimeMS` has passed. */
@@ -263,9 +377,10 @@ export class ChangeStreamCursor implements ServerCursor {
   }
 
   private applyStages(event: Document): Document | undefined {
+    if (this.definition.stages.length === 0) return event;
     let current: Document | undefined = event;
     for (const stage of this.definition.stages) {
-      current = stage(current);
+      current = stage(current, documentVariables(current, this.definition.variables));
       if (!current) return undefined;
     }
     if (!isPlainObject(current._id) || !valuesEqual(current._id, event._id)) {
@@ -277,96 +392,73 @@ export class ChangeStreamCursor implements ServerCursor {
     return current;
   }
 
-  private inScope(entry: OplogEntry): boolean {
-    const { scope } = this.definition;
-    if (scope.allChangesForCluster) return !INTERNAL_DATABASES.has(entry.db) && !entry.coll?.startsWith('system.');
-    if (entry.db !== scope.db) return false;
-    if (scope.coll !== undefined) return entry.coll === scope.coll;
-    return !entry.coll?.startsWith('system.');
-  }
-
-  /** The events one oplog entry produces for this stream (zero, one, or an event plus its invalidate). */
-  private eventsFor(entry: OplogEntry): Emitted[] {
-    if (entry.op === 'noop' || !this.inScope(entry)) return [];
-    const { scope } = this.definition;
-    const base = (kind: TokenKind, operationType: string): Document => ({
-      _id: tokenAt(entry.ts, kind),
-      operationType,
-      clusterTime: entry.ts,
-      wallTime: entry.wall,
-    });
-    const ns = { db: entry.db, coll: entry.coll };
-    const invalidate = (): Emitted => ({
-      token: tokenData(entry.ts, TokenKind.Invalidate),
-      event: base(TokenKind.Invalidate, 'invalidate'),
-      invalidates: true,
-    });
-    const one = (event: Document): Emitted => ({ token: entry.token, event, invalidates: false });
-    switch (entry.op) {
-      case 'insert':
-        return [
-          one({ ...base(TokenKind.Event, 'insert'), fullDocument: entry.document, ns, documentKey: entry.documentKey }),
-        ];
-      case 'update': {
-        const event: Document = {
-          ...base(TokenKind.Event, 'update'),
-          ns,
-          documentKey: entry.documentKey,
-          updateDescription: entry.updateDescription,
-        };
-        const full = this.fullDocumentFor(entry);
-        if (full !== undefined) event.fullDocument = full;
-        this.addBeforeChange(event, entry);
-        return [one(event)];
-      }
-      case 'replace': {
-        const event: Document = {
-          ...base(TokenKind.Event, 'replace'),
-          fullDocument: entry.document,
-          ns,
-          documentKey: entry.documentKey,
-        };
-        this.addBeforeChange(event, entry);
-        return [one(event)];
-      }
-      case 'delete': {
-        const event: Document = { ...base(TokenKind.Event, 'delete'), ns, documentKey: entry.documentKey };
-        this.addBeforeChange(event, entry);
-        return [one(event)];
-      }
-      case 'drop': {
-        const drop = one({ ...base(TokenKind.Event, 'drop'), ns });
-        return scope.coll !== undefined ? [drop, invalidate()] : [drop];
-      }
-      case 'dropDatabase': {
-        if (scope.coll !== undefined) return [];
-        const event = one({ ...base(TokenKind.Event, 'dropDatabase'), ns: { db: entry.db } });
-        return scope.allChangesForCluster ? [event] : [event, invalidate()];
-      }
-      default:
-        return [];
-    }
-  }
-
-  private fullDocumentFor(entry: OplogEntry): Document | null | undefined {
-    switch (this.definition.fullDocument) {
-      case 'updateLookup':
-        return this.deps.store.collection(entry.db, entry.coll!)?.get(entry.documentKey?._id) ?? null;
-      case 'whenAvailable':
-      case 'required':
-        return entry.document ?? null;
-      default:
-        return undefined;
-    }
-  }
-
-  private addBeforeChange(event: Document, entry: OplogEntry): void {
-    if (this.definition.fullDocumentBeforeChange === 'off') return;
-    event.fullDocumentBeforeChange = entry.preImage ?? null;
-  }
-
   close(): void {
     this.closed = true;
     this.wakeUp?.();
   }
+}
+
+/** Whether `position` is the token of a fragment of the event whose token is `token`. */
+function isFragmentTokenOf(position: string, token: string): boolean {
+  return position.length > token.length && position.startsWith(token.slice(0, -2));
+}
+
+/** Splits an event into fragments: fields smallest first, as many as fit in each (mongod's greedy strategy). */
+function splitEvent(event: Document, token: string): Array<{ event: Document; token: string; size: number }> {
+  const fields = Object.entries(event)
+    .filter(([key]) => key !== '_id')
+    .map(([key, value]) => ({ key, value, size: bsonSize({ [key]: value }) - 5 }))
+    .sort((a, b) => a.size - b.size || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const base = tokenIdentity(token);
+  const fragments: Array<{ event: Document; token: string; size: number }> = [];
+  let i = 0;
+  while (i < fields.length) {
+    const fragmentToken = eventTokenData(base.ts, { ...base.identity, fragmentNum: fragments.length });
+    const fragment: Document = {
+      _id: { _data: fragmentToken },
+      splitEvent: { fragment: fragments.length + 1, of: 0 },
+    };
+    let size = bsonSize(fragment);
+    do {
+      fragment[fields[i]!.key] = fields[i]!.value;
+      size += fields[i]!.size;
+      i += 1;
+    } while (i < fields.length && size + fields[i]!.size <= MAX_BSON_OBJECT_SIZE);
+    if (size > MAX_BSON_OBJECT_SIZE) {
+      throw new CommandError(
+        7182500,
+        `Splitting change event failed: fragment size ${size} is greater than maximum allowed fragment size ${MAX_BSON_OBJECT_SIZE}`,
+        { codeName: 'Location7182500' },
+      );
+    }
+    fragments.push({ event: fragment, token: fragmentToken, size });
+  }
+  for (const fragment of fragments) (fragment.event.splitEvent as Document).of = fragments.length;
+  return fragments;
+}
+
+/** The time and identity of an event token (to derive its fragments' tokens). */
+function tokenIdentity(token: string): {
+  ts: Timestamp;
+  identity: Parameters<typeof eventTokenData>[1];
+} {
+  const [ts, , , , fromInvalidate, uuid, eventIdentifier] = decodeKeyString(token) as [
+    Timestamp,
+    number,
+    number,
+    number,
+    boolean,
+    Parameters<typeof eventTokenData>[1]['uuid'] | null,
+    Document,
+  ];
+  return {
+    ts,
+    identity: {
+      uuid: uuid ?? undefined,
+      operationType: String(eventIdentifier.operationType),
+      documentKey: eventIdentifier.documentKey as Document | undefined,
+      operationDescription: eventIdentifier.operationDescription as Document | undefined,
+      fromInvalidate,
+    },
+  };
 }

@@ -46,6 +46,36 @@ export const ErrorCodes = {
   NotPrimaryNoSecondaryOk: 13435,
   NotPrimaryOrSecondary: 13436,
   UnknownError: 8,
+  LockTimeout: 24,
+  PathNotViable: 28,
+  StaleShardVersion: 63,
+  WriteConcernFailed: 64,
+  UnknownReplWriteConcern: 79,
+  UnsatisfiableWriteConcern: 100,
+  FailedToSatisfyReadPreference: 133,
+  ReadConcernMajorityNotAvailableYet: 134,
+  CappedPositionLost: 136,
+  ViewDepthLimitExceeded: 149,
+  StaleEpoch: 150,
+  TransactionTooOld: 225,
+  RetryChangeStream: 234,
+  SnapshotUnavailable: 246,
+  TransactionCommitted: 256,
+  Interrupted: 11601,
+  StaleConfig: 13388,
+  LegacyNotPrimary: 10058,
+  NoMatchingDocument: 47,
+  InvalidIdField: 53,
+  CannotCreateIndex: 67,
+  DocumentValidationFailure: 121,
+  CommandNotSupportedOnView: 166,
+  OptionNotSupportedOnView: 167,
+  InvalidPipelineOperator: 168,
+  CommandNotSupported: 115,
+  SnapshotTooOld: 239,
+  NoSuchTransaction: 251,
+  WriteConflict: 112,
+  ConflictingOperationInProgress: 117,
 } as const;
 
 const codeNames = new Map<number, string>(Object.entries(ErrorCodes).map(([name, code]) => [code, name]));
@@ -62,7 +92,8 @@ export function codeNameOf(code: number): string {
 export class CommandError extends Error {
   readonly code: number;
   readonly codeName: string;
-  readonly errorLabels: string[];
+  /** Labels fixed by whoever threw it; undefined lets the dispatcher attach the ones mongod would. */
+  errorLabels: string[] | undefined;
   readonly extra: Document;
 
   constructor(
@@ -74,13 +105,13 @@ export class CommandError extends Error {
     this.name = 'CommandError';
     this.code = code;
     this.codeName = options.codeName ?? codeNameOf(code);
-    this.errorLabels = options.errorLabels ?? [];
+    this.errorLabels = options.errorLabels;
     this.extra = options.extra ?? {};
   }
 
   toReply(): Document {
     const reply: Document = { ok: 0, errmsg: this.message, code: this.code, codeName: this.codeName, ...this.extra };
-    if (this.errorLabels.length > 0) reply.errorLabels = this.errorLabels;
+    if (this.errorLabels !== undefined && this.errorLabels.length > 0) reply.errorLabels = this.errorLabels;
     return reply;
   }
 }

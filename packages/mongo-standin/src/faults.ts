@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
 import { CommandError, ErrorCodes, requireNonNegativeMs, StandInError } from './errors.js';
-import type { FailPoint, ReplicaSetMember } from './member.js';
+import { ruleForCommands, type FailCommandRule } from './fail-points.js';
 import { defaultElectionMs, type ReplicaSet } from './replica-set.js';
 import { isPlainObject, toNumber } from './query/values.js';
 
@@ -27,6 +27,11 @@ export interface FailCommandsOptions {
   blockTimeMS?: number;
   /** Only commands from connections whose handshake carried this appName. */
   appName?: string;
+  /**
+   * The write runs, then its reply carries this `writeConcernError` instead of waiting for the write concern
+   * (labelled `RetryableWriteError` for a retryable write with a retryable code, as mongod does).
+   */
+  writeConcernError?: { code: number; codeName?: string; errmsg: string; errInfo?: Document };
 }
 
 /** Options of `faults.failover()`. */
@@ -104,11 +109,11 @@ export class Faults {
 
   /** Fails the next matching commands (see FailCommandsOptions). Rules stack; the oldest matching one applies. */
   failCommands(options: FailCommandsOptions): void {
-    this.set.failPoints.push(toFailPoint(options));
+    this.set.failPoints.addRule(toFailPoint(options));
   }
 
   clearFailCommands(): void {
-    this.set.failPoints = [];
+    this.set.failPoints.clearRules();
   }
 
   /**
@@ -157,7 +162,7 @@ export class Faults {
   }
 }
 
-function toFailPoint(options: FailCommandsOptions): FailPoint {
+function toFailPoint(options: FailCommandsOptions): FailCommandRule {
   if (
     !options ||
     !Array.isArray(options.commands) ||
@@ -176,8 +181,16 @@ function toFailPoint(options: FailCommandsOptions): FailPoint {
       `failCommands times must be a positive integer or Infinity, got ${String(times)}`,
     );
   }
-  if (options.code === undefined && !options.closeConnection && options.blockTimeMS === undefined) {
-    throw new StandInError('STANDIN_INVALID_OPTION', 'failCommands needs a code, closeConnection: true or blockTimeMS');
+  if (
+    options.code === undefined &&
+    !options.closeConnection &&
+    options.blockTimeMS === undefined &&
+    options.writeConcernError === undefined
+  ) {
+    throw new StandInError(
+      'STANDIN_INVALID_OPTION',
+      'failCommands needs a code, closeConnection: true, blockTimeMS or writeConcernError',
+    );
   }
   if (options.code !== undefined && !Number.isInteger(options.code)) {
     throw new StandInError(
@@ -185,58 +198,17 @@ function toFailPoint(options: FailCommandsOptions): FailPoint {
       `failCommands code must be an integer, got ${String(options.code)}`,
     );
   }
-  return {
-    commands: new Set(options.commands),
-    remaining: times,
-    skip: options.skip ?? 0,
-    code: options.code,
-    errmsg: options.errmsg,
-    errorLabels: options.errorLabels,
-    closeConnection: options.closeConnection === true,
-    blockTimeMS: options.blockTimeMS === undefined ? 0 : requireNonNegativeMs('blockTimeMS', options.blockTimeMS),
-    appName: options.appName,
-  };
-}
-
-/** `configureFailPoint: 'failCommand'`, the admin command drivers' own spec tests use. */
-export function configureFailPoint(cmd: Document, member: ReplicaSetMember): Document {
-  if (cmd.configureFailPoint !== 'failCommand') {
-    throw new CommandError(
-      ErrorCodes.BadValue,
-      `Cannot find failpoint: ${String(cmd.configureFailPoint)} (the stand-in supports failCommand)`,
-    );
-  }
-  const mode = cmd.mode;
-  if (mode === 'off') {
-    member.failPoints = [];
-    return { count: 0, ok: 1 };
-  }
-  const data = isPlainObject(cmd.data) ? cmd.data : {};
-  let times = Number.POSITIVE_INFINITY;
-  let skip = 0;
-  if (mode === 'alwaysOn') times = Number.POSITIVE_INFINITY;
-  else if (isPlainObject(mode) && mode.times !== undefined) times = toNumber(mode.times);
-  else if (isPlainObject(mode) && mode.skip !== undefined) skip = toNumber(mode.skip);
-  else throw new CommandError(ErrorCodes.BadValue, `unsupported fail point mode ${JSON.stringify(mode)}`);
-  if (times <= 0) {
-    member.failPoints = [];
-    return { count: 0, ok: 1 };
-  }
-  try {
-    member.failPoints = [
-      toFailPoint({
-        commands: Array.isArray(data.failCommands) ? data.failCommands.map(String) : [],
-        times,
-        skip,
-        code: data.errorCode === undefined ? undefined : toNumber(data.errorCode),
-        errorLabels: Array.isArray(data.errorLabels) ? data.errorLabels.map(String) : undefined,
-        closeConnection: data.closeConnection === true,
-        blockTimeMS: data.blockConnection === true ? toNumber(data.blockTimeMS ?? 0) : undefined,
-        appName: typeof data.appName === 'string' ? data.appName : undefined,
-      }),
-    ];
-  } catch (err) {
-    throw new CommandError(ErrorCodes.BadValue, err instanceof Error ? err.message : String(err));
-  }
-  return { count: 0, ok: 1 };
+  return ruleForCommands(
+    options.commands,
+    { remaining: times, skip: options.skip ?? 0, probability: 1 },
+    {
+      code: options.code,
+      errmsg: options.errmsg,
+      errorLabels: options.errorLabels,
+      closeConnection: options.closeConnection === true,
+      blockTimeMS: options.blockTimeMS === undefined ? 0 : requireNonNegativeMs('blockTimeMS', options.blockTimeMS),
+      appName: options.appName,
+      writeConcernError: options.writeConcernError && { ...options.writeConcernError },
+    },
+  );
 }

@@ -2,26 +2,11 @@ import { Binary, Long, ObjectId, Timestamp, type Document } from 'bson';
 import type { ClusterClock } from './clock.js';
 import type { StandInCounters } from './counters.js';
 import { CursorRegistry } from './cursors.js';
+import type { FailPoints } from './fail-points.js';
 import { Oplog, type OplogBounds, type OplogEntry } from './oplog.js';
 import type { ReplicaSet } from './replica-set.js';
 import { Store } from './store.js';
 import { TtlIndexes } from './ttl.js';
-
-/** A failCommand rule: fail (or close the connection of) the next matching commands. */
-export interface FailPoint {
-  commands: ReadonlySet<string>;
-  /** Matching commands still to fail; Infinity for "alwaysOn". */
-  remaining: number;
-  /** Matching commands to let through before failing starts. */
-  skip: number;
-  code?: number;
-  errmsg?: string;
-  /** Labels to attach; when undefined, the labels mongod itself would attach. */
-  errorLabels?: string[];
-  closeConnection: boolean;
-  blockTimeMS: number;
-  appName?: string;
-}
 
 /** `{ processId, counter }`: what hello and state-change errors report, and awaitable hellos wait on. */
 export interface TopologyVersion {
@@ -76,13 +61,9 @@ export class ReplicaSetMember {
     return this.set.name;
   }
 
-  /** failCommand rules are the set's: a rule applies whichever member a command reaches. */
-  get failPoints(): FailPoint[] {
+  /** Fail points are the set's: a rule applies whichever member a command reaches. */
+  get failPoints(): FailPoints {
     return this.set.failPoints;
-  }
-
-  set failPoints(points: FailPoint[]) {
-    this.set.failPoints = points;
   }
 
   get writeLatencyMs(): number {

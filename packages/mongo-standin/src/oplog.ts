@@ -1,11 +1,12 @@
 import { Timestamp as TimestampValue, type Document, type Timestamp, type UUID } from 'bson';
 import { compareTs, type ClusterClock } from './clock.js';
+import { entryToken } from './change-events.js';
 import { tokenData, TokenKind } from './resume-token.js';
 
 /** The time part of a token ('82' + seconds + increment), without its kind: tokens of one write share it. */
 const timeOf = (token: string): string => token.slice(0, 18);
 
-export type OplogOp = 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'dropDatabase' | 'noop';
+export type OplogOp = 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'dropDatabase' | 'rename' | 'noop';
 
 /** One write, as change streams need it (a richer record than a real oplog entry: images are kept inline). */
 export interface OplogEntry {
@@ -27,6 +28,25 @@ export interface OplogEntry {
   bytes: number;
   /** On 'noop' entries that record a catalog change: the collection's definition after it (see replication.ts). */
   catalog?: CatalogSnapshot;
+  // What change streams show of an entry (change-events.ts):
+  /** The collection's UUID: change events' `collectionUUID`, and part of their resume tokens. */
+  uuid?: UUID;
+  /** A catalog change shown to `showExpandedEvents` streams: create, createIndexes, dropIndexes, modify. */
+  ddl?: DdlEvent;
+  /** 'rename': the target namespace, and the UUID of the collection it replaced (dropTarget). */
+  to?: { db: string; coll: string };
+  dropTarget?: UUID;
+  /** The collection had changeStreamPreAndPostImages enabled: pre- and post-images are available. */
+  imagesRecorded?: boolean;
+  /** The write was part of a committed transaction: change events carry its `lsid` and `txnNumber`. */
+  transaction?: { lsid: Document; txnNumber: number };
+}
+
+/** A DDL change event's content (mongod's oplog command entry, as change streams report it). */
+export interface DdlEvent {
+  operationType: 'create' | 'createIndexes' | 'dropIndexes' | 'modify';
+  operationDescription: Document;
+  stateBeforeChange?: Document;
 }
 
 /** A collection's definition (options, indexes) after a catalog change, replicated like any write. */
@@ -87,7 +107,7 @@ export class Oplog {
     const now = Date.now();
     const last = this.entries[this.entries.length - 1];
     const appliedAt = Math.max(now, last?.appliedAt ?? 0);
-    const entry: OplogEntry = { ...fields, ts, token: tokenData(ts, TokenKind.Event), wall: new Date(now), appliedAt };
+    const entry: OplogEntry = { ...fields, ts, token: entryToken(ts, fields), wall: new Date(now), appliedAt };
     return this.push(entry);
   }
 

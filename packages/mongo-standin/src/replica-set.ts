@@ -2,7 +2,8 @@ import { Timestamp, type Document } from 'bson';
 import { ClusterClock, compareTs } from './clock.js';
 import { newCounters, type StandInCounters } from './counters.js';
 import { requireNonNegativeMs, StandInError } from './errors.js';
-import { ReplicaSetMember, type FailPoint } from './member.js';
+import { FailPoints } from './fail-points.js';
+import { ReplicaSetMember } from './member.js';
 import type { OplogBounds } from './oplog.js';
 import { catchUp, flushReplication, Replicator } from './replication.js';
 import { rollBack } from './rollback.js';
@@ -45,7 +46,7 @@ export class ReplicaSet {
   readonly clock = new ClusterClock();
   readonly counters: StandInCounters = newCounters();
   readonly members: ReplicaSetMember[];
-  failPoints: FailPoint[] = [];
+  readonly failPoints = new FailPoints();
   term = 1;
   /** The replica set configuration's version (no reconfig in the stand-in: constant). */
   readonly setVersion = 1;

@@ -29,6 +29,9 @@ export function applyEntry(member: ReplicaSetMember, entry: OplogEntry): void {
     case 'dropDatabase':
       store.applyDropDatabase(entry.db);
       break;
+    case 'rename':
+      store.applyRename(entry.db, entry.coll!, entry.to!.db, entry.to!.coll);
+      break;
     case 'noop':
       if (entry.catalog) store.applyCatalog(entry.catalog);
       break;

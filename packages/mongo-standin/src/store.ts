@@ -1,9 +1,10 @@
 import { BSON, ObjectId, UUID, type Document } from 'bson';
 import { badValue, CommandError, ErrorCodes } from './errors.js';
-import type { CatalogSnapshot, Oplog } from './oplog.js';
+import type { CatalogSnapshot, DdlEvent, Oplog } from './oplog.js';
 import { compileFilter, type Matcher } from './query/match.js';
 import { valuesAtPath } from './query/paths.js';
-import { canonicalKey, isPlainObject, toNumber } from './query/values.js';
+import { canonicalKey, isPlainObject, toNumber, valuesEqual } from './query/values.js';
+import type { UpdateDescription } from './query/update-description.js';
 
 /** MongoDB's limit on a user document. */
 export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
@@ -75,6 +76,56 @@ function duplicateKeyError(ns: string, index: Index, keyValue: Document): Comman
   );
 }
 
+/** Options of a write that change how it is checked. */
+export interface WriteOptions {
+  bypassDocumentValidation?: boolean;
+  /** The committed transaction the write belongs to (its change events carry `lsid` and `txnNumber`). */
+  transaction?: { lsid: Document; txnNumber: number };
+}
+
+/** A validator: the reason a document fails it (mongod's errInfo.details), or undefined when it passes. */
+type DocumentValidator = (doc: Document) => Document | undefined;
+
+function compileValidator(validator: unknown): DocumentValidator {
+  const clauses = isPlainObject(validator) ? Object.entries(validator) : [];
+  const compiled = clauses.map(([key, value]) => [key, value, compileFilter({ [key]: value })] as const);
+  return (doc) => {
+    const failed = compiled.filter(([, , matches]) => !matches(doc));
+    if (failed.length === 0) return undefined;
+    const describe = ([key, value]: readonly [string, unknown, unknown]): Document => {
+      const operatorName = key.startsWith('$')
+        ? key
+        : isPlainObject(value) && Object.keys(value)[0]?.startsWith('$')
+          ? Object.keys(value)[0]!
+          : '$eq';
+      return { operatorName, specifiedAs: { [key]: value }, reason: 'expression did not match' };
+    };
+    if (compiled.length === 1) return describe(failed[0]!);
+    return {
+      operatorName: '$and',
+      clausesNotSatisfied: failed.map((clause) => ({ index: compiled.indexOf(clause), details: describe(clause) })),
+    };
+  };
+}
+
+/** mongod's checks of an `_id` value (InvalidIdField, 53). */
+function checkId(id: unknown): void {
+  if (Array.isArray(id)) throw new CommandError(ErrorCodes.InvalidIdField, "can't use an array for _id");
+  if (id instanceof RegExp || (id as { _bsontype?: string })?._bsontype === 'BSONRegExp') {
+    throw new CommandError(ErrorCodes.InvalidIdField, "can't use a regex for _id");
+  }
+  if (isPlainObject(id)) {
+    for (const key of Object.keys(id)) {
+      if (key.startsWith('$')) {
+        throw new CommandError(
+          ErrorCodes.InvalidIdField,
+          `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`,
+        );
+      }
+    }
+  }
+}
+
 export function bsonSize(doc: Document): number {
   return BSON.calculateObjectSize(doc);
 }
@@ -88,13 +139,19 @@ export class Collection {
   /** Set from the primary's catalog entry on secondaries (replication keeps a collection's UUID). */
   uuid = new UUID();
   private docs = new Map<string, StoredDocument>();
+  /** Time series collections key documents by arrival, not `_id`. */
+  private nextTimeseriesKey = 0;
   private indexes: Index[];
   private bytes = 0;
   readonly options: CollectionOptions;
 
+  private validate: DocumentValidator | undefined;
+  private validatorSource: unknown;
+
   constructor(
-    readonly db: string,
-    readonly name: string,
+    /** Changed only by a rename. */
+    public db: string,
+    public name: string,
     options: CollectionOptions,
     private readonly oplog: Oplog,
     private readonly onCappedDelete: () => void = () => {},
@@ -107,7 +164,7 @@ export class Collection {
       this.options.size = Math.max(4096, Math.ceil(size / 256) * 256);
       if (options.max !== undefined) this.options.max = toNumber(options.max);
     }
-    this.indexes = [new Index({ v: 2, key: { _id: 1 }, name: '_id_' })];
+    this.indexes = this.isView || this.isTimeseries ? [] : [new Index({ v: 2, key: { _id: 1 }, name: '_id_' })];
   }
 
   get ns(): string {
@@ -126,12 +183,73 @@ export class Collection {
     return this.options.capped === true;
   }
 
+  /** A view (`viewOn` + `pipeline`): no documents of its own (https://www.mongodb.com/docs/manual/core/views/). */
+  get isView(): boolean {
+    return typeof this.options.viewOn === 'string';
+  }
+
+  /** A time series collection: `_id`s need not be unique (https://www.mongodb.com/docs/manual/core/timeseries-collections/). */
+  get isTimeseries(): boolean {
+    return isPlainObject(this.options.timeseries);
+  }
+
+  /** `changeStreamPreAndPostImages: { enabled: true }`: change streams can show pre- and post-images. */
+  get recordsImages(): boolean {
+    const setting = this.options.changeStreamPreAndPostImages;
+    return isPlainObject(setting) && setting.enabled === true;
+  }
+
+  private refuseOnView(): void {
+    if (this.isView) {
+      throw new CommandError(ErrorCodes.CommandNotSupportedOnView, `Namespace ${this.ns} is a view, not a collection`);
+    }
+  }
+
+  /**
+   * Document validation (https://www.mongodb.com/docs/manual/core/schema-validation/): a write that fails the
+   * validator with `validationAction: 'error'` fails with DocumentValidationFailure (121) and `errInfo`;
+   * `validationLevel: 'moderate'` does not check updates of documents that were already invalid.
+   */
+  private checkValid(doc: Document, before: Document | undefined, options: WriteOptions): void {
+    if (options.bypassDocumentValidation === true) return;
+    const level = this.options.validationLevel ?? 'strict';
+    if (this.options.validator === undefined || level === 'off') return;
+    if (this.options.validationAction === 'warn') return;
+    if (this.validatorSource !== this.options.validator) {
+      this.validate = compileValidator(this.options.validator);
+      this.validatorSource = this.options.validator;
+    }
+    const failure = this.validate!(doc);
+    if (!failure) return;
+    if (before !== undefined && level === 'moderate' && this.validate!(before)) return;
+    throw new CommandError(ErrorCodes.DocumentValidationFailure, 'Document failed validation', {
+      extra: { errInfo: { failingDocumentId: doc._id, details: failure } },
+    });
+  }
+
   /** Documents in natural (insertion) order. */
   all(): Document[] {
     return Array.from(this.docs.values(), (s) => s.doc);
   }
 
+  /**
+   * Documents stored after the one whose storage key is `after` (all of them without it), in natural order,
+   * with their keys: what a tailable cursor reads next. Undefined when `after` is gone (a capped collection
+   * rolled over it).
+   */
+  documentsAfter(after: string | undefined): Array<{ key: string; doc: Document }> | undefined {
+    if (after !== undefined && !this.docs.has(after)) return undefined;
+    const out: Array<{ key: string; doc: Document }> = [];
+    let passed = after === undefined;
+    for (const [key, stored] of this.docs) {
+      if (passed) out.push({ key, doc: stored.doc });
+      else if (key === after) passed = true;
+    }
+    return out;
+  }
+
   get(id: unknown): Document | undefined {
+    if (this.isTimeseries) return this.all().find((doc) => valuesEqual(doc._id, id));
     return this.docs.get(canonicalKey(id))?.doc;
   }
 
@@ -164,18 +282,22 @@ export class Collection {
     }
   }
 
-  insert(doc: Document): void {
+  insert(doc: Document, options: WriteOptions = {}): void {
+    this.refuseOnView();
     if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
-    if (Array.isArray(doc._id))
-      throw new CommandError(53, "can't use an array for _id", { codeName: 'InvalidIdField' });
+    checkId(doc._id);
     const bytes = bsonSize(doc);
     if (bytes > MAX_BSON_OBJECT_SIZE) {
       throw new CommandError(
-        ErrorCodes.BSONObjectTooLarge,
+        ErrorCodes.BadValue,
         `object to insert too large. size in bytes: ${bytes}, max size: ${MAX_BSON_OBJECT_SIZE}`,
       );
     }
-    const id = canonicalKey(doc._id);
+    if (this.isCapped && bytes > (this.options.size as number)) {
+      throw new CommandError(ErrorCodes.BadValue, 'object to insert exceeds cappedMaxSize');
+    }
+    this.checkValid(doc, undefined, options);
+    const id = this.isTimeseries ? `ts${this.nextTimeseriesKey++}` : canonicalKey(doc._id);
     for (const [index, key] of this.checkUnique(doc, undefined)) index.keyed.set(key, id);
     this.docs.set(id, { doc, bytes });
     this.bytes += bytes;
@@ -183,8 +305,10 @@ export class Collection {
       op: 'insert',
       db: this.db,
       coll: this.name,
+      uuid: this.uuid,
       documentKey: { _id: doc._id },
       document: doc,
+      ...(options.transaction ? { transaction: options.transaction } : {}),
       bytes,
     });
     this.enforceCap();
@@ -194,11 +318,13 @@ export class Collection {
   replace(
     before: Document,
     after: Document,
-    description: { updatedFields: Document; removedFields: string[] } | undefined,
+    description: UpdateDescription | undefined,
+    options: WriteOptions = {},
   ): void {
-    const id = canonicalKey(before._id);
-    const stored = this.docs.get(id);
-    if (!stored) return;
+    this.refuseOnView();
+    const id = this.keyOf(before);
+    const stored = id === undefined ? undefined : this.docs.get(id);
+    if (id === undefined || !stored) return;
     const bytes = bsonSize(after);
     if (bytes > MAX_BSON_OBJECT_SIZE) {
       throw new CommandError(
@@ -206,6 +332,7 @@ export class Collection {
         `Resulting document after update is larger than ${MAX_BSON_OBJECT_SIZE}`,
       );
     }
+    this.checkValid(after, before, options);
     const keys = this.checkUnique(after, id);
     this.unindex(before);
     for (const [index, key] of keys) index.keyed.set(key, id);
@@ -215,18 +342,22 @@ export class Collection {
       op: description ? 'update' : 'replace',
       db: this.db,
       coll: this.name,
+      uuid: this.uuid,
       documentKey: { _id: after._id },
       document: after,
       preImage: before,
-      ...(description ? { updateDescription: { ...description, truncatedArrays: [] } } : {}),
+      ...(description ? { updateDescription: { ...description } } : {}),
+      ...(this.recordsImages ? { imagesRecorded: true } : {}),
+      ...(options.transaction ? { transaction: options.transaction } : {}),
       bytes,
     });
   }
 
-  delete(doc: Document): boolean {
-    const id = canonicalKey(doc._id);
-    const stored = this.docs.get(id);
-    if (!stored) return false;
+  delete(doc: Document, options: WriteOptions = {}): boolean {
+    this.refuseOnView();
+    const id = this.keyOf(doc);
+    const stored = id === undefined ? undefined : this.docs.get(id);
+    if (id === undefined || !stored) return false;
     this.unindex(stored.doc);
     this.docs.delete(id);
     this.bytes -= stored.bytes;
@@ -234,11 +365,21 @@ export class Collection {
       op: 'delete',
       db: this.db,
       coll: this.name,
+      uuid: this.uuid,
       documentKey: { _id: stored.doc._id },
       preImage: stored.doc,
+      ...(this.recordsImages ? { imagesRecorded: true } : {}),
+      ...(options.transaction ? { transaction: options.transaction } : {}),
       bytes: stored.bytes,
     });
     return true;
+  }
+
+  /** The storage key of a stored document (by `_id`, or by identity in a time series collection). */
+  private keyOf(doc: Document): string | undefined {
+    if (!this.isTimeseries) return canonicalKey(doc._id);
+    for (const [key, stored] of this.docs) if (stored.doc === doc) return key;
+    return undefined;
   }
 
   private enforceCap(): void {
@@ -294,7 +435,7 @@ export class Collection {
       }
     }
     this.indexes.push(index);
-    this.logCatalog();
+    this.logCatalog({ operationType: 'createIndexes', operationDescription: { indexes: [{ ...spec }] } });
     return true;
   }
 
@@ -302,13 +443,13 @@ export class Collection {
     if (name === '_id_') throw new CommandError(ErrorCodes.InvalidOptions, 'cannot drop _id index');
     const at = this.indexes.findIndex((i) => i.spec.name === name);
     if (at < 0) throw new CommandError(ErrorCodes.IndexNotFound, `index not found with name [${name}]`);
-    this.indexes.splice(at, 1);
-    this.logCatalog();
+    const [dropped] = this.indexes.splice(at, 1);
+    this.logCatalog({ operationType: 'dropIndexes', operationDescription: { indexes: [{ ...dropped!.spec }] } });
   }
 
+  /** Drops every index but `_id`'s, one catalog entry (and dropIndexes event) each, as mongod logs them. */
   dropAllIndexes(): void {
-    this.indexes = this.indexes.slice(0, 1);
-    this.logCatalog();
+    for (const index of this.indexes.filter((i) => i.spec.name !== '_id_')) this.dropIndex(index.spec.name);
   }
 
   indexNameForKey(key: Document): string | undefined {
@@ -325,7 +466,18 @@ export class Collection {
     if (options.expireAfterSeconds !== undefined) index.spec.expireAfterSeconds = options.expireAfterSeconds;
     if (options.hidden === true) index.spec.hidden = true;
     if (options.hidden === false) delete index.spec.hidden;
-    this.logCatalog();
+  }
+
+  /**
+   * collMod: sets (or, with undefined, removes) collection options, then records the change as one catalog
+   * entry, the 'modify' event of showExpandedEvents streams.
+   */
+  modify(options: Document, ddl: DdlEvent): void {
+    for (const [key, value] of Object.entries(options)) {
+      if (value === undefined) delete this.options[key];
+      else this.options[key] = value;
+    }
+    this.logCatalog(ddl);
   }
 
   // Replication (replication.ts, rollback.ts): the primary records each catalog change as an entry carrying the
@@ -343,9 +495,20 @@ export class Collection {
     };
   }
 
-  /** Records the current definition in the oplog, so secondaries replicate it. */
-  logCatalog(): void {
-    this.oplog.append({ op: 'noop', db: this.db, coll: this.name, catalog: this.catalogSnapshot(), bytes: 64 });
+  /**
+   * Records the current definition in the oplog, so secondaries replicate it; with `ddl`, the entry is also the
+   * change event showExpandedEvents streams show for it.
+   */
+  logCatalog(ddl?: DdlEvent): void {
+    this.oplog.append({
+      op: 'noop',
+      db: this.db,
+      coll: this.name,
+      catalog: this.catalogSnapshot(),
+      uuid: this.uuid,
+      ...(ddl ? { ddl } : {}),
+      bytes: 64,
+    });
   }
 
   /** Makes this collection's definition the replicated one: options, and indexes added, changed or dropped. */
@@ -405,6 +568,18 @@ export class Collection {
   }
 }
 
+/** The operationDescription of a 'create' event: mongod's create oplog entry without its `create` field. */
+function createDescription(collection: Collection): Document {
+  const { options } = collection;
+  if (collection.isView) return { viewOn: options.viewOn, pipeline: options.pipeline ?? [] };
+  const description: Document = {};
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) description[key] = value;
+  if (!collection.isTimeseries && options.clusteredIndex === undefined) {
+    description.idIndex = { v: 2, key: { _id: 1 }, name: '_id_' };
+  }
+  return description;
+}
+
 const RESERVED_DATABASES = new Set(['admin', 'local', 'config']);
 
 export function validateCollectionName(db: string, name: unknown): string {
@@ -436,6 +611,12 @@ export class Store {
   /** Returns the collection, creating it implicitly (as any write does) when missing. */
   ensureCollection(db: string, name: string): { collection: Collection; created: boolean } {
     const existing = this.collection(db, name);
+    if (existing?.isView) {
+      throw new CommandError(
+        ErrorCodes.CommandNotSupportedOnView,
+        `Namespace ${db}.${name} is a view, not a collection`,
+      );
+    }
     if (existing) return { collection: existing, created: false };
     return { collection: this.createCollection(db, name, {}), created: true };
   }
@@ -451,8 +632,68 @@ export class Store {
     }
     const collection = new Collection(db, name, options, this.oplog, this.onCappedDelete);
     collections.set(name, collection);
-    collection.logCatalog();
+    collection.logCatalog({ operationType: 'create', operationDescription: createDescription(collection) });
     return collection;
+  }
+
+  /**
+   * renameCollection (https://www.mongodb.com/docs/manual/reference/command/renameCollection/): the collection
+   * keeps its documents, indexes and UUID under its new name; `dropTarget` drops an existing target first.
+   * One oplog entry, the 'rename' change event (streams on the source or the target are invalidated).
+   */
+  renameCollection(db: string, from: string, toDb: string, to: string, dropTarget: boolean): void {
+    const source = this.collection(db, from);
+    if (!source) throw new CommandError(ErrorCodes.NamespaceNotFound, `Source collection ${db}.${from} does not exist`);
+    if (source.isView) {
+      throw new CommandError(ErrorCodes.CommandNotSupportedOnView, `cannot rename view: ${db}.${from}`);
+    }
+    validateCollectionName(toDb, to);
+    if (db === toDb && from === to) {
+      throw new CommandError(ErrorCodes.IllegalOperation, "Can't rename a collection to itself");
+    }
+    const target = this.collection(toDb, to);
+    if (target && !dropTarget) throw new CommandError(ErrorCodes.NamespaceExists, 'target namespace exists');
+    this.detach(db, from);
+    if (target) this.detach(toDb, to);
+    source.db = toDb;
+    source.name = to;
+    this.attach(source);
+    this.oplog.append({
+      op: 'rename',
+      db,
+      coll: from,
+      uuid: source.uuid,
+      to: { db: toDb, coll: to },
+      ...(target ? { dropTarget: target.uuid } : {}),
+      catalog: source.catalogSnapshot(),
+      bytes: 64,
+    });
+  }
+
+  /** Replication: the primary's rename, without an entry of its own. */
+  applyRename(db: string, from: string, toDb: string, to: string): void {
+    const source = this.collection(db, from);
+    if (!source) return;
+    this.detach(db, from);
+    if (this.collection(toDb, to)) this.detach(toDb, to);
+    source.db = toDb;
+    source.name = to;
+    this.attach(source);
+  }
+
+  private detach(db: string, name: string): void {
+    const collections = this.databases.get(db);
+    collections?.delete(name);
+    if (collections?.size === 0) this.databases.delete(db);
+  }
+
+  private attach(collection: Collection): void {
+    let collections = this.databases.get(collection.db);
+    if (!collections) {
+      collections = new Map();
+      this.databases.set(collection.db, collections);
+    }
+    collections.set(collection.name, collection);
   }
 
   /** Replication: creates the collection if missing (without an oplog entry) and gives it the replicated definition. */
@@ -490,7 +731,7 @@ export class Store {
     const nIndexes = collection.indexSpecs().length;
     this.databases.get(db)!.delete(name);
     if (this.databases.get(db)!.size === 0) this.databases.delete(db);
-    this.oplog.append({ op: 'drop', db, coll: name, bytes: 64 });
+    this.oplog.append({ op: 'drop', db, coll: name, uuid: collection.uuid, bytes: 64 });
     return nIndexes;
   }
 

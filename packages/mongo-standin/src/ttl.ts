@@ -150,6 +150,10 @@ export class TtlIndexes {
       case 'drop':
         this.byNs.delete(nsKey(entry.db, entry.coll));
         break;
+      case 'rename':
+        this.byNs.delete(nsKey(entry.db, entry.coll));
+        this.refresh(entry.to!.db, entry.to!.coll);
+        break;
       case 'noop':
         if (entry.catalog) this.refresh(entry.db, entry.coll);
         break;

@@ -1,4 +1,5 @@
 import { BSON, type Document } from 'bson';
+import { deserializeDocument } from './bson-types.js';
 
 /**
  * MongoDB wire protocol framing (https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/):
@@ -67,8 +68,6 @@ export class MessageFramer {
   }
 }
 
-const deserializeOptions = { validation: { utf8: false } } as const;
-
 function readCString(buf: Buffer, offset: number): { value: string; next: number } {
   const end = buf.indexOf(0, offset);
   if (end < 0) throw new Error('unterminated cstring');
@@ -79,7 +78,7 @@ function readDocument(buf: Buffer, offset: number, limit: number): { doc: Docume
   if (offset + 5 > limit) throw new Error('truncated BSON document');
   const size = buf.readInt32LE(offset);
   if (size < 5 || offset + size > limit) throw new Error(`invalid BSON document size ${size}`);
-  const doc = BSON.deserialize(buf.subarray(offset, offset + size), deserializeOptions);
+  const doc = deserializeDocument(buf.subarray(offset, offset + size));
   return { doc, next: offset + size };
 }
 

@@ -2,6 +2,7 @@ import { Long, ObjectId } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../src/query/match.js';
 import { applyUpdate } from '../src/query/update.js';
+import { describeUpdate } from '../src/query/update-description.js';
 import { canonicalKey, compareValues } from '../src/query/values.js';
 
 const matches = (filter: object, doc: object) => compileFilter(filter)(doc);
@@ -45,7 +46,9 @@ describe('query semantics (MongoDB rules the driver tests do not reach)', () => 
     expect(() => compileFilter({ a: { $in: 5 } })).toThrow(expect.objectContaining({ code: 2 }));
   });
 
-  it('records updated and removed paths as change events report them, without touching the input', () => {
+  it('describes an operator update as mongod 7.0 logs it ($v: 2 delta), without touching the input', () => {
+    // https://www.mongodb.com/docs/manual/reference/change-events/update/ — a plain $push is logged element
+    // by element, $set at its path, $unset as a removed field.
     const before = { _id: 1, a: { b: 1 }, c: [1], gone: true };
     const outcome = applyUpdate(
       before,
@@ -53,8 +56,12 @@ describe('query semantics (MongoDB rules the driver tests do not reach)', () => 
       { inserting: false },
     );
     expect(outcome.doc).toEqual({ _id: 1, a: { b: 2 }, c: [1, 2] });
-    expect(outcome.updatedPaths).toEqual(['a.b', 'c']);
-    expect(outcome.removedPaths).toEqual(['gone']);
+    expect(describeUpdate(before, outcome.doc, outcome.log)).toEqual({
+      updatedFields: { 'a.b': 2, 'c.1': 2 },
+      removedFields: ['gone'],
+      truncatedArrays: [],
+      disambiguatedPaths: {}, // an array index alone does not make a path ambiguous
+    });
     expect(before).toEqual({ _id: 1, a: { b: 1 }, c: [1], gone: true });
   });
 

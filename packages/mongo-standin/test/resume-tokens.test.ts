@@ -1,20 +1,31 @@
 import { MongoClient, MongoServerError, type ChangeStream, type Collection, type Document } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MongoStandIn } from '../src/index.js';
+import { eventTokenData } from '../src/resume-token.js';
 import { clientOptions, collectEvents, insertedNumbers, openStream, waitFor } from './support.js';
 
 /**
  * Resume tokens the stand-in never issued. mongod refuses a resume point older than its oplog with
  * ChangeStreamHistoryLost (286), and one inside the oplog's range that names no event with
- * ChangeStreamFatalError (280, "the resume token was not found"); both carry NonResumableChangeStreamError.
- * The tokens here are in the stand-in's own layout ('82' + seconds + increment + kind, see README), so
- * this file runs against the stand-in only.
+ * ChangeStreamFatalError (280, "the resume token was not found"); both carry NonResumableChangeStreamError
+ * (document_source_change_stream_check_resumability.cpp, ensure_resume_token_present.cpp). Tokens are
+ * mongod's KeyString hex (resume_token.cpp), whose first 18 hex digits are '82' + the cluster time; the ones
+ * made here name events at chosen times, so this file runs against the stand-in only.
  */
 const AWAIT = { maxAwaitTimeMS: 50 };
-const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
-const token = (seconds: number, increment: number, kind: 0 | 1 | 2) => ({
-  _data: `82${hex8(seconds)}${hex8(increment)}0${kind}`,
+const token = (seconds: number, increment: number, kind: 'event' | 'invalidate') => ({
+  _data: eventTokenData(
+    { t: seconds, i: increment },
+    kind === 'event'
+      ? { operationType: 'insert', documentKey: { _id: 'never written' } }
+      : { operationType: 'drop', fromInvalidate: true },
+  ),
 });
+/** A token a real mongod 6.0 issued for an insert in October 2022 (another deployment's). */
+const FOREIGN_TOKEN = {
+  _data:
+    '82635019A0000000012B022C0100296E5A1004AB1154ACACD849A48C61756D70D3B21F463C6F7065726174696F6E54797065003C696E736572740046646F63756D656E744B657900461E5F6964002B02000004',
+};
 const timeOf = (event: Document) => {
   const data = (event._id as { _data: string })._data;
   return { seconds: Number.parseInt(data.slice(2, 10), 16), increment: Number.parseInt(data.slice(10, 18), 16) };
@@ -56,11 +67,13 @@ describe('resuming from a token the stand-in never issued', () => {
     await setup();
     await coll.insertOne({ n: 1 });
     for (const option of ['resumeAfter', 'startAfter'] as const) {
-      const error = await failureOf({ [option]: token(1, 1, 1) });
-      expect(error).toMatchObject({ code: 286, codeName: 'ChangeStreamHistoryLost' });
-      expect(error.hasErrorLabel('NonResumableChangeStreamError')).toBe(true);
+      for (const old of [token(1, 1, 'event'), FOREIGN_TOKEN]) {
+        const error = await failureOf({ [option]: old });
+        expect(error).toMatchObject({ code: 286, codeName: 'ChangeStreamHistoryLost' });
+        expect(error.hasErrorLabel('NonResumableChangeStreamError')).toBe(true);
+      }
     }
-    expect(mongo.counters.historyLost).toBe(2);
+    expect(mongo.counters.historyLost).toBe(4);
   });
 
   it('fails with ChangeStreamFatalError (280) when a token inside the oplog names no write', async () => {
@@ -78,7 +91,7 @@ describe('resuming from a token the stand-in never issued', () => {
       return previous !== undefined && timeOf(previous).seconds !== timeOf(last!).seconds;
     });
     const before = timeOf(previous!);
-    const never = token(before.seconds, before.increment + 1, 1);
+    const never = token(before.seconds, before.increment + 1, 'event');
 
     for (const option of ['resumeAfter', 'startAfter'] as const) {
       const error = await failureOf({ [option]: never });
@@ -87,16 +100,17 @@ describe('resuming from a token the stand-in never issued', () => {
       expect(error.message).toContain((last!._id as { _data: string })._data); // the event found instead
       expect(error.hasErrorLabel('NonResumableChangeStreamError')).toBe(true);
     }
-    // startAfter an "invalidate" that no drop produced (at the time of an insert) is not found either.
+    // startAfter an "invalidate" that no drop produced (at the time of an insert) is not found either: the
+    // insert sorts before it, the next write after it (mongod's "surpassed the token").
+    await coll.insertOne({ n: n + 1 });
     const insertTime = timeOf(last!);
-    const notADrop = await failureOf({ startAfter: token(insertTime.seconds, insertTime.increment, 2) });
+    const notADrop = await failureOf({ startAfter: token(insertTime.seconds, insertTime.increment, 'invalidate') });
     expect(notADrop).toMatchObject({ code: 280, codeName: 'ChangeStreamFatalError' });
     expect(mongo.counters.resumeTokensNotFound).toBe(3);
 
     // The tokens it did issue still resume exactly where they point.
     const resumed = coll.watch([], { ...AWAIT, resumeAfter: previous!._id });
     streams.push(resumed);
-    await coll.insertOne({ n: n + 1 });
     expect(insertedNumbers(await collectEvents(resumed, 2))).toEqual([n, n + 1]);
   });
 

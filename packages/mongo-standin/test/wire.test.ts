@@ -99,23 +99,6 @@ describe('wire protocol', () => {
     expect(await client.msg({ count: 'c', $db: 'd' })).toMatchObject({ n: 2 });
   });
 
-  it('refuses transactions with a typed error instead of pretending', async () => {
-    mongo = await MongoStandIn.start();
-    const client = new MongoClient(mongo.uri);
-    try {
-      const session = client.startSession();
-      session.startTransaction();
-      await expect(client.db('d').collection('c').insertOne({ a: 1 }, { session })).rejects.toMatchObject({
-        code: 263,
-        codeName: 'OperationNotSupportedInTransaction',
-      });
-      await session.abortTransaction().catch(() => undefined);
-      await session.endSession();
-    } finally {
-      await client.close();
-    }
-  });
-
   it('starts on an ephemeral port, restarts on the same one, and is reusable after stop', async () => {
     mongo = await MongoStandIn.start({ port: 0 });
     const port = mongo.port;

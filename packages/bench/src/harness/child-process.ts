@@ -68,7 +68,16 @@ export class ChildHandle<C extends CommandMap<C> & BaseCommands = BaseCommands> 
     counter += 1;
     const logFile = path.join(options.logDir, `${String(counter).padStart(3, '0')}-${options.name}.log`);
     const log = fs.openSync(logFile, 'a');
-    const nodeArgs = ['--conditions=@switchyard/source', '--import', 'tsx', '--expose-gc', options.entry];
+    // BENCH_CPU_PROFILE=<dir>: every child writes a V8 CPU profile there when it exits (for tuning, not figures).
+    const profileDir = process.env.BENCH_CPU_PROFILE;
+    const nodeArgs = [
+      '--conditions=@switchyard/source',
+      '--import',
+      'tsx',
+      '--expose-gc',
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${counter}-${options.name}`)}`] : []),
+      options.entry,
+    ];
     const [command, args] = options.core
       ? ['taskset', ['-c', options.core, process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];

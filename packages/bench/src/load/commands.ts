@@ -4,6 +4,7 @@ import type { AuthSpec } from './auth.js';
 import type { EchoParams } from './echo.js';
 import type { FanoutParams } from './fanout.js';
 import type { IdleParams } from './idle.js';
+import type { RoomsConnectParams, RoomsParams } from './rooms.js';
 import type { StormConnectParams, StormResult, StormStatus } from './storm.js';
 import type { WindowResult } from './workload.js';
 
@@ -29,6 +30,8 @@ export interface LoadCommands extends BaseCommands {
   'idle.open': Command<IdleParams, { connected: number; ms: number }>;
   'fanout.connect': Command<FanoutConnectParams, { members: number; ms: number }>;
   'fanout.start': Command<FanoutParams, boolean>;
+  'rooms.connect': Command<RoomsConnectParams, { rooms: number; ms: number }>;
+  'rooms.start': Command<RoomsParams, boolean>;
   'ack.connect': Command<AckClientsOptions, { clients: number; ms: number }>;
   'ack.start': Command<{ rate: number; bytes: number }, boolean>;
   'connect.start': Command<ConnectRateParams, boolean>;

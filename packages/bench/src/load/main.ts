@@ -8,6 +8,7 @@ import { EchoWorkload } from './echo.js';
 import { FanoutWorkload } from './fanout.js';
 import { connectSocketIoGroup, connectSseGroup, connectWsGroup, type FanoutGroup } from './fanout-group.js';
 import { IdleClients } from './idle.js';
+import { RoomsGroup, RoomsWorkload } from './rooms.js';
 import { StormClients } from './storm.js';
 import type { Workload } from './workload.js';
 
@@ -18,6 +19,7 @@ import type { Workload } from './workload.js';
 let idle: IdleClients | undefined;
 let group: FanoutGroup | undefined;
 let ackSockets: Socket[] | undefined;
+let rooms: RoomsGroup | undefined;
 let workload: Workload | undefined;
 let storm: StormClients | undefined;
 
@@ -56,6 +58,16 @@ serveCommands<LoadCommands>({
   'fanout.start': (params) => {
     if (!group) throw new BenchError('WORKLOAD_FAILED', 'fanout.start before fanout.connect');
     workload = new FanoutWorkload(group, params);
+    return true;
+  },
+  'rooms.connect': async (params) => {
+    const { value, ms } = await timed(() => RoomsGroup.connect(params));
+    rooms = value;
+    return { rooms: params.rooms, ms };
+  },
+  'rooms.start': (params) => {
+    if (!rooms) throw new BenchError('WORKLOAD_FAILED', 'rooms.start before rooms.connect');
+    workload = new RoomsWorkload(rooms, params);
     return true;
   },
   'ack.connect': async (params) => {
@@ -98,6 +110,8 @@ serveCommands<LoadCommands>({
   'connections.close': async () => {
     await group?.close();
     group = undefined;
+    await rooms?.close();
+    rooms = undefined;
     for (const socket of ackSockets ?? []) socket.disconnect();
     ackSockets = undefined;
     idle?.close();

@@ -127,6 +127,11 @@ export class RawSocketIoClient {
     this.ws.send(`42${this.nextAckId++}${encodedArgs}`);
   }
 
+  /** Sends an already-encoded event frame body without an ack id: the server answers nothing. */
+  sendEncodedWithoutAck(encodedArgs: string): void {
+    this.ws.send(`42${encodedArgs}`);
+  }
+
   close(): void {
     this.closed = true;
     this.ws.close();

@@ -1,4 +1,6 @@
 import { ackLatencyScenario } from './ack-latency.js';
+import { adapterLatencyScenario } from './adapter-latency.js';
+import { adapterRoomsScenario } from './adapter-rooms.js';
 import { ceilingScenario } from './ceiling.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
@@ -19,6 +21,8 @@ export const SCENARIOS: Scenario[] = [
   ceilingScenario,
   sdkSizeScenario,
   peersScenario,
+  adapterLatencyScenario,
+  adapterRoomsScenario,
   sseScenario,
   forwardingScenario,
   stormScenario,

@@ -7,7 +7,7 @@ export interface BareServerConfig {
   mongoUri?: string;
   /** The MongoDB collection the adapters share. */
   mongoCollection?: string;
-  /** Socket.IO's connection state recovery with its defaults (the storm: restores go to the adapter). */
+  /** Connection state recovery on (socket.io's defaults). */
   recovery?: boolean;
 }
 

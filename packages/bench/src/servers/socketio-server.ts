@@ -13,8 +13,8 @@ const adapter = await createBenchAdapter(config);
 const httpServer = createServer();
 const io = new Server(httpServer, {
   transports: config.transports,
-  ...(adapter ? { adapter: adapter.factory } : {}),
   ...(config.recovery ? { connectionStateRecovery: {} } : {}),
+  ...(adapter ? { adapter: adapter.factory } : {}),
 });
 attachBareChat(io);
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));

@@ -38,7 +38,8 @@ export async function connectMongoCluster(config: MongoConfig, nodeId: string, l
       sessions,
       heartbeatInterval: config.heartbeatIntervalMs,
       heartbeatTimeout: config.heartbeatTimeoutMs,
-      logger: componentLogger(log, 'mongo-adapter'),
+      // The adapter binds { uid, component: 'mongo-adapter:<part>' } itself, under this node's logger.
+      logger: log,
     });
     componentLogger(log, 'cluster').info({ db: config.db }, 'connected to MongoDB');
     let closed: Promise<void> | undefined;

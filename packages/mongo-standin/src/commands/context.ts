@@ -15,6 +15,10 @@ export interface CommandContext {
     signal: AbortSignal;
     appName?: string;
   };
+  /** Set by getMore once it has checked its cursor out (mongod labels errors after that by the cursor's command). */
+  checkedOut?: 'changeStream' | 'query';
+  /** Set by a handler whose connection must close without a reply once it returns (fail points). */
+  closeConnection?: boolean;
 }
 
 export type CommandHandler = (cmd: Document, ctx: CommandContext) => Document | Promise<Document>;
@@ -23,11 +27,31 @@ export interface CommandSpec {
   handler: CommandHandler;
   /** Rejected with NotWritablePrimary while stepped down; delayed by setWriteLatency(). */
   write?: boolean;
+  /** For commands that write only in some forms (aggregate with $out or $merge): whether this one does. */
+  writes?: (cmd: Document) => boolean;
   /** A write the driver may retry under a txnNumber (gets RetryableWriteError labels, is deduplicated). */
   retryableWrite?: boolean;
   /** Rejected with NotPrimaryNoSecondaryOk while stepped down unless a secondary read preference is given. */
   read?: boolean;
 }
+
+/** Arguments any command may carry (mongod's "generic arguments"); they change nothing a handler does. */
+export const GENERIC_ARGUMENTS: ReadonlySet<string> = new Set([
+  '$db',
+  '$clusterTime',
+  '$readPreference',
+  'lsid',
+  'txnNumber',
+  'autocommit',
+  'startTransaction',
+  'writeConcern',
+  'readConcern',
+  'comment',
+  'maxTimeMS',
+  'apiVersion',
+  'apiStrict',
+  'apiDeprecationErrors',
+]);
 
 export function collectionNameArg(cmd: Document, name: string, ctx: CommandContext): string {
   const value = cmd[name];

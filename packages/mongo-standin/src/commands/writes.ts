@@ -1,12 +1,14 @@
 import { ObjectId, type Document } from 'bson';
 import { CommandError, ErrorCodes, failedToParse } from '../errors.js';
-import { compileFilter } from '../query/match.js';
+import { compileFilter, type Matcher } from '../query/match.js';
 import { compileProjection } from '../query/project.js';
-import { sortDocuments } from '../query/sort.js';
-import { applyUpdate, isOperatorUpdate, seedFromQuery, validateUpdate, type UpdateOutcome } from '../query/update.js';
-import { getPath } from '../query/paths.js';
-import { isPlainObject, rankOf, TypeRank, valuesEqual } from '../query/values.js';
-import type { Collection } from '../store.js';
+import { compileSort, sortDocuments } from '../query/sort.js';
+import { applyUpdate, compileArrayFilters, isOperatorUpdate, seedFromQuery, validateUpdate } from '../query/update.js';
+import { describeUpdate, sameValue } from '../query/update-description.js';
+import { withCollation } from '../query/collation.js';
+import { isNumeric, isPlainObject, rankOf, toNumber, TypeRank, valuesEqual } from '../query/values.js';
+import type { Variables } from '../query/expressions.js';
+import type { Collection, WriteOptions } from '../store.js';
 import {
   collectionNameArg,
   documentArray,
@@ -14,6 +16,8 @@ import {
   type CommandContext,
   type CommandSpec,
 } from './context.js';
+import { Statements } from './statements.js';
+import { commandVariables } from './variables.js';
 
 interface WriteError {
   index: number;
@@ -34,7 +38,10 @@ function runStatements<T>(items: T[], ordered: boolean, run: (item: T, index: nu
   const errors: WriteError[] = [];
   for (let i = 0; i < items.length; i++) {
     try {
-      run(items[i]!, i);
+      const item = items[i]!;
+      // Update and delete statements carry their own collation.
+      const collation = isPlainObject(item) ? ((item as Document).collation as Document | undefined) : undefined;
+      withCollation(collation, () => run(item, i));
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
       errors.push(toWriteError(i, err));
@@ -49,38 +56,66 @@ function withWriteErrors(reply: Document, errors: WriteError[]): Document {
   return reply;
 }
 
-function describeUpdate(outcome: UpdateOutcome): { updatedFields: Document; removedFields: string[] } | undefined {
-  if (outcome.replacement) return undefined;
-  const updatedFields: Document = {};
-  for (const path of outcome.updatedPaths) updatedFields[path] = getPath(outcome.doc, path);
-  return { updatedFields, removedFields: outcome.removedPaths.filter((p) => !outcome.updatedPaths.includes(p)) };
+/** What an update statement needs besides the document: `let` variables and compiled `arrayFilters`. */
+interface UpdateEnvironment {
+  variables: Variables;
+  arrayFilters?: Map<string, Matcher>;
+  write: WriteOptions;
 }
 
 /** Applies one update to one stored document; returns the new version, or undefined when nothing changed. */
-function updateStored(collection: Collection, before: Document, update: Document): Document | undefined {
-  const outcome = applyUpdate(before, update, { inserting: false });
-  if (valuesEqual(outcome.doc, before) && Object.keys(outcome.doc).join() === Object.keys(before).join())
-    return undefined;
-  collection.replace(before, outcome.doc, describeUpdate(outcome));
+function updateStored(
+  collection: Collection,
+  before: Document,
+  update: Document | Document[],
+  env: UpdateEnvironment,
+): Document | undefined {
+  const outcome = applyUpdate(before, update, { inserting: false, ...env });
+  if (sameValue(outcome.doc, before)) return undefined;
+  const description = outcome.kind === 'replacement' ? undefined : describeUpdate(before, outcome.doc, outcome.log);
+  collection.replace(before, outcome.doc, description, env.write);
   return outcome.doc;
 }
 
-function upsertDocument(collection: Collection, query: Document, update: Document): Document {
-  const seed = isOperatorUpdate(update) ? seedFromQuery(query) : {};
-  const { doc } = applyUpdate(seed, update, { inserting: true });
+function upsertDocument(
+  collection: Collection,
+  query: Document,
+  update: Document | Document[],
+  env: UpdateEnvironment,
+): Document {
+  const seed = Array.isArray(update) || isOperatorUpdate(update) ? seedFromQuery(query) : {};
+  const { doc } = applyUpdate(seed, update, { inserting: true, ...env });
   const withId = doc._id === undefined ? { _id: seedFromQuery(query)._id ?? new ObjectId(), ...doc } : doc;
-  collection.insert(withId);
+  collection.insert(withId, env.write);
   return withId;
 }
 
-export function matchingDocuments(collection: Collection | undefined, filter: unknown, sort?: unknown): Document[] {
+function writeOptions(cmd: Document): WriteOptions {
+  return { bypassDocumentValidation: cmd.bypassDocumentValidation === true };
+}
+
+/** mongod 7.0 has no `sort` on update statements (8.0 added it): IDL refuses the unknown field. */
+function refuseStatementSort(statement: Document, command: string): void {
+  if (statement.sort !== undefined) {
+    throw new CommandError(40415, `BSON field '${command}.sort' is an unknown field.`, { codeName: 'Location40415' });
+  }
+}
+
+export function matchingDocuments(
+  collection: Collection | undefined,
+  filter: unknown,
+  sort?: unknown,
+  variables?: Variables,
+): Document[] {
+  // The filter is parsed (and refused when invalid) whether or not the collection exists, as mongod does.
+  const matcher = compileFilter(filter, { variables });
+  if (sort !== undefined) compileSort(sort);
   if (!collection) return [];
-  const matcher = compileFilter(filter);
   // The one index the stand-in uses: an _id equality looks the document up instead of scanning.
   const id: unknown = isPlainObject(filter) ? filter._id : undefined;
   const byId = id !== undefined && !isPlainObject(id) && rankOf(id) !== TypeRank.RegExp;
   const candidates = byId ? [collection.get(id)].filter((d): d is Document => d !== undefined) : collection.all();
-  const found = candidates.filter(matcher);
+  const found = candidates.filter((doc) => matcher(doc));
   return sort === undefined ? found : sortDocuments(found, sort);
 }
 
@@ -88,11 +123,15 @@ function insert(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'insert', ctx);
   const documents = documentArray(cmd, 'documents');
   const ordered = cmd.ordered !== false;
+  const statements = new Statements(ctx, cmd);
+  const write = writeOptions(cmd);
   const { collection } = ctx.member.store.ensureCollection(ctx.db, name);
   let n = 0;
-  const errors = runStatements(documents, ordered, (doc) => {
-    collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc);
-    n += 1;
+  const errors = runStatements(documents, ordered, (doc, index) => {
+    n += statements.run(index, () => {
+      collection.insert(doc._id === undefined ? { _id: new ObjectId(), ...doc } : doc, write);
+      return { n: 1 };
+    }).n as number;
   });
   return withWriteErrors({ n, ok: 1 }, errors);
 }
@@ -101,6 +140,10 @@ function update(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'update', ctx);
   const statements = documentArray(cmd, 'updates');
   const ordered = cmd.ordered !== false;
+  // Parsing errors fail the whole command before any statement runs, as mongod's IDL parser does.
+  for (const statement of statements) refuseStatementSort(statement, 'update.updates');
+  const executor = new Statements(ctx, cmd);
+  const variables = commandVariables(cmd, ctx);
   let n = 0;
   let nModified = 0;
   const upserted: Document[] = [];
@@ -108,23 +151,25 @@ function update(cmd: Document, ctx: CommandContext): Document {
     const query = optionalDocument(statement, 'q') ?? {};
     const u = statement.u;
     validateUpdate(u);
-    if (statement.multi === true && !isOperatorUpdate(u))
+    if (statement.multi === true && !Array.isArray(u) && !isOperatorUpdate(u))
       throw failedToParse('multi update is not supported for replacement-style update');
-    const collection = ctx.member.store.collection(ctx.db, name);
-    const targets = matchingDocuments(collection, query, statement.sort);
-    const selected = statement.multi === true ? targets : targets.slice(0, 1);
-    if (selected.length === 0) {
-      if (statement.upsert === true) {
-        const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, u);
-        n += 1;
-        upserted.push({ index, _id: doc._id });
+    const env = { variables, arrayFilters: compileArrayFilters(statement.arrayFilters), write: writeOptions(cmd) };
+    const outcome = executor.run(index, () => {
+      const collection = ctx.member.store.collection(ctx.db, name);
+      const targets = matchingDocuments(collection, query, undefined, variables);
+      const selected = statement.multi === true ? targets : targets.slice(0, 1);
+      if (selected.length === 0) {
+        if (statement.upsert !== true) return { n: 0, nModified: 0 };
+        const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, u, env);
+        return { n: 1, nModified: 0, upserted: doc._id };
       }
-      return;
-    }
-    for (const before of selected) {
-      n += 1;
-      if (updateStored(collection!, before, u)) nModified += 1;
-    }
+      let modified = 0;
+      for (const before of selected) if (updateStored(collection!, before, u, env)) modified += 1;
+      return { n: selected.length, nModified: modified };
+    });
+    n += outcome.n as number;
+    nModified += outcome.nModified as number;
+    if (outcome.upserted !== undefined) upserted.push({ index, _id: outcome.upserted });
   });
   const reply: Document = { n, nModified };
   if (upserted.length > 0) reply.upserted = upserted;
@@ -136,19 +181,32 @@ function remove(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, 'delete', ctx);
   const statements = documentArray(cmd, 'deletes');
   const ordered = cmd.ordered !== false;
+  for (const statement of statements) refuseStatementSort(statement, 'delete.deletes');
+  const executor = new Statements(ctx, cmd);
+  const variables = commandVariables(cmd, ctx);
   let n = 0;
-  const errors = runStatements(statements, ordered, (statement) => {
+  const errors = runStatements(statements, ordered, (statement, index) => {
     const query = optionalDocument(statement, 'q') ?? {};
     const limit = statement.limit;
-    if (limit !== 0 && limit !== 1) throw failedToParse('The limit field in delete objects must be 0 or 1');
-    const collection = ctx.member.store.collection(ctx.db, name);
-    const targets = matchingDocuments(collection, query, statement.sort);
-    for (const doc of limit === 1 ? targets.slice(0, 1) : targets) if (collection!.delete(doc)) n += 1;
+    if (!isNumeric(limit) || (toNumber(limit) !== 0 && toNumber(limit) !== 1))
+      throw failedToParse('The limit field in delete objects must be 0 or 1');
+    n += executor.run(index, () => {
+      const collection = ctx.member.store.collection(ctx.db, name);
+      const targets = matchingDocuments(collection, query, undefined, variables);
+      let deleted = 0;
+      for (const doc of toNumber(limit) === 1 ? targets.slice(0, 1) : targets)
+        if (collection!.delete(doc)) deleted += 1;
+      return { n: deleted };
+    }).n as number;
   });
   return withWriteErrors({ n, ok: 1 }, errors);
 }
 
 function findAndModify(cmd: Document, ctx: CommandContext): Document {
+  return new Statements(ctx, cmd).run(0, () => findAndModifyOnce(cmd, ctx));
+}
+
+function findAndModifyOnce(cmd: Document, ctx: CommandContext): Document {
   const name = collectionNameArg(cmd, Object.keys(cmd)[0]!, ctx);
   const query = optionalDocument(cmd, 'query') ?? {};
   const remove = cmd.remove === true;
@@ -157,26 +215,28 @@ function findAndModify(cmd: Document, ctx: CommandContext): Document {
   if (!remove && upd === undefined) throw failedToParse('Either an update or remove=true must be specified');
   if (remove && cmd.upsert === true) throw failedToParse('Cannot specify both upsert=true and remove=true');
   if (!remove) validateUpdate(upd);
-  const project = compileProjection(cmd.fields);
+  const variables = commandVariables(cmd, ctx);
+  const env = { variables, arrayFilters: compileArrayFilters(cmd.arrayFilters), write: writeOptions(cmd) };
+  const project = compileProjection(cmd.fields, { find: true });
   const collection = ctx.member.store.collection(ctx.db, name);
-  const [target] = matchingDocuments(collection, query, cmd.sort);
+  const [target] = matchingDocuments(collection, query, cmd.sort, variables);
   const shaped = (doc: Document | undefined) => (doc ? project(doc) : null);
 
   if (remove) {
     if (target) collection!.delete(target);
     return { lastErrorObject: { n: target ? 1 : 0 }, value: shaped(target), ok: 1 };
   }
-  const update = upd as Document;
+  const update = upd as Document | Document[];
   if (!target) {
     if (cmd.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
-    const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, update);
+    const doc = upsertDocument(ctx.member.store.ensureCollection(ctx.db, name).collection, query, update, env);
     return {
       lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
       value: cmd.new === true ? shaped(doc) : null,
       ok: 1,
     };
   }
-  const after = updateStored(collection!, target, update) ?? target;
+  const after = updateStored(collection!, target, update, env) ?? target;
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: shaped(cmd.new === true ? after : target), ok: 1 };
 }
 

@@ -1,45 +1,73 @@
 import type { Document } from 'bson';
 import { badValue, CommandError, ErrorCodes } from '../errors.js';
+import { compileJsonSchema } from './json-schema.js';
 import { valuesAtPath } from './paths.js';
+import {
+  compileExpression,
+  documentVariables,
+  isTruthy,
+  rootScope,
+  type Scope,
+  type Variables,
+} from './expressions.js';
 import { compareValues, isPlainObject, rankOf, toNumber, TypeRank, valuesEqual } from './values.js';
 
-/** A compiled query filter. Compiling validates the whole filter up front, as mongod does. */
-export type Matcher = (doc: Document) => boolean;
+/**
+ * A compiled query filter. Compiling validates the whole filter up front, as mongod does. `vars` are the
+ * aggregation variables `$expr` sees (`let` values, `$$NOW`); without them, those given when compiling.
+ */
+export type Matcher = (doc: Document, vars?: Variables) => boolean;
+
+export interface FilterOptions {
+  /** Variable names `$expr` may use (`let`). */
+  scope?: Scope;
+  /** Their values, when the caller does not pass variables per document. */
+  variables?: Variables;
+}
 
 /** Compiles a MongoDB query filter (`find`'s `filter`, `$match`, update/delete `q`). */
-export function compileFilter(filter: unknown): Matcher {
+export function compileFilter(filter: unknown, options: FilterOptions = {}): Matcher {
   if (filter === undefined || filter === null) return () => true;
   if (!isPlainObject(filter)) throw badValue('filter must be an object');
   const clauses: Matcher[] = [];
   for (const [key, value] of Object.entries(filter)) {
-    clauses.push(compileTopLevel(key, value));
+    clauses.push(compileTopLevel(key, value, options));
   }
-  return (doc) => clauses.every((clause) => clause(doc));
+  if (clauses.length === 1) return clauses[0]!;
+  return (doc, vars) => clauses.every((clause) => clause(doc, vars));
 }
 
-function compileClauseList(op: string, value: unknown): Matcher[] {
+function compileClauseList(op: string, value: unknown, options: FilterOptions): Matcher[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw badValue(`${op} argument must be a non-empty array`);
   }
   return value.map((clause) => {
     if (!isPlainObject(clause)) throw badValue(`${op} argument's entries must be objects`);
-    return compileFilter(clause);
+    return compileFilter(clause, options);
   });
 }
 
-function compileTopLevel(key: string, value: unknown): Matcher {
+function compileTopLevel(key: string, value: unknown, options: FilterOptions): Matcher {
   switch (key) {
     case '$and': {
-      const all = compileClauseList(key, value);
-      return (doc) => all.every((m) => m(doc));
+      const all = compileClauseList(key, value, options);
+      return (doc, vars) => all.every((m) => m(doc, vars));
     }
     case '$or': {
-      const any = compileClauseList(key, value);
-      return (doc) => any.some((m) => m(doc));
+      const any = compileClauseList(key, value, options);
+      return (doc, vars) => any.some((m) => m(doc, vars));
     }
     case '$nor': {
-      const none = compileClauseList(key, value);
-      return (doc) => !none.some((m) => m(doc));
+      const none = compileClauseList(key, value, options);
+      return (doc, vars) => !none.some((m) => m(doc, vars));
+    }
+    case '$expr': {
+      const expr = compileExpression(value, options.scope ?? rootScope(Object.keys(options.variables ?? {})));
+      return (doc, vars) => isTruthy(expr(documentVariables(doc, vars ?? options.variables)));
+    }
+    case '$jsonSchema': {
+      const test = compileJsonSchema(value);
+      return (doc) => test(doc);
     }
     case '$comment':
       return () => true;

@@ -1,31 +1,57 @@
-import { Long, Timestamp, type Document } from 'bson';
+import { Timestamp, type Document } from 'bson';
 import { badValue, CommandError, ErrorCodes, failedToParse } from '../errors.js';
-import { compileFilter } from './match.js';
+import { compileDocumentStage, stageParts } from '../pipeline.js';
+import { documentVariables, rootScope, type Variables } from './expressions.js';
+import { compileFilter, type Matcher } from './match.js';
+import { arithmetic } from './numbers.js';
 import { getPath, hasPath } from './paths.js';
-import { bsonTypeOf, cloneValue, compareValues, isNumeric, isPlainObject, toNumber, valuesEqual } from './values.js';
+import type { OperatorLog } from './update-description.js';
+import { cloneValue, compareValues, isNumeric, isPlainObject, toNumber, valuesEqual } from './values.js';
 
-/** What an update did, in the shape change events report it (`updateDescription`). */
+/**
+ * Updates (https://www.mongodb.com/docs/manual/reference/operator/update/ and
+ * https://www.mongodb.com/docs/manual/tutorial/update-documents-with-aggregation-pipeline/): operator
+ * documents (with the positional `$[]` and filtered `$[<id>]` forms and `arrayFilters`), replacement
+ * documents, and pipelines of $addFields/$set, $project, $unset, $replaceRoot/$replaceWith.
+ */
 export interface UpdateOutcome {
   doc: Document;
-  /** Top-most paths written by operators, in order. */
-  updatedPaths: string[];
-  removedPaths: string[];
-  /** True when the update is a replacement document rather than operators. */
-  replacement: boolean;
+  kind: 'operators' | 'replacement' | 'pipeline';
+  /** For operator updates: what mongod's update log records (for the change event's updateDescription). */
+  log?: OperatorLog;
+}
+
+export interface UpdateOptions {
+  inserting: boolean;
+  /** `let` and system variables for pipeline updates. */
+  variables?: Variables;
+  /** `arrayFilters`, compiled. */
+  arrayFilters?: Map<string, Matcher>;
 }
 
 const pathNotViable = (msg: string) => new CommandError(28, msg, { codeName: 'PathNotViable' });
 
-export function isOperatorUpdate(update: Document): boolean {
+/** Stages a pipeline-style update may use (mongod refuses the others with InvalidOptions). */
+const UPDATE_STAGES = new Set(['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith']);
+
+export function isOperatorUpdate(update: Document | Document[]): boolean {
+  if (Array.isArray(update)) return false;
   const keys = Object.keys(update);
   return keys.length > 0 && keys.every((k) => k.startsWith('$'));
 }
 
-/** Validates an update document's shape once, before any document is touched. */
-export function validateUpdate(update: unknown): asserts update is Document {
-  if (Array.isArray(update))
-    throw new CommandError(ErrorCodes.BadValue, 'aggregation pipeline updates are not supported by the stand-in');
-  if (!isPlainObject(update)) throw failedToParse('update must be an object');
+/** Validates an update's shape once, before any document is touched. */
+export function validateUpdate(update: unknown): asserts update is Document | Document[] {
+  if (Array.isArray(update)) {
+    for (const stage of update) {
+      const [name] = stageParts(stage);
+      if (!UPDATE_STAGES.has(name)) {
+        throw new CommandError(ErrorCodes.InvalidOptions, `${name} is not allowed to be used within an update`);
+      }
+    }
+    return;
+  }
+  if (!isPlainObject(update)) throw failedToParse('update must be an object or an aggregation pipeline');
   const keys = Object.keys(update);
   const dollar = keys.filter((k) => k.startsWith('$'));
   if (dollar.length > 0 && dollar.length !== keys.length) {
@@ -43,10 +69,51 @@ export function validateUpdate(update: unknown): asserts update is Document {
   }
 }
 
-/** Applies an update (operators or replacement) to a copy of `doc`; `doc` itself is never modified. */
-export function applyUpdate(doc: Document, update: Document, options: { inserting: boolean }): UpdateOutcome {
+/** Compiles `arrayFilters` (each `{ <id>.<path>: <condition> }` or `{ <id>: <condition> }`). */
+export function compileArrayFilters(filters: unknown): Map<string, Matcher> | undefined {
+  if (filters === undefined || filters === null) return undefined;
+  if (!Array.isArray(filters)) throw failedToParse("BSON field 'arrayFilters' must be an array");
+  const out = new Map<string, Matcher>();
+  for (const filter of filters) {
+    if (!isPlainObject(filter) || Object.keys(filter).length === 0) {
+      throw new CommandError(
+        ErrorCodes.FailedToParse,
+        'Cannot use an expression without a top-level field name in arrayFilters',
+      );
+    }
+    const ids = new Set(Object.keys(filter).map((k) => k.split('.')[0]!));
+    if (ids.size !== 1) {
+      throw new CommandError(ErrorCodes.FailedToParse, 'Each array filter must use a single top-level field name');
+    }
+    const id = [...ids][0]!;
+    if (!/^[a-z][a-zA-Z0-9]*$/.test(id)) {
+      throw badValue(
+        `The top-level field name must be an alphanumeric string beginning with a lowercase letter, found '${id}'`,
+      );
+    }
+    if (out.has(id))
+      throw new CommandError(
+        ErrorCodes.FailedToParse,
+        `Found multiple array filters with the same top-level field name ${id}`,
+      );
+    out.set(id, compileFilter(filter));
+  }
+  return out;
+}
+
+/** Applies an update to a copy of `doc`; `doc` itself is never modified. */
+export function applyUpdate(doc: Document, update: Document | Document[], options: UpdateOptions): UpdateOutcome {
   validateUpdate(update);
+  if (Array.isArray(update)) return applyPipeline(doc, update, options);
   if (!isOperatorUpdate(update)) {
+    for (const key of Object.keys(update)) {
+      if (key.startsWith('$')) {
+        throw new CommandError(
+          ErrorCodes.DollarPrefixedFieldName,
+          `The dollar ($) prefixed field '${key}' in '${key}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`,
+        );
+      }
+    }
     const next: Document = { _id: doc._id, ...cloneValue(update) };
     if ('_id' in update && doc._id !== undefined && !valuesEqual(update._id, doc._id)) {
       throw new CommandError(
@@ -55,19 +122,31 @@ export function applyUpdate(doc: Document, update: Document, options: { insertin
       );
     }
     if (next._id === undefined) delete next._id;
-    return { doc: next, updatedPaths: [], removedPaths: [], replacement: true };
+    return { doc: next, kind: 'replacement' };
   }
   const next = cloneValue(doc);
-  const state: ApplyState = { doc: next, updated: [], removed: [], inserting: options.inserting };
+  const state: ApplyState = {
+    doc: next,
+    replaced: new Set(),
+    appended: new Set(),
+    inserting: options.inserting,
+    arrayFilters: options.arrayFilters,
+  };
+  const used = new Set<string>();
   for (const [op, fields] of Object.entries(update)) {
     for (const [path, arg] of Object.entries(fields as Document)) {
       if (path === '') throw badValue('An empty update path is not valid.');
-      if (path.split('.').some((part) => part.startsWith('$'))) {
-        throw badValue(
-          `positional and filtered positional operators ('$', '$[]', '$[id]') are not supported by the stand-in: '${path}'`,
+      for (const concrete of expandPositional(next, path, state, used)) operators[op]!(state, concrete, arg);
+    }
+  }
+  if (options.arrayFilters) {
+    for (const id of options.arrayFilters.keys()) {
+      if (!used.has(id)) {
+        throw new CommandError(
+          ErrorCodes.FailedToParse,
+          `The array filter for identifier '${id}' was not used in the update ${JSON.stringify(update)}`,
         );
       }
-      operators[op]!(state, path, arg);
     }
   }
   if (!options.inserting && doc._id !== undefined && !valuesEqual(next._id, doc._id)) {
@@ -76,14 +155,79 @@ export function applyUpdate(doc: Document, update: Document, options: { insertin
       "Performing an update on the path '_id' would modify the immutable field '_id'",
     );
   }
-  return { doc: next, updatedPaths: state.updated, removedPaths: state.removed, replacement: false };
+  return { doc: next, kind: 'operators', log: { replaced: state.replaced, appended: state.appended } };
+}
+
+function applyPipeline(doc: Document, pipeline: Document[], options: UpdateOptions): UpdateOutcome {
+  const variables = options.variables ?? { NOW: new Date() };
+  const scope = rootScope(Object.keys(variables));
+  let current = doc;
+  for (const stage of pipeline) {
+    const [name, arg] = stageParts(stage);
+    const compiled = compileDocumentStage(name, arg, scope)!;
+    current = compiled(current, documentVariables(current, variables)) ?? current;
+  }
+  if (doc._id !== undefined) {
+    if (current._id === undefined) current = { _id: doc._id, ...current };
+    else if (!valuesEqual(current._id, doc._id)) {
+      throw new CommandError(
+        ErrorCodes.ImmutableField,
+        "After applying the update, the (immutable) field '_id' was found to have been altered",
+      );
+    }
+  }
+  return { doc: current, kind: 'pipeline' };
+}
+
+/**
+ * The concrete paths a path with positional components stands for in `doc`: `$[]` is every element,
+ * `$[<id>]` every element its array filter matches. The plain positional `$` needs the query's match
+ * position, which the stand-in does not track: it is refused.
+ */
+function expandPositional(doc: Document, path: string, state: ApplyState, used: Set<string>): string[] {
+  const parts = path.split('.');
+  if (!parts.some((p) => p.startsWith('$'))) return [path];
+  let prefixes: string[][] = [[]];
+  for (const part of parts) {
+    if (!part.startsWith('$')) {
+      prefixes = prefixes.map((p) => [...p, part]);
+      continue;
+    }
+    if (part === '$') {
+      throw badValue(`the positional operator ('$', in '${path}') is not supported by the stand-in`);
+    }
+    const filtered = /^\$\[([a-zA-Z0-9]*)\]$/.exec(part);
+    if (!filtered) throw badValue(`Unrecognized positional operator in path '${path}'`);
+    const id = filtered[1]!;
+    const matcher = id === '' ? undefined : state.arrayFilters?.get(id);
+    if (id !== '' && !matcher) {
+      throw badValue(`No array filter found for identifier '${id}' in path '${path}'`);
+    }
+    if (id !== '') used.add(id);
+    const next: string[][] = [];
+    for (const prefix of prefixes) {
+      const array = getPath(doc, prefix.join('.'));
+      if (!Array.isArray(array)) {
+        if (array === undefined && state.inserting) continue;
+        throw badValue(`The path '${prefix.join('.')}' must exist in the document in order to apply array updates.`);
+      }
+      array.forEach((element, index) => {
+        if (!matcher || matcher({ [id]: element })) next.push([...prefix, String(index)]);
+      });
+    }
+    prefixes = next;
+  }
+  return prefixes.map((p) => p.join('.'));
 }
 
 interface ApplyState {
   doc: Document;
-  updated: string[];
-  removed: string[];
+  /** Paths operators wrote as a whole value (mongod's update log). */
+  replaced: Set<string>;
+  /** Arrays a plain $push appended to. */
+  appended: Set<string>;
   inserting: boolean;
+  arrayFilters?: Map<string, Matcher>;
 }
 
 type Operator = (state: ApplyState, path: string, arg: unknown) => void;
@@ -133,20 +277,10 @@ function unsetPath(doc: Document, path: string): boolean {
 }
 
 function record(state: ApplyState, path: string): void {
-  if (!state.updated.includes(path)) state.updated.push(path);
+  state.replaced.add(path);
 }
 
-function addNumbers(a: unknown, b: unknown, multiply = false): unknown {
-  const isLong = bsonTypeOf(a) === 'Long' || bsonTypeOf(b) === 'Long';
-  if (isLong) {
-    const x = bsonTypeOf(a) === 'Long' ? (a as Long) : Long.fromNumber(toNumber(a));
-    const y = bsonTypeOf(b) === 'Long' ? (b as Long) : Long.fromNumber(toNumber(b));
-    return multiply ? x.multiply(y) : x.add(y);
-  }
-  return multiply ? toNumber(a) * toNumber(b) : toNumber(a) + toNumber(b);
-}
-
-function arithmetic(name: string, multiply: boolean): Operator {
+function arithmeticOperator(name: string, multiply: boolean): Operator {
   return (state, path, arg) => {
     if (!isNumeric(arg))
       throw new CommandError(
@@ -160,11 +294,9 @@ function arithmetic(name: string, multiply: boolean): Operator {
         `Cannot apply $${name} to a value of non-numeric type. {_id: ${JSON.stringify(state.doc._id)}} has the field '${path}' of non-numeric type ${typeof current}`,
       );
     }
-    setPath(
-      state.doc,
-      path,
-      current === undefined ? (multiply ? addNumbers(0, arg, true) : arg) : addNumbers(current, arg, multiply),
-    );
+    // A missing field becomes the argument ($inc) or a zero of the argument's type ($mul), as mongod does.
+    const base = current === undefined ? (multiply ? 0 : undefined) : current;
+    setPath(state.doc, path, base === undefined ? arg : arithmetic(base, arg, multiply ? 'multiply' : 'add'));
     record(state, path);
   };
 }
@@ -201,10 +333,10 @@ const operators: Record<string, Operator> = {
     record(state, path);
   },
   $unset(state, path) {
-    if (unsetPath(state.doc, path) && !state.removed.includes(path)) state.removed.push(path);
+    unsetPath(state.doc, path);
   },
-  $inc: arithmetic('inc', false),
-  $mul: arithmetic('mul', true),
+  $inc: arithmeticOperator('inc', false),
+  $mul: arithmeticOperator('mul', true),
   $min(state, path, arg) {
     const current = getPath(state.doc, path);
     if (current === undefined || compareValues(arg, current) < 0) {
@@ -229,7 +361,6 @@ const operators: Record<string, Operator> = {
     if (!hasPath(state.doc, path)) return;
     const value = getPath(state.doc, path);
     unsetPath(state.doc, path);
-    if (!state.removed.includes(path)) state.removed.push(path);
     setPath(state.doc, arg, value);
     record(state, arg);
   },
@@ -255,8 +386,13 @@ const operators: Record<string, Operator> = {
       const n = toNumber(modifiers.$slice);
       result = n >= 0 ? array.slice(0, n) : array.slice(n);
     }
+    const existed = Array.isArray(getPath(state.doc, path));
     setPath(state.doc, path, result);
-    record(state, path);
+    // mongod logs a plain append element by element, any other $push as the whole array.
+    const plainAppend =
+      existed && modifiers.$position === undefined && modifiers.$sort === undefined && modifiers.$slice === undefined;
+    if (plainAppend && !state.replaced.has(path)) state.appended.add(path);
+    else record(state, path);
   },
   $addToSet(state, path, arg) {
     const array = arrayAt(state, path, '$addToSet');

@@ -1,4 +1,5 @@
 import type { Document } from 'bson';
+import { compareStrings } from './collation.js';
 
 /**
  * BSON value semantics: MongoDB's cross-type sort order, numeric equality across int/long/double,
@@ -139,7 +140,7 @@ export function compareValues(a: unknown, b: unknown): number {
       return cmp(x, y);
     }
     case TypeRank.String:
-      return cmp(String(a), String(b));
+      return compareStrings(String(a), String(b));
     case TypeRank.Object:
       return compareDocuments(a as Document, b as Document);
     case TypeRank.Array: {
