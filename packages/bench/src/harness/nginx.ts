@@ -94,7 +94,10 @@ export async function startBenchNginx(
   };
 }
 
-/** The proxy settings of a Socket.IO location (long-polls held 25 s, WebSocket upgrades passed on). */
+/**
+ * The proxy settings of a Socket.IO location (long-polls held 25 s, WebSocket upgrades passed on). Not
+ * retried on 503: a busy gateway's 503 OVERLOADED is for the client, and nginx's max_fails would count it.
+ */
 export const SOCKET_IO_PROXY = `
     proxy_http_version 1.1;
     proxy_set_header Upgrade $http_upgrade;
@@ -102,7 +105,7 @@ export const SOCKET_IO_PROXY = `
     proxy_set_header Host $host;
     proxy_read_timeout 60s;
     proxy_buffering off;
-    proxy_next_upstream error timeout http_502 http_503;
+    proxy_next_upstream error timeout http_502;
     proxy_connect_timeout 2s;`;
 
 export const CONNECTION_MAP = `

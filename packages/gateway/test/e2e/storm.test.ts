@@ -131,16 +131,18 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
 
   // Each victim must lose its connection and come back (full jitter brings some back within a few ms).
   const lost = new Set<SwitchyardClient>();
-  for (const client of victims) client.onState((state) => void (state !== 'connected' && lost.add(client)));
+  for (const client of clients) client.onState((state) => void (state !== 'connected' && lost.add(client)));
   nodes.get('gw3')?.child.kill('SIGKILL');
   const killedAt = performance.now();
-  // The storm: all of them back, connected (rooms rejoined), on the survivors.
+  // The storm: all of them back, connected (rooms rejoined), on the survivors; and every other client
+  // connected too (a polling client whose request was passing through the dead node when it died
+  // reconnects as well).
   await waitFor(
     'every client of the dead node back',
     () =>
       victims.every(
         (client) => lost.has(client) && client.state === 'connected' && ['gw1', 'gw2'].includes(nodeOf(client) ?? ''),
-      ),
+      ) && clients.every((client) => client.state === 'connected'),
     { timeoutMs: 120_000, intervalMs: 100 },
   );
   const stormMs = performance.now() - killedAt;
@@ -149,8 +151,7 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
   lookups.stop();
   lookups.samples.push([performance.now(), restoreLookups()]);
 
-  // Nobody else was disturbed, and every victim is in its room again.
-  expect(clients.every((client) => client.state === 'connected')).toBe(true);
+  // Every victim in a room is in it again.
   const inRooms = victims.filter((client) => client.rooms.length > 0);
   expect(inRooms.length).toBeGreaterThan(0);
   expect(inRooms.every((client) => client.rooms.every((room) => room.joined))).toBe(true);
@@ -188,7 +189,8 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
 
   // Reported, not asserted (speed is the benchmark's business).
   console.info(
-    `storm: ${victims.length} clients of the dead node back in ${(stormMs / 1000).toFixed(1)} s; ` +
+    `storm: ${victims.length} clients of the dead node back in ${(stormMs / 1000).toFixed(1)} s ` +
+      `(and ${[...lost].filter((client) => !victims.includes(client)).length} others whose requests it was forwarding); ` +
       `${refused} handshakes refused; ${lookupsSeen} restore lookups; ` +
       `${readiness.filter((status) => status === 'refused').length} of ${readiness.length} readiness probes unanswered in 2 s`,
   );
