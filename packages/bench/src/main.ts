@@ -29,6 +29,8 @@ function describeSizes(profile: BenchProfile): string {
     `join ${profile.joinSizes.join(' / ')} members`,
     `listeners ${profile.listeners}`,
     `slow readers ${profile.slowStalled} of ${profile.slowMembers} at ${profile.slowRate} msg/s for ${profile.slowWindowMs} ms`,
+    `forwarding ${profile.ackClients} polling clients at ${profile.forwardRate} msg/s`,
+    `storm ${profile.stormClients} clients over 3 nodes`,
   ].join('; ');
 }
 

@@ -33,6 +33,15 @@ export interface BenchProfile {
   slowRuns: number;
   /** Clients per node in the multi-node (peers) scenario. */
   peerMembersPerNode: number;
+  /**
+   * Total message rate of the forwarding scenario: well below what one core running two nodes, the
+   * stand-in and nginx can take, so the ratio shows the hop rather than queueing at saturation.
+   */
+  forwardRate: number;
+  /** Clients the three nodes of the storm scenario hold before one is killed. */
+  stormClients: number;
+  /** Storm variants beyond the baseline and the gateway's defaults (e.g. admission off): full runs only. */
+  stormExtraVariants: boolean;
 }
 
 export const FULL_PROFILE: BenchProfile = {
@@ -60,6 +69,9 @@ export const FULL_PROFILE: BenchProfile = {
   slowRate: 60,
   slowWindowMs: 40_000,
   slowRuns: 1,
+  forwardRate: 50,
+  stormClients: 3_000,
+  stormExtraVariants: true,
 };
 
 export const QUICK_PROFILE: BenchProfile = {
@@ -87,4 +99,7 @@ export const QUICK_PROFILE: BenchProfile = {
   slowRate: 500,
   slowWindowMs: 4_000,
   slowRuns: 1,
+  forwardRate: 20,
+  stormClients: 150,
+  stormExtraVariants: false,
 };

@@ -13,6 +13,7 @@ import type { ConnectionState, StateListener } from './connection-state.js';
 import { SwitchyardClientError, fromErrorBody, isClientError } from './errors.js';
 import { randomId } from './internal/ids.js';
 import { jwtSubject } from './internal/jwt-subject.js';
+import { jitterReconnects } from './internal/reconnects.js';
 import { Listeners } from './internal/listeners.js';
 import type { RequestEvent, RequestPayload, RequestResult, Requester } from './internal/requests.js';
 import { Room, type RoomLink } from './room.js';
@@ -109,6 +110,8 @@ export class SwitchyardClient {
       autoConnect: true,
       auth: (cb: (data: object) => void) => void this.#handshakeAuth(options, userId).then(cb),
     });
+    // Full jitter, and a busy node's Retry-After, for every reconnection (see internal/reconnects.ts).
+    jitterReconnects(this.socket.io);
     this.#wireSocket();
   }
 
@@ -290,7 +293,7 @@ export class SwitchyardClient {
     // The gateway refused the handshake (auth, limits, draining): the code is in `error.data`.
     const data = (error as Error & { data?: Partial<ErrorBody> }).data;
     const refusal = fromErrorBody({ code: data?.code ?? 'INTERNAL', message: data?.message ?? error.message });
-    if (refusal.code === 'SHUTTING_DOWN') {
+    if (refusal.code === 'SHUTTING_DOWN' || refusal.code === 'OVERLOADED') {
       this.#scheduleReconnect(1_000);
       return;
     }

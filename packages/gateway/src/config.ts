@@ -28,6 +28,8 @@ const API_KEY_PATTERN = `[!-+\\--~]{${LIMITS.apiKey.minLength},${LIMITS.apiKey.m
 
 /** HS256 secrets shorter than this are brute-forceable. */
 export const MIN_JWT_SECRET_LENGTH = 32;
+/** The secret that signs forwarded requests between nodes: as long as a JWT secret. */
+export const MIN_CLUSTER_SECRET_LENGTH = 32;
 
 // `description` doubles as the "expected" text of a problem report.
 const EnvSchema = Type.Object({
@@ -298,6 +300,64 @@ const EnvSchema = Type.Object({
     default: 1,
     description: 'an integer 1-256 (worker processes)',
   }),
+  // Any load balancer (cluster/forwarding): requests of a session that reach another node are forwarded.
+  CLUSTER_SECRET: Type.Optional(
+    Type.String({
+      minLength: MIN_CLUSTER_SECRET_LENGTH,
+      maxLength: 1024,
+      description: `a secret of at least ${MIN_CLUSTER_SECRET_LENGTH} characters shared by every node`,
+    }),
+  ),
+  INTERNAL_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^/?#@\\s]+/?$',
+      maxLength: 512,
+      description: 'http(s)://host:port where the other nodes reach this one (no path)',
+    }),
+  ),
+  FORWARD_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 120_000,
+    default: 10_000,
+    description: 'an integer 100-120000 (milliseconds; long-polls get the ping interval on top)',
+  }),
+  FORWARD_MAX_IN_FLIGHT: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 10_000,
+    description: 'an integer 1-1000000 (requests this node forwards at once)',
+  }),
+  // Reconnect storms (admission/): bounds per node.
+  HANDSHAKE_MAX_CONCURRENT: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 256,
+    description: 'an integer 1-1000000 (handshakes in progress at once)',
+  }),
+  HANDSHAKE_RETRY_AFTER_S: Type.Integer({
+    minimum: 1,
+    maximum: 3600,
+    default: 2,
+    description: 'an integer 1-3600 (seconds, the Retry-After of a refused handshake)',
+  }),
+  JWT_VERIFY_MAX_CONCURRENT: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 32,
+    description: 'an integer 1-100000 (JWT verifications at once)',
+  }),
+  RESTORE_MAX_CONCURRENT: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 32,
+    description: 'an integer 1-100000 (session restores at once)',
+  }),
+  RESTORE_RATE_PER_SECOND: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: 100,
+    description: 'an integer 1-1000000 (session restores started per second)',
+  }),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -355,6 +415,28 @@ export interface GatewayConfig {
   readonly mongo?: MongoConfig;
   /** Worker processes (`node:cluster`); 1 = this process serves. */
   readonly workers: number;
+  /** Set when CLUSTER_SECRET is: a request of a session owned by another node is forwarded there. */
+  readonly forwarding?: ForwardingConfig;
+  /** Bounds that keep a reconnect storm from overwhelming a node. */
+  readonly admission: AdmissionConfig;
+}
+
+export interface ForwardingConfig {
+  /** Signs (HMAC-SHA256) the requests one node forwards to another; the same on every node. */
+  readonly secret: string;
+  /** Where the other nodes reach this one; unset: HOST (or the host name) and the port bound. */
+  readonly internalUrl?: string;
+  readonly timeoutMs: number;
+  readonly maxInFlight: number;
+}
+
+export interface AdmissionConfig {
+  /** Handshakes in progress at once (Engine.IO open to Socket.IO connect); beyond: 503 OVERLOADED. */
+  readonly maxHandshakes: number;
+  readonly retryAfterSeconds: number;
+  readonly maxJwtVerifications: number;
+  readonly maxRestores: number;
+  readonly restoresPerSecond: number;
 }
 
 /**
@@ -441,7 +523,7 @@ export function formatProblem(problem: ConfigProblem): string {
 
 const VARIABLE_NAMES = Object.keys(EnvSchema.properties) as (keyof Env)[];
 // A connection string may carry a password.
-const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS', 'METRICS_TOKEN']);
+const SECRET_VARIABLES = new Set<string>(['JWT_SECRET', 'MONGODB_URI', 'API_KEYS', 'METRICS_TOKEN', 'CLUSTER_SECRET']);
 
 /** Reads and validates the gateway configuration. Throws `ConfigError` listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
@@ -561,6 +643,13 @@ function crossFieldProblems(raw: Record<string, string>, alreadyReported: Set<st
       name: 'ADAPTER_HEARTBEAT_TIMEOUT_MS',
       expected: expectedFor('ADAPTER_HEARTBEAT_TIMEOUT_MS'),
       received: raw.ADAPTER_HEARTBEAT_TIMEOUT_MS,
+    });
+  }
+  if (raw.INTERNAL_URL !== undefined && raw.CLUSTER_SECRET === undefined && !alreadyReported.has('CLUSTER_SECRET')) {
+    problems.push({
+      name: 'CLUSTER_SECRET',
+      expected: `${expectedFor('CLUSTER_SECRET')} (INTERNAL_URL is set: forwarding needs it)`,
+      received: undefined,
     });
   }
   return problems;
@@ -687,6 +776,23 @@ function toConfig(env: Env): GatewayConfig {
           },
         }),
     workers: env.GATEWAY_WORKERS,
+    ...(env.CLUSTER_SECRET === undefined
+      ? {}
+      : {
+          forwarding: {
+            secret: env.CLUSTER_SECRET,
+            ...(env.INTERNAL_URL === undefined ? {} : { internalUrl: env.INTERNAL_URL.replace(/\/$/, '') }),
+            timeoutMs: env.FORWARD_TIMEOUT_MS,
+            maxInFlight: env.FORWARD_MAX_IN_FLIGHT,
+          },
+        }),
+    admission: {
+      maxHandshakes: env.HANDSHAKE_MAX_CONCURRENT,
+      retryAfterSeconds: env.HANDSHAKE_RETRY_AFTER_S,
+      maxJwtVerifications: env.JWT_VERIFY_MAX_CONCURRENT,
+      maxRestores: env.RESTORE_MAX_CONCURRENT,
+      restoresPerSecond: env.RESTORE_RATE_PER_SECOND,
+    },
   });
 }
 

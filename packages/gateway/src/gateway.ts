@@ -9,11 +9,15 @@ import { clientAddresses } from './auth/client-address.js';
 import { AuthFailures } from './auth/failures.js';
 import { createTokenVerifier } from './auth/identify.js';
 import { authPlugin } from './auth/plugin.js';
+import { admissionPlugin } from './admission/plugin.js';
+import { VerificationBudget } from './admission/verifications.js';
 import { type AdapterConstructor, joinCluster } from './cluster/cluster.js';
+import { forwardingPlugin } from './cluster/forwarding.js';
 import { mongoAdapterOf } from './cluster/mongo.js';
 import { mongoRateLimitStore } from './cluster/publish-rate-store.js';
 import { clusterSocketsPerUser } from './cluster/user-sockets.js';
 import { clusterPlugin } from './cluster/plugin.js';
+import { RestorePacer } from './cluster/restore-pacing.js';
 import { useNodeSessionIds } from './cluster/session-id.js';
 import type { GatewayConfig } from './config.js';
 import { demoPlugin, type DemoOptions } from './demo/plugin.js';
@@ -108,7 +112,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const metrics = createGatewayMetrics();
   const lifecycle = new Lifecycle();
   const origins = originPolicy(config.corsOrigins);
-  const cluster = await joinCluster(config, deps.adapter, log);
+  const restores = new RestorePacer(config.admission, metrics.registry);
+  const cluster = await joinCluster(config, deps.adapter, log, restores);
   const io = createSocketServer(app.server, { config, adapter: cluster.adapter, lifecycle, origins, metrics });
   useNodeSessionIds(io, config.nodeId);
   // After Socket.IO attached: engine.io takes over the server's 'request' listeners.
@@ -133,7 +138,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     maxRoomsPerSocket: config.maxRoomsPerSocket,
     log: roomsLog,
   });
-  const verifyToken = config.auth.mode === 'jwt' ? createTokenVerifier(config.auth) : undefined;
+  const verifications = new VerificationBudget(config.admission.maxJwtVerifications, config.admission.maxHandshakes);
+  const verifyToken = config.auth.mode === 'jwt' ? verifications.wrap(createTokenVerifier(config.auth)) : undefined;
   const drain = createDrain({
     io,
     httpServer: app.server,
@@ -171,6 +177,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     authFailures,
     addresses,
     ...(clusterSockets === undefined ? {} : { clusterSockets }),
+    verifications,
     log: componentLogger(log, 'auth'),
   });
   await app.register(socketPlugin, { io, rooms, config, metrics, log: componentLogger(log, 'socket') });
@@ -214,6 +221,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   });
   if (metricsServer !== undefined) app.addHook('onClose', () => metricsServer.close());
   await app.register(clusterPlugin, { io, cluster, nodes, registry: metrics.registry });
+  // Engine.IO middlewares run in this order: a request of another node's session is forwarded there
+  // first; only handshakes reach admission control. (Registered after the cluster: closed before it.)
+  const clusterLog = componentLogger(log, 'cluster');
+  await app.register(forwardingPlugin, { io, config, cluster, registry: metrics.registry, log: clusterLog });
+  await app.register(admissionPlugin, {
+    io,
+    config: config.admission,
+    verifications,
+    metrics,
+    log: componentLogger(log, 'admission'),
+  });
   await app.register(demoPlugin, deps.demo ?? {});
   // A store passed in is the caller's to close.
   if (deps.store === undefined) app.addHook('onClose', async () => store.close?.());

@@ -27,10 +27,16 @@ export {
 } from './cluster/mongo.js';
 export { ADAPTER_METRIC_NAMES } from './cluster/metrics.js';
 export { sessionIdFor, nodeOfSessionId, workerOfSessionId } from './cluster/session-id.js';
+export { FORWARD_METRIC_NAMES } from './cluster/forward-metrics.js';
+export { FORWARD_HEADER } from './cluster/forward-signature.js';
+export { NODES_COLLECTION } from './cluster/node-directory.js';
+export { RESTORE_METRIC_NAMES } from './cluster/restore-pacing.js';
+export { ADMISSION_METRIC_NAMES } from './admission/metrics.js';
 export { createGatewayMetrics, METRIC_NAMES, type GatewayMetrics } from './metrics/registry.js';
 export { roomChannel, roomOfChannel } from './rooms/channel.js';
 export type { RoomEventListener, RoomEventOptions, RoomEvents } from './rooms/room-events.js';
 export type { SseConfig, PublishConfig } from './config.js';
+export { MIN_CLUSTER_SECRET_LENGTH, type AdmissionConfig, type ForwardingConfig } from './config.js';
 export { roomPresence, type RoomPresence } from './presence/inspect.js';
 export { RoomService, type Poster, type PostInput, type HistoryQuery, type MembersQuery } from './rooms/service.js';
 export { Presence, type PresenceState, type PresenceView } from './presence/presence.js';

@@ -47,6 +47,7 @@ export function nodeLogger(nodeId: string, level: LogLevel, given?: Logger): Log
 }
 
 export type Component =
+  | 'admission'
   | 'auth'
   | 'cluster'
   | 'http-api'

@@ -52,6 +52,13 @@ describe('loadConfig', () => {
       nodeId: expect.stringMatching(/^[a-z0-9-]+-\d+$/),
       maxDisconnectionDurationMs: 0,
       workers: 1,
+      admission: {
+        maxHandshakes: 256,
+        retryAfterSeconds: 2,
+        maxJwtVerifications: 32,
+        maxRestores: 32,
+        restoresPerSecond: 100,
+      },
     });
   });
 

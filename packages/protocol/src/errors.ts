@@ -49,6 +49,11 @@ export const ERRORS = {
     status: 503,
     message: 'This node cannot reach the cluster right now; try another node',
   },
+  OVERLOADED: {
+    code: 'OVERLOADED',
+    status: 503,
+    message: 'This node is busy with other handshakes; retry after the delay it gives',
+  },
   INTERNAL: { code: 'INTERNAL', status: 500, message: 'Internal error' },
 } as const;
 

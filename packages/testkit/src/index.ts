@@ -30,6 +30,18 @@ export { API_KEY, JWT_SECRET, metricValue, publish, statusOf, tokenFor } from '.
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { openRawWebSocket, type RawWebSocket } from './raw-websocket.js';
 export {
+  engineHandshake,
+  engineOpen,
+  enginePoll,
+  enginePollUntil,
+  enginePost,
+  engineRequest,
+  engineUpgrade,
+  type RawAnswer,
+  type UpgradedSocket,
+} from './engine-io.js';
+export { rawHttp } from './raw-http.js';
+export {
   E2E_DEADLINE_MS,
   freePort,
   REPO,
@@ -40,7 +52,7 @@ export {
   trackTempDir,
   type GatewayNode,
 } from './nodes.js';
-export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx } from './nginx.js';
+export { NGINX_BIN, NGINX_TEMPLATES, startNginx, type Nginx, type NginxOptions } from './nginx.js';
 export { INSTALL_SYSTEM_PACKAGES, requireExecutable, type SystemBinary } from './system-binary.js';
 export { MongoStandIn, mongoEnv, startMongoGateways } from './standin.js';
 export { ClientPool } from './sdk-clients.js';

@@ -16,7 +16,17 @@ export const NGINX_BIN = '/usr/sbin/nginx';
 export const NGINX_TEMPLATES = {
   sticky: join(REPO, 'docker/nginx/switchyard.conf.template'),
   websocketBreaking: join(REPO, 'docker/nginx/websocket-breaking.conf.template'),
+  /** No stickiness at all: the nodes forward what is not theirs (CLUSTER_SECRET). */
+  roundRobin: join(REPO, 'docker/nginx/round-robin.conf.template'),
+  websocketBreakingRoundRobin: join(REPO, 'docker/nginx/websocket-breaking-round-robin.conf.template'),
 } as const;
+
+export interface NginxOptions {
+  /** The nginx binary; default NGINX_BIN. */
+  bin?: string;
+  /** nginx `worker_connections` (each proxied client takes two); default 1024. */
+  workerConnections?: number;
+}
 
 export interface Nginx {
   readonly url: string;
@@ -31,8 +41,9 @@ export interface Nginx {
 export async function startNginx(
   template: string,
   nodes: readonly { port: number }[],
-  { bin = NGINX_BIN }: { bin?: string } = {},
+  options: NginxOptions = {},
 ): Promise<Nginx> {
+  const { bin = NGINX_BIN, workerConnections = 1024 } = options;
   requireExecutable({ what: "Debian's nginx", path: bin, install: INSTALL_SYSTEM_PACKAGES });
   const port = await freePort();
   const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'switchyard-nginx-')));
@@ -49,9 +60,10 @@ export async function startNginx(
       'daemon off;',
       'master_process off;',
       'worker_processes 1;',
+      `worker_rlimit_nofile ${workerConnections * 2 + 64};`,
       `pid ${join(dir, 'nginx.pid')};`,
       'error_log stderr warn;',
-      'events { worker_connections 1024; }',
+      `events { worker_connections ${workerConnections}; }`,
       'http {',
       '  access_log off;',
       `  client_body_temp_path ${join(dir, 'body')};`,

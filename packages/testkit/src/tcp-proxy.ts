@@ -21,6 +21,8 @@ export interface TcpProxy {
   dropAll(): void;
   /** While offline, open connections are dropped and new ones are closed at once. */
   setOffline(offline: boolean): void;
+  /** New connections go to this port from now on (open ones stay where they are). */
+  retarget(port: number): void;
   connectionCount(): number;
   close(): Promise<void>;
 }
@@ -35,6 +37,7 @@ interface Pair {
 
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
+  let target = targetPort;
   let holding = false;
   let stalled = false;
   let offline = false;
@@ -61,7 +64,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
     });
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
     client.on('end', () => upstream.end());
-    upstream.connect(targetPort, host);
+    upstream.connect(target, host);
     if (stalled) upstream.pause();
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
@@ -98,6 +101,7 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
       offline = value;
       if (value) dropAll();
     },
+    retarget: (port) => void (target = port),
     connectionCount: () => pairs.size,
     close: async () => {
       dropAll();

@@ -53,7 +53,10 @@ export function serveCommands<C extends CommandMap<C>>(
   };
   const all: Record<string, AnyHandler> = {
     stats: () => forcedGcStats(),
-    heap: () => process.memoryUsage().heapUsed,
+    memory: () => {
+      const { heapUsed, rss } = process.memoryUsage();
+      return { heapUsed, rss };
+    },
     // Cheap, no GC: read at the edges of a measured window.
     cpu: () => {
       const used = process.cpuUsage();

@@ -46,11 +46,16 @@ export interface CpuReading {
   wallMs: number;
 }
 
+/** Memory as it is, without forcing a GC (garbage included): cheap enough to sample during a window (peak heaps). */
+export interface MemoryReading {
+  heapUsed: number;
+  rss: number;
+}
+
 /** Commands every child answers. */
 export interface BaseCommands {
   stats: Command<null, ProcessStats>;
-  /** Heap in use now, without a GC (garbage included): cheap enough to sample during a window. */
-  heap: Command<null, number>;
+  memory: Command<null, MemoryReading>;
   cpu: Command<null, CpuReading>;
   exit: Command<null, boolean>;
 }

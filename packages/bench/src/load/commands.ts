@@ -6,6 +6,7 @@ import type { FanoutParams } from './fanout.js';
 import type { IdleParams } from './idle.js';
 import type { RoomsConnectParams, RoomsParams } from './rooms.js';
 import type { PublishRateParams } from './publish-rate.js';
+import type { StormConnectParams, StormResult, StormStatus } from './storm.js';
 import type { WindowResult } from './workload.js';
 
 export interface FanoutConnectParams {
@@ -44,6 +45,13 @@ export interface LoadCommands extends BaseCommands {
   'window.begin': Command<null, boolean>;
   'window.end': Command<null, WindowResult>;
   'workload.stop': Command<null, boolean>;
+  'storm.connect': Command<StormConnectParams, { clients: number; ms: number }>;
+  /** A message in every room, until every client received one. */
+  'storm.prime': Command<null, boolean>;
+  /** From now on, clients that lose their connection are the storm's victims. */
+  'storm.begin': Command<null, boolean>;
+  'storm.status': Command<null, StormStatus>;
+  'storm.result': Command<null, StormResult>;
   /** Closes every connection the load generator holds. */
   'connections.close': Command<null, boolean>;
 }

@@ -10,6 +10,7 @@ import { connectSocketIoGroup, connectSseGroup, connectWsGroup, type FanoutGroup
 import { IdleClients } from './idle.js';
 import { RoomsGroup, RoomsWorkload } from './rooms.js';
 import { PublishRateWorkload } from './publish-rate.js';
+import { StormClients } from './storm.js';
 import type { Workload } from './workload.js';
 
 /**
@@ -21,10 +22,16 @@ let group: FanoutGroup | undefined;
 let ackSockets: Socket[] | undefined;
 let rooms: RoomsGroup | undefined;
 let workload: Workload | undefined;
+let storm: StormClients | undefined;
 
 function active(): Workload {
   if (!workload) throw new BenchError('WORKLOAD_FAILED', 'no workload is running');
   return workload;
+}
+
+function crowd(): StormClients {
+  if (!storm) throw new BenchError('WORKLOAD_FAILED', 'no storm crowd: storm.connect first');
+  return storm;
 }
 
 function timed<T>(action: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -90,6 +97,15 @@ serveCommands<LoadCommands>({
     workload = await EchoWorkload.start(params);
     return true;
   },
+  'storm.connect': async (params) => {
+    const { value, ms } = await timed(() => StormClients.connect(params));
+    storm = value;
+    return { clients: value.size, ms };
+  },
+  'storm.prime': () => crowd().prime(),
+  'storm.begin': () => crowd().begin(),
+  'storm.status': () => crowd().status(),
+  'storm.result': () => crowd().result(),
   'window.begin': () => {
     active().beginWindow();
     return true;
@@ -109,6 +125,8 @@ serveCommands<LoadCommands>({
     ackSockets = undefined;
     idle?.close();
     idle = undefined;
+    storm?.close();
+    storm = undefined;
     return true;
   },
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { ChildHandle } from '../harness/child-process.js';
 import type { StandInCommands } from '../harness/ipc.js';
+import type { StandInCounters } from '@switchyard/mongo-standin';
 import { sleep } from '../harness/measure.js';
 import { benchSource } from '../harness/paths.js';
 import type { ScenarioContext } from './types.js';
@@ -14,6 +15,8 @@ export interface Broker {
   cpuMicros(): Promise<number>;
   /** Insert commands received so far (MongoDB brokers only). */
   inserts?(): Promise<number>;
+  /** Everything the stand-in counts (MongoDB stand-in only). */
+  counters?(): Promise<StandInCounters>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +138,7 @@ export async function startStandIn(context: ScenarioContext): Promise<Broker> {
     url: uri,
     cpuMicros: async () => (await child.call('cpu')).cpuMicros,
     inserts: async () => (await child.call('counters')).commandsByName.insert ?? 0,
+    counters: () => child.call('counters'),
     stop: () => child.stop(),
   };
 }

@@ -5,6 +5,7 @@ import { ceilingScenario } from './ceiling.js';
 import { clusterLimitsScenario } from './cluster-limits.js';
 import { connectRateScenario } from './connect-rate.js';
 import { fanoutScenario } from './fanout.js';
+import { forwardingScenario } from './forwarding.js';
 import { idleMemoryScenario } from './idle-memory.js';
 import { joinTimeScenario } from './join-time.js';
 import { listenersScenario } from './listeners.js';
@@ -12,6 +13,7 @@ import { peersScenario } from './peers.js';
 import { sdkSizeScenario } from './sdk-size.js';
 import { slowReadersScenario } from './slow-readers.js';
 import { sseScenario } from './sse.js';
+import { stormScenario } from './storm.js';
 import type { Scenario } from './types.js';
 
 /** Every scenario, in report order (the numbering). A new benchmark is one more file here. */
@@ -30,4 +32,6 @@ export const SCENARIOS: Scenario[] = [
   listenersScenario,
   slowReadersScenario,
   clusterLimitsScenario,
+  forwardingScenario,
+  stormScenario,
 ];

@@ -50,7 +50,7 @@ async function peakHeapDuring<T>(
   let done = false;
   const sampling = (async () => {
     while (!done) {
-      peak = Math.max(peak, await server.call('heap'));
+      peak = Math.max(peak, (await server.call('memory')).heapUsed);
       await sleep(200);
     }
   })();

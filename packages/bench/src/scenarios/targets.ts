@@ -55,12 +55,12 @@ export type GatewayAuth = 'anonymous' | 'jwt';
  */
 export function startGateway(
   context: ScenarioContext,
-  options: { auth: GatewayAuth; transports?: string; env?: Record<string, string> },
+  options: { auth: GatewayAuth; transports?: string; env?: Record<string, string>; core?: string },
 ): Promise<ChildHandle<ServerCommands>> {
   return ChildHandle.start<ServerCommands>({
     name: `gateway-${options.auth}`,
     entry: benchSource('servers/gateway-server.ts'),
-    core: context.cores.server,
+    core: options.core ?? context.cores.server,
     logDir: context.logDir,
     env: {
       PORT: '0',

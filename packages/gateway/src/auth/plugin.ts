@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ExtendedError } from 'socket.io';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
+import type { VerificationBudget } from '../admission/verifications.js';
 import type { ClusterSocketsPerUser } from '../cluster/user-sockets.js';
 import type { ClientAddresses } from './client-address.js';
 import { closeSocketsAtExpiry } from './expiry.js';
@@ -20,6 +21,8 @@ export interface AuthPluginOptions {
   addresses: ClientAddresses;
   /** MongoDB mode: MAX_SOCKETS_PER_USER counted across the cluster. */
   clusterSockets?: ClusterSocketsPerUser;
+  /** Bounds the JWT verifications running at once on this node (admission/). */
+  verifications?: VerificationBudget;
   log: Logger;
 }
 
@@ -31,9 +34,10 @@ export interface AuthPluginOptions {
  */
 export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
   _app,
-  { io, config, metrics, authFailures, addresses, clusterSockets, log },
+  { io, config, metrics, authFailures, addresses, clusterSockets, verifications, log },
 ) => {
-  const identify = createIdentify(config.auth);
+  const identifyUser = createIdentify(config.auth);
+  const identify = config.auth.mode === 'jwt' && verifications ? verifications.wrap(identifyUser) : identifyUser;
   const socketsPerUser = new SocketsPerUser(config.maxSocketsPerUser);
   if (config.auth.mode === 'jwt') closeSocketsAtExpiry(io, metrics, log);
 

@@ -3,6 +3,7 @@ import type { ServerOptions } from 'socket.io';
 import { ObservedInMemoryAdapter, ObservedSessionAwareAdapter } from '../adapters/in-memory.js';
 import type { GatewayConfig } from '../config.js';
 import { connectMongoCluster, type MongoCluster } from './mongo.js';
+import { type RestorePacer, withPacedRestores } from './restore-pacing.js';
 
 /*
  * How this node reaches the others: MongoDB mode (MONGODB_URI: the change-stream adapter and the
@@ -24,13 +25,16 @@ export async function joinCluster(
   config: GatewayConfig,
   given: AdapterConstructor | undefined,
   log: Logger,
+  restores?: RestorePacer,
 ): Promise<Cluster> {
   if (given !== undefined) return { adapter: given, mongo: undefined, close: async () => undefined };
   if (config.mongo !== undefined) {
     const mongo = await connectMongoCluster(config.mongo, config.nodeId, log, {
       drainTimeoutMs: config.drainTimeoutMs,
     });
-    return { adapter: mongo.adapter, mongo, close: () => mongo.close() };
+    // Restores query MongoDB: paced (restore-pacing.ts), so a reconnect storm does not become a query storm.
+    const adapter = restores === undefined ? mongo.adapter : withPacedRestores(mongo.adapter, restores);
+    return { adapter, mongo, close: () => mongo.close() };
   }
   // socket.io itself picks the session-aware adapter when connection state recovery is on.
   const adapter = config.maxDisconnectionDurationMs > 0 ? ObservedSessionAwareAdapter : ObservedInMemoryAdapter;

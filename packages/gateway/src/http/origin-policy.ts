@@ -15,9 +15,12 @@ export interface OriginPolicy {
   fastifyCors: FastifyCorsOptions | undefined;
 }
 
+/** A refused handshake's Retry-After (admission/) must be readable by the SDK in a browser. */
+const exposedHeaders = ['Retry-After'];
+
 export function originPolicy(corsOrigins: readonly string[]): OriginPolicy {
   if (corsOrigins.includes('*')) {
-    return { allowsRequest: () => true, socketIoCors: { origin: '*' }, fastifyCors: { origin: '*' } };
+    return { allowsRequest: () => true, socketIoCors: { origin: '*', exposedHeaders }, fastifyCors: { origin: '*' } };
   }
   const allowed = new Set(corsOrigins);
   const allowsRequest = (req: IncomingMessage): boolean => {
@@ -29,7 +32,7 @@ export function originPolicy(corsOrigins: readonly string[]): OriginPolicy {
   const origins = [...allowed];
   return {
     allowsRequest,
-    socketIoCors: { origin: origins, credentials: true },
+    socketIoCors: { origin: origins, credentials: true, exposedHeaders },
     fastifyCors: { origin: origins, credentials: true },
   };
 }
