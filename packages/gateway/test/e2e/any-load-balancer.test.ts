@@ -230,6 +230,8 @@ describe('a node killed behind the round-robin balancer', () => {
         return client;
       }
       client.close();
+      // Round-robin: each attempt makes the same number of requests; one more shifts the rotation.
+      await fetch(`${roundRobin.url}/healthz`);
     }
     throw new Error(`no session landed on ${nodeId}`);
   }

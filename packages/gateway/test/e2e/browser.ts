@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
@@ -14,9 +15,20 @@ export const CHROMIUM = '/usr/bin/chromium';
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const SDK_BUNDLE = `${REPO}packages/client/dist/browser/switchyard.js`;
 
-/** The demo page imports the SDK's browser bundle: build it if this checkout has not. */
+/** Sources the bundle is made of: a bundle older than any of them is stale. */
+const SDK_SOURCES = [`${REPO}packages/client/src`, `${REPO}packages/protocol/src`];
+
+function newestModification(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** The demo page imports the SDK's browser bundle: build it if this checkout has not, or since changed the SDK. */
 export function ensureSdkBundle(): void {
-  if (existsSync(SDK_BUNDLE)) return;
+  if (existsSync(SDK_BUNDLE) && statSync(SDK_BUNDLE).mtimeMs >= Math.max(...SDK_SOURCES.map(newestModification))) return;
   execFileSync('pnpm', ['--filter', '@switchyard/client', 'bundle'], { cwd: REPO, stdio: 'inherit', timeout: 120_000 });
 }
 
@@ -86,6 +98,9 @@ export async function twoTabsOnTwoNodes(browser: Browser, url: string): Promise<
     const second = await openChat(browser, url, 'Grace');
     if (second.node() !== first.node()) return [first, second];
     await second.page.context().close();
+    // A round-robin balancer places every tab alike when a tab's page load makes a multiple of its
+    // node count of requests: one request in between shifts the rotation.
+    await fetch(`${url}/healthz`);
   }
   throw new Error('the second tab kept landing on the node of the first');
 }

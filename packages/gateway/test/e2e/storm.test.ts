@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createClient, type SwitchyardClient } from '@switchyard/client';
+import { createClient, type Room, type SwitchyardClient } from '@switchyard/client';
 import { MongoStandIn } from '@switchyard/mongo-standin';
 import { nodeOfSessionId } from '../../src/cluster/session-id.js';
 import {
@@ -92,6 +92,8 @@ function sampleEvery(ms: number, read: () => number): { samples: [number, number
 it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
   // The crowd: SDK clients with their own JWTs, each in one of ROOMS rooms.
   const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, index) => tokenFor(`user-${index}`)));
+  const handles = new Map<string, Room[]>();
+  const heard = new Set<Room>();
   for (let start = 0; start < CLIENTS; start += CONNECT_CONCURRENCY) {
     const batch = tokens.slice(start, start + CONNECT_CONCURRENCY).map(async (token, offset) => {
       const index = start + offset;
@@ -102,10 +104,21 @@ it('survives the loss of a node holding 1,000 of 3,000 clients', async () => {
       });
       clients.push(client);
       await client.ready(60_000);
-      if (index % IN_A_ROOM === 0) await client.join(`storm-${index % ROOMS}`);
+      if (index % IN_A_ROOM !== 0) return;
+      const name = `storm-${index % ROOMS}`;
+      const room = await client.join(name);
+      room.on('message', () => heard.add(room));
+      handles.set(name, [...(handles.get(name) ?? []), room]);
     });
     await Promise.all(batch);
   }
+  // A client asks for its session back only with an offset, which only a recoverable broadcast (a
+  // message; presence is told node by node and carries none) gives it: one message in every room.
+  for (const [name, rooms] of handles) await rooms[0]?.send(`before the storm in ${name}`);
+  const members = [...handles.values()].flat();
+  await waitFor('every member to hear its room', () => members.every((room) => heard.has(room)), {
+    timeoutMs: 60_000,
+  });
   const byNode = new Map<string, SwitchyardClient[]>();
   for (const client of clients) {
     const nodeId = nodeOf(client) ?? 'none';
