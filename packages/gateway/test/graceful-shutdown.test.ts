@@ -1,5 +1,6 @@
 import { connect as tcpConnect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MongoStandIn } from '@switchyard/mongo-standin';
 import type { ShutdownNotice } from '@switchyard/protocol';
 import {
   closeAll,
@@ -14,6 +15,25 @@ import {
 } from '@switchyard/testkit';
 
 afterEach(closeAll);
+
+describe('graceful shutdown in MongoDB mode', () => {
+  let mongo: MongoStandIn;
+  beforeAll(async () => {
+    mongo = await MongoStandIn.start();
+  });
+  afterAll(async () => mongo?.stop());
+
+  // With connection state recovery on, Socket.IO sends even socket.emit through the adapter, which
+  // delivers it a turn later: the notice must still go out before the transport closes.
+  it.each(TRANSPORTS)('tells %s clients before closing their transport (recovery on)', async (transport) => {
+    const { gateway, url } = await startGateway({ MONGODB_URI: mongo.uri, MONGODB_DB: `drain-${transport}` });
+    const clients = await Promise.all([1, 2, 3].map(() => connect(url, { transports: [transport] })));
+    const told = clients.map((client) => nextEvent(client, 'server:shutdown'));
+    await gateway.drain();
+    for (const notice of await Promise.all(told)) expect(notice).toMatchObject({ reason: 'draining' });
+    await waitFor('every client disconnected', () => clients.every((client) => client.disconnected));
+  });
+});
 
 describe.each(TRANSPORTS)('graceful shutdown over %s', (transport) => {
   it('tells connected clients, then closes their transport so socket.io-client reconnects on its own', async () => {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type DisconnectNotice, ERRORS } from '@switchyard/protocol';
 import type { GatewayMetrics } from '../metrics/registry.js';
+import { closeAfterNotice } from '../shutdown/notice-handover.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 
 /*
@@ -45,10 +46,11 @@ export function closeSocketsAtExpiry(io: GatewayServer, metrics: GatewayMetrics,
     const cancel = atTime(at, () => {
       if (!socket.connected) return;
       log.info({ socketId: socket.id, userId: socket.data.user.id }, 'token expired: closing the connection');
-      socket.emit('server:disconnect', TOKEN_EXPIRED_NOTICE);
-      metrics.eventsOut.inc({ event: 'server:disconnect' });
       // The transport, not the Socket.IO session: the client reconnects and may recover it.
-      socket.conn.close();
+      void closeAfterNotice(socket, 'server:disconnect', () => {
+        socket.emit('server:disconnect', TOKEN_EXPIRED_NOTICE);
+        metrics.eventsOut.inc({ event: 'server:disconnect' });
+      });
     });
     socket.once('disconnect', cancel);
   });

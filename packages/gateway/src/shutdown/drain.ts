@@ -6,6 +6,7 @@ import type { GatewayMetrics } from '../metrics/registry.js';
 import type { GatewayServer } from '../types.js';
 import { trackConnections } from './connections.js';
 import { trackInFlight } from './in-flight.js';
+import { NOTICE_HANDOVER_MS, watchHandover } from './notice-handover.js';
 import type { Lifecycle } from './lifecycle.js';
 
 /*
@@ -69,12 +70,15 @@ export function createDrain({
     log.info({ sockets: sockets.length, connections: connections.size, timeoutMs }, 'draining');
     lifecycle.startDraining();
     const notice: ShutdownNotice = { reason: 'draining', reconnectAfterMs: RECONNECT_AFTER_MS };
+    const deadline = Date.now() + timeoutMs;
+    const handover = watchHandover(sockets, 'server:shutdown');
     for (const socket of sockets) {
       socket.emit('server:shutdown', notice);
       metrics.eventsOut.inc({ event: 'server:shutdown' });
     }
+    // The notice must be queued on each connection before it closes (see notice-handover.ts).
+    await handover.settled(Math.min(NOTICE_HANDOVER_MS, timeoutMs / 2));
     connections.closeAll();
-    const deadline = Date.now() + timeoutMs;
     while (connections.size > 0 && Date.now() < deadline) await sleep(POLL_MS);
     const cutOff = connections.destroyRemaining();
     log.info({ cutOff }, 'drained');

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { ERRORS } from '@switchyard/protocol';
 import { METRIC_NAMES, type GatewayMetrics } from '../metrics/registry.js';
+import { closeAfterNotice } from '../shutdown/notice-handover.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 
 /*
@@ -113,11 +114,14 @@ export function boundOutgoingQueues({ io, maxBytes, maxPackets, metrics, log }: 
     );
     // After the packet being created now (it joins the buffer once this listener returns).
     queueMicrotask(() => {
-      // Behind what the client already has: it reads why, once it reads at all.
-      socket?.emit('server:disconnect', { code: 'SLOW_CONSUMER', message: ERRORS.SLOW_CONSUMER.message });
-      metrics.eventsOut.inc({ event: 'server:disconnect' });
-      // "closing": Engine.IO queues nothing more; it closes the transport once the buffer is written.
-      conn.close();
+      // Behind what the client already has: it reads why, once it reads at all. Then "closing":
+      // Engine.IO queues nothing more; it closes the transport once the buffer is written.
+      if (socket === undefined) conn.close();
+      else
+        void closeAfterNotice(socket, 'server:disconnect', () => {
+          socket.emit('server:disconnect', { code: 'SLOW_CONSUMER', message: ERRORS.SLOW_CONSUMER.message });
+          metrics.eventsOut.inc({ event: 'server:disconnect' });
+        });
       const cutOff = setTimeout(() => conn.close(true), CLOSE_GRACE_MS);
       cutOff.unref();
       conn.once('close', () => clearTimeout(cutOff));
