@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -27,5 +28,8 @@ export default defineConfig({
   test: {
     ...sharedConfig.test,
     projects: ['./packages/*'],
+    // Most test files spend their time waiting (timers, JWT expiry in whole seconds, elections), so two
+    // files at a time even on two cores; vitest's own default there would be one.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
