@@ -31,7 +31,7 @@ import {
   takeOverEviction,
   type RecoveryOptions,
   type ServerWithOptions,
-} from './socket-io-internals.js';
+} from './socket-io-shim.js';
 
 /** What the adapter reads from socket.io's Namespace (typed here so nothing is `any`). */
 export interface NamespaceLike {
@@ -171,7 +171,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     if (!evictSilent) {
       this.log.warn(
         {},
-        "this socket.io-adapter's eviction sweep cannot be taken over (see socket-io-internals.ts): nodes are evicted after heartbeatTimeout even during a MongoDB election",
+        "this socket.io-adapter's eviction sweep cannot be taken over (see socket-io-shim.ts): nodes are evicted after heartbeatTimeout even during a MongoDB election",
       );
     }
     this.member = {
@@ -185,7 +185,7 @@ export class MongoAdapter extends ClusterAdapterWithHeartbeat {
     if (!watching) {
       this.log.warn(
         {},
-        'this socket.io-adapter has no node-removal hook (see socket-io-internals.ts): node-left on heartbeat timeout is not reported, and requests wait for departed nodes',
+        'this socket.io-adapter has no node-removal hook (see socket-io-shim.ts): node-left on heartbeat timeout is not reported, and requests wait for departed nodes',
       );
     }
     bus.attach(this.member);

@@ -7,7 +7,7 @@ import { messageDocument, TO_ALL, type MessageDocument } from './document.js';
 import type { AdapterEvents } from './events.js';
 import { bindLogger, errorMessage, type BoundLogger } from './logging.js';
 import { Membership, type NodeStatus } from './membership.js';
-import { clientOf } from './mongodb-internals.js';
+import { clientOf } from './mongodb-shim.js';
 import type { ResolvedOptions } from './options.js';
 import { Positions } from './positions.js';
 import { PendingWrites } from './recovery.js';

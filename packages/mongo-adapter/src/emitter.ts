@@ -12,7 +12,7 @@ import {
 import { MongoAdapterError } from './errors.js';
 import { Outbox } from './outbox.js';
 import { Numbering } from './sequencing.js';
-import { EVENT_PACKET, isRecoverablePacket } from './socket-io-internals.js';
+import { EVENT_PACKET, isRecoverablePacket } from './socket-io-shim.js';
 
 export interface MongoEmitterOptions {
   /** Default namespace. Default '/'. */

@@ -1,5 +1,5 @@
 import type { MongoClient, TopologyDescription, TopologyDescriptionChangedEvent } from 'mongodb';
-import { currentTopology } from './mongodb-internals.js';
+import { currentTopology } from './mongodb-shim.js';
 
 /**
  * What this node's driver knows of MongoDB:

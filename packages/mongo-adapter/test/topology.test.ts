@@ -1,6 +1,6 @@
 import { MongoClient, type TopologyDescriptionChangedEvent } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientOf, currentTopology } from '../src/mongodb-internals.js';
+import { clientOf, currentTopology } from '../src/mongodb-shim.js';
 import { TopologyWatch, viewOf, type MongoView } from '../src/topology.js';
 import { onStandIn, startMongo, waitFor, type Mongo } from './support.js';
 
@@ -26,14 +26,14 @@ async function connected(uri: string): Promise<MongoClient> {
   return client;
 }
 
-describe('mongodb driver internals used by the adapter (src/mongodb-internals.ts)', () => {
+describe('mongodb driver internals used by the adapter (src/mongodb-shim.ts)', () => {
   it("reaches a collection's client, and the client's current topology description", async () => {
     mongo = await startMongo();
     const client = await connected(mongo.uri);
     const collection = client.db(mongo.dbName).collection('t');
     expect(clientOf(collection)).toBe(client);
     const description = currentTopology(client);
-    expect(description, 'MongoClient.topology.description is gone: see mongodb-internals.ts').toBeDefined();
+    expect(description, 'MongoClient.topology.description is gone: see mongodb-shim.ts').toBeDefined();
     expect(description!.servers.size).toBeGreaterThan(0);
     expect(viewOf(description!)).toBe('primary');
   });

@@ -32,7 +32,7 @@ export interface AdmissionPluginOptions {
 
 interface EngineSocket {
   request: IncomingMessage;
-  once(event: 'close', listener: () => void): void;
+  on(event: 'close', listener: (this: object) => void): void;
 }
 
 export const admissionPlugin: FastifyPluginAsync<AdmissionPluginOptions> = async (
@@ -50,6 +50,7 @@ export const admissionPlugin: FastifyPluginAsync<AdmissionPluginOptions> = async
   // A slot follows its handshake: the request, then the Engine.IO session it opened.
   const byRequest = new WeakMap<IncomingMessage, HandshakeSlot>();
   const bySession = new WeakMap<object, HandshakeSlot>();
+  const upgradeSettles = new WeakMap<IncomingMessage, () => void>();
 
   io.engine.use((req: IncomingMessage, res: unknown, next: (error?: unknown) => void) => {
     if (sessionIdOf(req.url) !== undefined) return next();
@@ -62,12 +63,16 @@ export const admissionPlugin: FastifyPluginAsync<AdmissionPluginOptions> = async
       return;
     }
     byRequest.set(req, slot);
-    // No session came of it (refused by engine.io, or the client went away): give the slot back.
+    // No session came of it (refused by engine.io, or the client went away): give the slot back. An
+    // upgrade's TCP socket lives as long as the connection: its listener goes once a session is made.
     const settle = (): void => {
       if (byRequest.get(req) === slot) slot.release();
     };
     if (res instanceof ServerResponse) res.once('close', settle);
-    else req.socket.once('close', settle);
+    else {
+      req.socket.once('close', settle);
+      upgradeSettles.set(req, settle);
+    }
     next();
   });
 
@@ -75,9 +80,18 @@ export const admissionPlugin: FastifyPluginAsync<AdmissionPluginOptions> = async
     const slot = byRequest.get(session.request);
     if (slot === undefined) return;
     byRequest.delete(session.request);
+    const settle = upgradeSettles.get(session.request);
+    if (settle !== undefined) {
+      upgradeSettles.delete(session.request);
+      session.request.socket.off('close', settle);
+    }
     bySession.set(session, slot);
-    session.once('close', () => slot.release());
+    // One listener function for every session: an idle session costs no closure here.
+    session.on('close', releaseSession);
   });
+  function releaseSession(this: object): void {
+    bySession.get(this)?.release();
+  }
   // The Socket.IO connection is made: the handshake is over.
   io.on('connection', (socket) => bySession.get(socket.conn)?.release());
 };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type DisconnectNotice, ERRORS } from '@switchyard/protocol';
 import type { GatewayMetrics } from '../metrics/registry.js';
 import { closeAfterNotice } from '../shutdown/notice-handover.js';
+import { ExpirySchedule } from './expiry-schedule.js';
 import type { GatewayServer, GatewaySocket } from '../types.js';
 
 /*
@@ -9,7 +10,7 @@ import type { GatewayServer, GatewaySocket } from '../types.js';
  * and its transport is closed — not a Socket.IO disconnect, so socket.io-client reconnects by itself
  * (the SDK with a fresh token from `getToken`) and, with connection state recovery, gets its session
  * back with what it missed. Events that arrive after `exp` and before the close are refused (see
- * socket/inbound.ts). One timer per socket that has a token; none in anonymous mode.
+ * socket/inbound.ts). One timer for all sockets (expiry-schedule.ts); none in anonymous mode.
  */
 
 /** setTimeout's ceiling (about 24.8 days): a later deadline is reached in steps. */
@@ -38,20 +39,27 @@ export const TOKEN_EXPIRED_NOTICE: DisconnectNotice = {
   message: ERRORS.TOKEN_EXPIRED.message,
 };
 
-/** Closes every socket's connection when its token expires. */
-export function closeSocketsAtExpiry(io: GatewayServer, metrics: GatewayMetrics, log: Logger): void {
+/** Closes every socket's connection when its token expires. Returns a stop function. */
+export function closeSocketsAtExpiry(io: GatewayServer, metrics: GatewayMetrics, log: Logger): () => void {
+  const schedule = new ExpirySchedule<GatewaySocket>((socket) => {
+    if (!socket.connected) return;
+    log.info({ socketId: socket.id, userId: socket.data.user.id }, 'token expired: closing the connection');
+    // The transport, not the Socket.IO session: the client reconnects and may recover it.
+    void closeAfterNotice(socket, 'server:disconnect', () => {
+      socket.emit('server:disconnect', TOKEN_EXPIRED_NOTICE);
+      metrics.eventsOut.inc({ event: 'server:disconnect' });
+    });
+  });
+  // One listener function for every socket: an idle socket costs its place in the schedule.
+  function forget(this: GatewaySocket): void {
+    const at = this.data.tokenExpiresAt;
+    if (typeof at === 'number') schedule.delete(this, at);
+  }
   io.on('connection', (socket) => {
     const at = socket.data.tokenExpiresAt;
     if (typeof at !== 'number') return;
-    const cancel = atTime(at, () => {
-      if (!socket.connected) return;
-      log.info({ socketId: socket.id, userId: socket.data.user.id }, 'token expired: closing the connection');
-      // The transport, not the Socket.IO session: the client reconnects and may recover it.
-      void closeAfterNotice(socket, 'server:disconnect', () => {
-        socket.emit('server:disconnect', TOKEN_EXPIRED_NOTICE);
-        metrics.eventsOut.inc({ event: 'server:disconnect' });
-      });
-    });
-    socket.once('disconnect', cancel);
+    schedule.add(socket, at);
+    socket.on('disconnect', forget);
   });
+  return () => schedule.stop();
 }

@@ -33,13 +33,16 @@ export interface AuthPluginOptions {
  * `connect_error` with `err.data = { code, message }`.
  */
 export const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
-  _app,
+  app,
   { io, config, metrics, authFailures, addresses, clusterSockets, verifications, log },
 ) => {
   const identifyUser = createIdentify(config.auth);
   const identify = config.auth.mode === 'jwt' && verifications ? verifications.wrap(identifyUser) : identifyUser;
   const socketsPerUser = new SocketsPerUser(config.maxSocketsPerUser);
-  if (config.auth.mode === 'jwt') closeSocketsAtExpiry(io, metrics, log);
+  if (config.auth.mode === 'jwt') {
+    const stopExpiry = closeSocketsAtExpiry(io, metrics, log);
+    app.addHook('onClose', async () => stopExpiry());
+  }
 
   io.use((socket, next) => {
     admit(socket).then(

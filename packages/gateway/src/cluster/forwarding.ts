@@ -60,9 +60,12 @@ export const forwardingPlugin: FastifyPluginAsync<ForwardingPluginOptions> = asy
 
   // The sessions engine.io holds here, from its public events.
   const held = new Set<string>();
-  io.engine.on('connection', (socket: { id: string; once(event: 'close', listener: () => void): void }) => {
+  function release(this: { id: string }): void {
+    held.delete(this.id);
+  }
+  io.engine.on('connection', (socket: { id: string; on(event: 'close', listener: () => void): void }) => {
     held.add(socket.id);
-    socket.once('close', () => held.delete(socket.id));
+    socket.on('close', release);
   });
 
   io.engine.use(

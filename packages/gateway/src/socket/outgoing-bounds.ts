@@ -132,7 +132,7 @@ export function boundOutgoingQueues({ io, maxBytes, maxPackets, metrics, log }: 
     const conn = socket.conn;
     owners.set(conn, socket);
     conn.on('packetCreate', onPacketCreate);
-    conn.once('close', onClose);
+    conn.on('close', onClose);
   };
   io.on('connection', onConnection);
 
@@ -145,8 +145,21 @@ export function boundOutgoingQueues({ io, maxBytes, maxPackets, metrics, log }: 
   };
 }
 
+/*
+ * A broadcast hands the same encoded string to every socket of the room, one after the other: its
+ * byte length is counted once, not once per backlogged socket (a scan of the whole string each).
+ */
+let lastText: string | undefined;
+let lastTextBytes = 0;
+
 function sizeOf(data: unknown): number {
-  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (typeof data === 'string') {
+    if (data !== lastText) {
+      lastText = data;
+      lastTextBytes = Buffer.byteLength(data);
+    }
+    return lastTextBytes;
+  }
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
   return 0;
 }

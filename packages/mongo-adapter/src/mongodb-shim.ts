@@ -1,7 +1,7 @@
 import type { Collection, Document, MongoClient, TopologyDescription } from 'mongodb';
 
 /**
- * Every use of a `mongodb` driver internal, in one place; `test/mongodb-internals.test.ts` fails loudly on
+ * Every use of a `mongodb` driver internal, in one place; `test/mongodb-shim.test.ts` fails loudly on
  * a driver version where one is gone. Missing, each degrades to "assume a primary" (the behaviour before
  * the adapter watched the topology), never to a failure.
  */

@@ -2,7 +2,7 @@ import { ClusterAdapterWithHeartbeat } from 'socket.io-adapter';
 
 /**
  * Every use of a socket.io or socket.io-adapter internal, in one place. Each one is checked by
- * `test/socket-io-internals.test.ts`, which fails loudly on a version where it is gone; at run time a
+ * `test/socket-io-shim.test.ts`, which fails loudly on a version where it is gone; at run time a
  * missing internal degrades the one feature that needs it (with a warning) instead of breaking delivery.
  */
 

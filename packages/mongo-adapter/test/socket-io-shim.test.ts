@@ -14,11 +14,11 @@ import {
   memberUids,
   onNodeRemoved,
   takeOverEviction,
-} from '../src/socket-io-internals.js';
+} from '../src/socket-io-shim.js';
 
 /**
  * Every socket.io / socket.io-adapter internal the adapter relies on, checked against the installed
- * versions. If one of these fails after an upgrade, the matching feature of `src/socket-io-internals.ts`
+ * versions. If one of these fails after an upgrade, the matching feature of `src/socket-io-shim.ts`
  * (node-left on heartbeat timeout, liveNodes(), requests that stop waiting for departed nodes, recovery)
  * no longer works: fix the shim before shipping.
  */
@@ -140,7 +140,7 @@ describe('socket.io-adapter internals used by the adapter', () => {
   it('no other source file uses a socket.io internal or a hard-coded message type', () => {
     const srcDir = new URL('../src/', import.meta.url);
     for (const file of readdirSync(srcDir)) {
-      if (file === 'socket-io-internals.ts') continue;
+      if (file === 'socket-io-shim.ts') continue;
       const source = readFileSync(new URL(file, srcDir), 'utf8');
       expect(source, file).not.toMatch(
         /nodesMap|removeNode\b|cleanupTimer|Adapter\.prototype\.|server\.opts|_onServerSideEmit/,
