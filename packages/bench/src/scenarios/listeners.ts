@@ -1,11 +1,10 @@
-import { sleep } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import type { AuthSpec } from '../load/auth.js';
+import { measureListenerRoom } from './listener-room.js';
 import { forEachRun } from './run-loop.js';
-import { saturationWindow } from './saturation-window.js';
 import { ANONYMOUS, GATEWAY_JWT, bareServer, withGatewayVariants } from './server-variants.js';
-import { measureWorkload, withServerAndLoad, type StartServer } from './server-workload.js';
-import { serverUrl, startGateway } from './targets.js';
+import { withServerAndLoad, type StartServer } from './server-workload.js';
+import { startGateway } from './targets.js';
 import type { Scenario } from './types.js';
 import { noteWindows } from './window-rows.js';
 
@@ -74,35 +73,20 @@ export const listenersScenario: Scenario = {
       failures,
       (variant) =>
         withServerAndLoad(context, variant.start, async (server, load) => {
-          const before = await server.stats();
-          const connected = await load.call(
-            'fanout.connect',
-            {
-              target: variant.target,
-              urls: [serverUrl(server)],
-              members: count + 1,
-              room: 'bench-listeners',
-              auth: variant.auth,
-              concurrency: 50,
-            },
-            600_000,
-          );
-          context.log(`  ${count} listeners + 1 sender in ${(connected.ms / 1000).toFixed(1)} s`);
-          await sleep(profile.quick ? 300 : 1_500);
-          const after = await server.stats();
-          memory.add(variant.label, {
-            heap: (after.heapUsed - before.heapUsed) / (count + 1),
-            rss: (after.rss - before.rss) / (count + 1),
-            connectMs: connected.ms,
+          const {
+            memory: perMember,
+            saturated,
+            fixed,
+          } = await measureListenerRoom(server, load, context, {
+            target: variant.target,
+            auth: variant.auth,
+            room: 'bench-listeners',
+            listeners: count,
+            connectTimeoutMs: 600_000,
+            settleMs: profile.quick ? 300 : 1_500,
+            fixedRate: (deliveries) => (fixedRate ??= Math.max(1, deliveries / (count + 1) / 2)),
           });
-          const saturated = await measureWorkload([server], load, context, () =>
-            load.call('fanout.start', { mode: 'saturate', bytes: 100, window: saturationWindow(count) }),
-          );
-          fixedRate ??= Math.max(1, saturated.rate / (count + 1) / 2);
-          const fixed = await measureWorkload([server], load, context, () =>
-            load.call('fanout.start', { mode: 'fixed', bytes: 100, rate: fixedRate }),
-          );
-          await load.call('connections.close');
+          memory.add(variant.label, perMember);
           fanout.add(variant.label, {
             saturated: saturated.rate,
             fixed: fixed.rate,

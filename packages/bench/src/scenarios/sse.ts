@@ -1,10 +1,9 @@
-import { sleep } from '../harness/measure.js';
 import { TableBuilder, type MetricSpec } from '../harness/table.js';
 import { authFactory } from '../load/auth.js';
+import { measureListenerRoom } from './listener-room.js';
 import { forEachRun } from './run-loop.js';
-import { saturationWindow } from './saturation-window.js';
 import { GATEWAY_JWT, jwtGateway } from './server-variants.js';
-import { measureWorkload, withServerAndLoad } from './server-workload.js';
+import { withServerAndLoad } from './server-workload.js';
 import { packageExists, serverUrl } from './targets.js';
 import type { Scenario, ScenarioContext } from './types.js';
 import { noteWindows } from './window-rows.js';
@@ -88,35 +87,20 @@ export const sseScenario: Scenario = {
       (variant) =>
         withServerAndLoad(context, jwtGateway, async (server, load) => {
           // One set of listeners serves both figures: memory once they are all in, then fan-out to them.
-          const before = await server.stats();
-          const connected = await load.call(
-            'fanout.connect',
-            {
-              target: variant.target,
-              urls: [serverUrl(server)],
-              members: count + 1,
-              room: 'bench-sse',
-              auth: GATEWAY_JWT,
-              concurrency: 50,
-            },
-            300_000,
-          );
-          context.log(`  ${count} listeners + 1 sender connected in ${(connected.ms / 1000).toFixed(1)} s`);
-          await sleep(profile.quick ? 200 : 1_000);
-          const after = await server.stats();
-          memory.add(variant.label, {
-            heap: (after.heapUsed - before.heapUsed) / (count + 1),
-            rss: (after.rss - before.rss) / (count + 1),
-            connectMs: connected.ms,
+          const {
+            memory: perMember,
+            saturated,
+            fixed: half,
+          } = await measureListenerRoom(server, load, context, {
+            target: variant.target,
+            auth: GATEWAY_JWT,
+            room: 'bench-sse',
+            listeners: count,
+            connectTimeoutMs: 300_000,
+            settleMs: profile.quick ? 200 : 1_000,
+            fixedRate: (deliveries) => (halfRate ??= Math.max(1, deliveries / (count + 1) / 2)),
           });
-          const saturated = await measureWorkload([server], load, context, () =>
-            load.call('fanout.start', { mode: 'saturate', bytes: 100, window: saturationWindow(count) }),
-          );
-          halfRate ??= Math.max(1, saturated.rate / (count + 1) / 2);
-          const half = await measureWorkload([server], load, context, () =>
-            load.call('fanout.start', { mode: 'fixed', bytes: 100, rate: halfRate }),
-          );
-          await load.call('connections.close');
+          memory.add(variant.label, perMember);
           fanout.add(variant.label, {
             saturated: saturated.rate,
             p50: half.load.latency?.p50,
